@@ -1,0 +1,27 @@
+package depsanchor
+
+import (
+	_ "github.com/emiago/sipgo"
+	_ "github.com/emiago/sipgo/sip"
+	_ "github.com/gopacket/gopacket/layers"
+	_ "github.com/gopacket/gopacket/pcapgo"
+	_ "github.com/hraban/opus"
+	_ "github.com/pion/dtls/v3"
+	_ "github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	_ "github.com/pion/ice/v4"
+	_ "github.com/pion/rtcp"
+	_ "github.com/pion/rtp"
+	_ "github.com/pion/sdp/v3"
+	_ "github.com/pion/srtp/v3"
+	_ "github.com/pion/stun/v4"
+	_ "github.com/pion/transport/v5/packetio"
+	_ "github.com/pion/turn/v5"
+	_ "github.com/pion/webrtc/v4"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "github.com/prometheus/client_golang/prometheus/testutil"
+	_ "github.com/vishvananda/netlink"
+	_ "gopkg.in/yaml.v3"
+	_ "golang.org/x/sys/unix"
+	_ "golang.org/x/time/rate"
+)

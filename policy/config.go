@@ -1,0 +1,233 @@
+package policy
+
+import "time"
+
+// Config is the YAML document as written by the operator. Load decodes it
+// strictly, fills defaults, validates it and compiles it into a *Set; code
+// outside this package reads policy only through *Set.
+//
+// Every field's zero value means "use the default" stated in its comment.
+type Config struct {
+	// Log configures sbcd's logging.
+	Log LogConfig `yaml:"log"`
+	// SIP holds process-wide signalling settings.
+	SIP SIPConfig `yaml:"sip"`
+	// Media holds process-wide media-engine settings.
+	Media MediaConfig `yaml:"media"`
+	// Admin is the management HTTP listener (admin API, /metrics, /healthz).
+	Admin AdminConfig `yaml:"admin"`
+	// Realms are the networks sbcd borders on. At least one is required.
+	Realms []RealmConfig `yaml:"realms"`
+	// Trunks are the SIP peers (gateways) reached through a realm.
+	Trunks []TrunkConfig `yaml:"trunks"`
+	// Routes are evaluated in order; the first that matches decides.
+	Routes []RouteConfig `yaml:"routes"`
+	// Normalization holds named rule sets referenced by realms and trunks.
+	Normalization map[string][]RuleConfig `yaml:"normalization"`
+}
+
+// LogConfig configures log/slog.
+type LogConfig struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is text or json. Default text.
+	Format string `yaml:"format"`
+}
+
+// SIPConfig holds signalling settings shared by all realms.
+type SIPConfig struct {
+	// DSCP is the DiffServ code point set on signalling packets (0-63). Default 24 (CS3).
+	DSCP *int `yaml:"dscp"`
+	// DrainTimeout is how long calls may continue after SIGTERM before both
+	// legs get BYE. Default 30s.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// SessionExpires is the RFC 4028 session interval sbcd asks for on each
+	// leg. 0 means the default 1800s; the minimum is 90s.
+	SessionExpires time.Duration `yaml:"session_expires"`
+	// InviteTimeout bounds how long a B-leg INVITE may wait for a final
+	// response before the next gateway is tried. Default 32s.
+	InviteTimeout time.Duration `yaml:"invite_timeout"`
+	// UnknownMethod is the response code for methods sbcd does not relay:
+	// 405 or 501. Default 501.
+	UnknownMethod int `yaml:"unknown_method"`
+	// MaxForwards is the Max-Forwards value sbcd puts on requests it
+	// originates when the incoming request had none. Default 70.
+	MaxForwards int `yaml:"max_forwards"`
+}
+
+// MediaConfig holds media-engine settings shared by all realms.
+type MediaConfig struct {
+	// Timeout ends a call whose media stopped for this long. Default 60s; 0 in YAML means default.
+	Timeout time.Duration `yaml:"timeout"`
+	// HoldTimeout replaces Timeout while a call is on hold. Default 1h.
+	HoldTimeout time.Duration `yaml:"hold_timeout"`
+	// PortDrain is how long a port stays out of the pool after its call ends. Default 5s.
+	PortDrain time.Duration `yaml:"port_drain"`
+	// NG is the rtpengine ng-protocol control listener, host:port (UDP). Empty disables it.
+	NG string `yaml:"ng"`
+}
+
+// AdminConfig is the management HTTP listener.
+type AdminConfig struct {
+	// Address is host:port. Empty disables the listener.
+	Address string `yaml:"address"`
+}
+
+// RealmConfig is one network sbcd borders on.
+type RealmConfig struct {
+	// Name identifies the realm in routes, trunks, logs and metrics. Required, unique.
+	Name string `yaml:"name"`
+	// Listeners are the realm's SIP sockets. At least one is required.
+	Listeners []ListenerConfig `yaml:"listeners"`
+	// AdvertisedAddress is the host or IP written into Via and Contact
+	// (NAT'd deployments). Default: the first listener's IP.
+	AdvertisedAddress string `yaml:"advertised_address"`
+	// Media is where calls of this realm get their media ports.
+	Media RealmMediaConfig `yaml:"media"`
+	// Normalization names the rule sets applied to messages received from
+	// (Inbound) and sent into (Outbound) this realm.
+	Normalization NormalizationRef `yaml:"normalization"`
+	// Registrar makes sbcd accept REGISTER in this realm and keep bindings locally. Default false.
+	Registrar bool `yaml:"registrar"`
+	// AllowHeaders lists header names that may cross from this realm to the
+	// other leg unchanged. Default none (full topology hiding).
+	AllowHeaders []string `yaml:"allow_headers"`
+	// Refer is what sbcd does with REFER received in this realm: "transfer"
+	// (re-target the other leg to the Refer-To) or "reject" (403). Default reject.
+	Refer string `yaml:"refer"`
+	// Redirect is what sbcd does with 3xx answers received in this realm:
+	// "recurse" (try the Contact targets) or "relay" (map to the caller). Default recurse.
+	Redirect string `yaml:"redirect"`
+	// PRACK is "terminate" (sbcd acts as UAS/UAC of 100rel per leg) or
+	// "disable" (strip 100rel). Default terminate.
+	PRACK string `yaml:"prack"`
+}
+
+// ListenerConfig is one SIP socket of a realm.
+type ListenerConfig struct {
+	// Transport is udp, tcp or tls. Required.
+	Transport string `yaml:"transport"`
+	// Address is ip:port. Required; the IP must be literal.
+	Address string `yaml:"address"`
+	// CertFile and KeyFile are PEM files, required for tls.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// RealmMediaConfig says where a realm's media ports live.
+type RealmMediaConfig struct {
+	// Address is the local IP media sockets bind to. Default: the first listener's IP.
+	Address string `yaml:"address"`
+	// AdvertisedAddress is written into SDP. Default: Address.
+	AdvertisedAddress string `yaml:"advertised_address"`
+	// PortMin and PortMax bound the realm's RTP port range (inclusive, even
+	// ports are RTP, odd RTCP). Default 20000-29999.
+	PortMin int `yaml:"port_min"`
+	PortMax int `yaml:"port_max"`
+	// DSCP marks media packets sent into this realm (0-63). Default 46 (EF).
+	DSCP *int `yaml:"dscp"`
+	// SRTP is the media security offered/required in this realm: none,
+	// sdes, dtls or optional (pass through whatever the peer offers). Default optional.
+	SRTP string `yaml:"srtp"`
+	// Codecs, when set, restricts the codecs offered into this realm (names
+	// like PCMU, PCMA, opus, G722, telephone-event). Default: no restriction.
+	Codecs []string `yaml:"codecs"`
+}
+
+// NormalizationRef names rule sets applied on ingress and egress.
+type NormalizationRef struct {
+	Inbound  []string `yaml:"inbound"`
+	Outbound []string `yaml:"outbound"`
+}
+
+// TrunkConfig is a SIP peer reached through a realm.
+type TrunkConfig struct {
+	// Name identifies the trunk. Required, unique.
+	Name string `yaml:"name"`
+	// Realm is the realm whose listeners reach the trunk. Required.
+	Realm string `yaml:"realm"`
+	// Gateways are tried by priority (lower first), weighted-random within a priority. At least one.
+	Gateways []GatewayConfig `yaml:"gateways"`
+	// Normalization applies in addition to the realm's rule sets.
+	Normalization NormalizationRef `yaml:"normalization"`
+	// Codecs, when set, restricts codecs offered to this trunk.
+	Codecs []string `yaml:"codecs"`
+	// SRTP overrides the realm's media SRTP setting for this trunk.
+	SRTP string `yaml:"srtp"`
+	// FailoverCodes are final responses that make sbcd try the next
+	// gateway or trunk. Default [408, 480, 500, 502, 503, 504]; timeouts always fail over.
+	FailoverCodes []int `yaml:"failover_codes"`
+}
+
+// GatewayConfig is one address of a trunk.
+type GatewayConfig struct {
+	// Address is host:port (host is an IP literal). Required.
+	Address string `yaml:"address"`
+	// Transport is udp, tcp or tls. Default udp.
+	Transport string `yaml:"transport"`
+	// Priority orders gateways, lower first. Default 1.
+	Priority int `yaml:"priority"`
+	// Weight shares load within one priority. Default 1.
+	Weight int `yaml:"weight"`
+}
+
+// RouteConfig sends matching requests somewhere.
+type RouteConfig struct {
+	// Name identifies the route in logs and CDRs. Required, unique.
+	Name string `yaml:"name"`
+	// Match selects requests; every set field must match. An empty match matches all.
+	Match MatchConfig `yaml:"match"`
+	// Exactly one of Service, Trunks, Registered or Reject (Registered may be
+	// combined with Trunks: registered users first, else the trunks).
+	//
+	// Service is a built-in endpoint: echo or tone.
+	Service string `yaml:"service"`
+	// Trunks are tried in order.
+	Trunks []string `yaml:"trunks"`
+	// Registered names the realm whose registered users are the target.
+	Registered string `yaml:"registered"`
+	// Reject answers with this status code (400-699) and optional reason.
+	Reject *RejectConfig `yaml:"reject"`
+}
+
+// RejectConfig is a final response a route answers with.
+type RejectConfig struct {
+	Code   int    `yaml:"code"`
+	Reason string `yaml:"reason"`
+}
+
+// MatchConfig selects requests for a route.
+type MatchConfig struct {
+	// SourceRealm is the realm the request arrived in.
+	SourceRealm string `yaml:"source_realm"`
+	// SourceTrunk is the trunk whose gateway sent the request.
+	SourceTrunk string `yaml:"source_trunk"`
+	// RURIUser, RURIHost and FromUser match parts of the request.
+	RURIUser StringMatch `yaml:"ruri_user"`
+	RURIHost StringMatch `yaml:"ruri_host"`
+	FromUser StringMatch `yaml:"from_user"`
+}
+
+// StringMatch matches a string by at most one of exact value, prefix or regex.
+type StringMatch struct {
+	Exact  string `yaml:"exact"`
+	Prefix string `yaml:"prefix"`
+	Regex  string `yaml:"regex"`
+}
+
+// RuleConfig is one normalisation rule. Action decides which fields apply:
+//
+//	add_header:     header, value
+//	remove_header:  header (all instances)
+//	replace_header: header, pattern, replacement (regex on each value, $1 groups)
+//	rewrite_uri:    target (ruri_user, from_user, to_user), pattern, replacement
+//	strip_option:   header (Require, Supported, Proxy-Require), option
+type RuleConfig struct {
+	Action      string `yaml:"action"`
+	Header      string `yaml:"header"`
+	Value       string `yaml:"value"`
+	Target      string `yaml:"target"`
+	Pattern     string `yaml:"pattern"`
+	Replacement string `yaml:"replacement"`
+	Option      string `yaml:"option"`
+}

@@ -1,0 +1,114 @@
+package rtpengine
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Config configures an Engine. Zero values mean the documented defaults.
+type Config struct {
+	// Interfaces are the port pools; in sbcd one per realm, in the ng
+	// protocol the names used by the "direction" flag.
+	Interfaces []InterfaceConfig
+	// Timeout ends a call whose media stopped for this long (OnTimeout). Default 60s.
+	Timeout time.Duration
+	// HoldTimeout replaces Timeout while every stream of a call is on hold. Default 1h.
+	HoldTimeout time.Duration
+	// PortDrain keeps a released port out of its pool this long. Default 5s.
+	PortDrain time.Duration
+	// OnTimeout is called once per call, on its own goroutine, when media timed out.
+	OnTimeout func(callID string)
+	// Logger receives the engine's logs. Default slog.Default().
+	Logger *slog.Logger
+	// ListenUDP opens media sockets. Default net.ListenUDP("udp", laddr).
+	ListenUDP func(laddr *net.UDPAddr) (*net.UDPConn, error)
+}
+
+// InterfaceConfig is one port pool.
+type InterfaceConfig struct {
+	// Name identifies the pool.
+	Name string
+	// Addr is the bind address.
+	Addr netip.Addr
+	// Advertised is written into SDP. Default Addr.
+	Advertised netip.Addr
+	// PortMin and PortMax bound the pool (inclusive). RTP uses even ports and
+	// RTCP the next odd one unless rtcp-mux.
+	PortMin, PortMax int
+	// DSCP is set on media sockets (IP_TOS = DSCP<<2). Default 46 (EF); -1 leaves it unset.
+	DSCP int
+}
+
+// Flags steer how an offer or answer is rewritten (the ng protocol's flags).
+type Flags struct {
+	// FromInterface and ToInterface name the pools for the offerer's side
+	// and the other side; empty means the first interface.
+	FromInterface, ToInterface string
+	// ICE is "" or "remove" (strip ICE attributes) or "force" (offer
+	// ICE-lite with our own credentials and candidates).
+	ICE string
+	// TransportProtocol is "" (keep the offer's) or one of RTP/AVP, RTP/AVPF,
+	// RTP/SAVP, RTP/SAVPF, UDP/TLS/RTP/SAVP, UDP/TLS/RTP/SAVPF.
+	TransportProtocol string
+	// RTCPMux is "" (keep), "offer", "demux", "accept" or "require".
+	RTCPMux string
+	// ReplaceOrigin and ReplaceSessionConnection rewrite o= and the session c=.
+	ReplaceOrigin, ReplaceSessionConnection bool
+	// Record asks for the call to be recorded.
+	Record bool
+	// Codecs, when non-empty, restricts the codecs in the SDP sent to the other side.
+	Codecs []string
+}
+
+// OfferRequest is an SDP offer from the monologue FromTag of call CallID.
+// ToTag may be empty on an initial offer.
+type OfferRequest struct {
+	CallID, FromTag, ToTag string
+	SDP                    []byte
+	Flags                  Flags
+}
+
+// AnswerRequest is the SDP answer from ToTag to an offer made by FromTag.
+type AnswerRequest struct {
+	CallID, FromTag, ToTag string
+	SDP                    []byte
+	Flags                  Flags
+}
+
+// ServeRequest asks the engine itself to answer an offer with a built-in
+// service: "echo" or "tone".
+type ServeRequest struct {
+	CallID, FromTag string
+	SDP             []byte
+	Interface       string
+	Service         string
+}
+
+// CallStats describes a call's media. RFactor and MOS come from the worst
+// direction (ITU-T G.107 E-model).
+type CallStats struct {
+	CallID       string
+	Created      time.Time
+	Legs         []LegStats
+	RFactor, MOS float64
+}
+
+// LegStats describes one monologue.
+type LegStats struct {
+	Tag       string
+	Interface string
+	Streams   []StreamStats
+}
+
+// StreamStats describes one media stream of a leg (what was received from
+// and sent to that leg's peer).
+type StreamStats struct {
+	Media                                 string
+	Local, Peer                           netip.AddrPort
+	PacketsIn, PacketsOut                 uint64
+	BytesIn, BytesOut                     uint64
+	Lost, Duplicates, OutOfOrder, Dropped uint64
+	Jitter, RTT                           time.Duration
+}
