@@ -3,6 +3,8 @@ package policy
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
+	"strings"
 )
 
 // Set is a compiled, immutable policy. It is safe for concurrent use; a
@@ -16,6 +18,7 @@ type Set struct {
 	trunks      []*Trunk
 	trunkByName map[string]*Trunk
 	routes      []*route
+	noRoute     Decision
 }
 
 // Realm is a compiled realm: its configuration with defaults filled and its
@@ -30,16 +33,22 @@ type Realm struct {
 	// Inbound rules apply to messages received from the realm, Outbound to
 	// messages sent into it.
 	Inbound, Outbound Rules
-	allowHeaders      map[string]bool
+	// trunkByAddr and trunkByIP find the trunk a request came from.
+	trunkByAddr map[netip.AddrPort]*Trunk
+	trunkByIP   map[netip.Addr]*Trunk
 }
 
-// Trunk is a compiled trunk.
+// Trunk is a compiled trunk. Its SRTP field holds the effective setting:
+// the realm's media SRTP when the trunk sets none.
 type Trunk struct {
 	TrunkConfig
 	// Realm is the realm whose listeners reach the trunk.
 	Realm *Realm
 	// Gateways are sorted by priority.
-	Gateways          []Gateway
+	Gateways []Gateway
+	// Inbound and Outbound are the trunk's own rule sets only; the realm's
+	// rules apply as well (realm first, then trunk on ingress; trunk first,
+	// then realm on egress is the caller's choice).
 	Inbound, Outbound Rules
 	failover          map[int]bool
 }
@@ -93,9 +102,106 @@ type Message interface {
 // Rules is a compiled, ordered list of normalisation rules.
 type Rules []rule
 
-// rand source type used by Candidates; tests pass a seeded one.
-var _ = rand.N[int]
+// Hash is the SHA-256 (hex) of the file bytes the Set was parsed from.
+func (s *Set) Hash() string { return s.hash }
 
-// route and rule are completed by the compiler in compile.go and normalize.go.
-type route struct{}
-type rule struct{}
+// Config is the decoded configuration with defaults filled and TLS file
+// names resolved. It is shared: treat it as read-only.
+func (s *Set) Config() *Config { return s.cfg }
+
+// Realms returns the realms in file order. Do not modify the slice.
+func (s *Set) Realms() []*Realm { return s.realms }
+
+// Realm returns the named realm, or nil.
+func (s *Set) Realm(name string) *Realm { return s.realmByName[name] }
+
+// Trunks returns the trunks in file order. Do not modify the slice.
+func (s *Set) Trunks() []*Trunk { return s.trunks }
+
+// Trunk returns the named trunk, or nil.
+func (s *Set) Trunk(name string) *Trunk { return s.trunkByName[name] }
+
+// TrunkByAddr returns the trunk of the named realm that has a gateway at
+// src: a gateway with src's exact IP and port wins, else the first trunk (in
+// file order) with a gateway at src's IP. IPv4-mapped IPv6 addresses match
+// their IPv4 form. It returns nil when no trunk matches.
+func (s *Set) TrunkByAddr(realm string, src netip.AddrPort) *Trunk {
+	r := s.realmByName[realm]
+	if r == nil || !src.IsValid() {
+		return nil
+	}
+	ip := src.Addr().Unmap().WithZone("")
+	if t := r.trunkByAddr[netip.AddrPortFrom(ip, src.Port())]; t != nil {
+		return t
+	}
+	return r.trunkByIP[ip]
+}
+
+// Route returns the decision of the first route whose match fields all
+// match r. When none does, the decision rejects with 404 Not Found. The
+// returned Decision shares the Set's data: treat it as read-only. Route does
+// not allocate.
+func (s *Set) Route(r Request) Decision {
+	for _, rt := range s.routes {
+		if rt.matches(&r) {
+			return rt.decision
+		}
+	}
+	return s.noRoute
+}
+
+// AllowsHeader reports whether the header may cross from this realm to the
+// other leg unchanged; names compare case-insensitively.
+func (r *Realm) AllowsHeader(name string) bool {
+	for _, h := range r.AllowHeaders {
+		if strings.EqualFold(h, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// FailsOver reports whether a final response with this code makes sbcd try
+// the next gateway or trunk.
+func (t *Trunk) FailsOver(code int) bool { return t.failover[code] }
+
+// Candidates returns the gateways in the order to try them: by priority,
+// lower first; within one priority, a random order in which a gateway comes
+// first with probability weight/total. rnd supplies the randomness (tests
+// pass a seeded one); nil uses the global source.
+func (t *Trunk) Candidates(rnd *rand.Rand) []Gateway {
+	out := slices.Clone(t.Gateways)
+	for start := 0; start < len(out); {
+		end := start + 1
+		for end < len(out) && out[end].Priority == out[start].Priority {
+			end++
+		}
+		weightedShuffle(out[start:end], rnd)
+		start = end
+	}
+	return out
+}
+
+// weightedShuffle orders g so that each position is drawn from the
+// remaining gateways with probability proportional to weight.
+func weightedShuffle(g []Gateway, rnd *rand.Rand) {
+	for k := 0; k < len(g)-1; k++ {
+		total := 0
+		for _, x := range g[k:] {
+			total += x.Weight
+		}
+		var pick int
+		if rnd != nil {
+			pick = rnd.IntN(total)
+		} else {
+			pick = rand.IntN(total)
+		}
+		for j := k; j < len(g); j++ {
+			pick -= g[j].Weight
+			if pick < 0 {
+				g[k], g[j] = g[j], g[k]
+				break
+			}
+		}
+	}
+}
