@@ -21,13 +21,13 @@ var durationType = reflect.TypeFor[time.Duration]()
 // unknown or duplicate key is an error), never stops at the first problem,
 // and records the line of every path it decodes.
 type decoder struct {
-	lines  map[string]int
+	lines map[string]int
 	// poisoned are paths whose value could not be decoded (left zero);
 	// validation stays quiet about them to avoid follow-on noise.
 	poisoned []string
-	errs   []pathError
-	visits int
-	budget bool // set once maxNodes was exceeded
+	errs     []pathError
+	visits   int
+	budget   bool // set once maxNodes was exceeded
 }
 
 // pathError is a problem located by path and line, before the file name is known.
