@@ -1,0 +1,322 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.bad.err from the current output")
+
+func TestCorpusGood(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("found %d good files, want at least 4", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			s, err := Load(f)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if len(s.Realms()) == 0 {
+				t.Fatal("no realms")
+			}
+			if len(s.Hash()) != 64 {
+				t.Fatalf("hash %q is not sha256 hex", s.Hash())
+			}
+		})
+	}
+}
+
+func TestCorpusBad(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 15 {
+		t.Fatalf("found %d bad files, want at least 15", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			errFile := strings.TrimSuffix(f, ".yaml") + ".err"
+			s, err := Load(f)
+			if err == nil {
+				t.Fatalf("Load succeeded (%d realms), want an error", len(s.Realms()))
+			}
+			var es Errors
+			if !errors.As(err, &es) || len(es) == 0 {
+				t.Fatalf("error %v (%T) is not a non-empty Errors", err, err)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("errors.Is(err, ErrInvalid) = false")
+			}
+			if *update {
+				if err := os.WriteFile(errFile, []byte(err.Error()+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, rerr := os.ReadFile(errFile)
+			if rerr != nil {
+				t.Fatalf("missing expected error file: %v", rerr)
+			}
+			if got := err.Error(); got != strings.TrimRight(string(want), "\n") {
+				t.Errorf("error mismatch\n got: %s\nwant: %s", got, want)
+			}
+			if len(es) != 1 {
+				t.Errorf("bad corpus files hold one problem each; got %d", len(es))
+			}
+		})
+	}
+}
+
+func TestAllProblemsReported(t *testing.T) {
+	const doc = `log:
+  level: loud
+sip:
+  drain_timeout: soon
+realms:
+  - name: access
+    listeners:
+      - transport: sctp
+        address: 127.0.0.1:5060
+        colour: blue
+trunks:
+  - name: pbx
+    realm: nowhere
+    gateways:
+      - address: pbx.local:5060
+routes:
+  - name: r1
+    trunks: [missing]
+  - name: r1
+    service: echo
+    reject: {code: 486}
+`
+	_, err := Parse("many.yaml", []byte(doc))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("error %v is not Errors", err)
+	}
+	want := []FieldError{
+		{"many.yaml", 2, "log.level", `"loud" is not one of debug, info, warn or error`},
+		{"many.yaml", 4, "sip.drain_timeout", `invalid duration "soon": use a number with a unit (ns, us, ms, s, m, h), such as "30s" or "1m30s"`},
+		{"many.yaml", 8, "realms[0].listeners[0].transport", `"sctp" is not one of udp, tcp or tls`},
+		{"many.yaml", 10, "realms[0].listeners[0].colour", `unknown field "colour"`},
+		{"many.yaml", 13, "trunks[0].realm", `unknown realm "nowhere"`},
+		{"many.yaml", 15, "trunks[0].gateways[0].address", `"pbx.local:5060" is not an ip:port address with a literal IP (IPv6 as [::1]:5060)`},
+		{"many.yaml", 18, "routes[0].trunks[0]", `unknown trunk "missing"`},
+		{"many.yaml", 19, "routes[1].name", `duplicate route name "r1" (first used at routes[0].name)`},
+		{"many.yaml", 19, "routes[1]", `route has more than one action (service, reject); only registered may be combined with trunks`},
+	}
+	if len(es) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(es), len(want), err)
+	}
+	for i := range want {
+		if es[i] != want[i] {
+			t.Errorf("problem %d:\n got %+v\nwant %+v", i, es[i], want[i])
+		}
+	}
+}
+
+func TestFieldErrorFormat(t *testing.T) {
+	tests := []struct {
+		name string
+		e    FieldError
+		want string
+	}{
+		{"full", FieldError{"a.yaml", 3, "realms[0].name", "bad"}, "a.yaml:3: realms[0].name: bad"},
+		{"no line", FieldError{"a.yaml", 0, "realms", "bad"}, "a.yaml: realms: bad"},
+		{"no path", FieldError{"a.yaml", 7, "", "yaml: oops"}, "a.yaml:7: yaml: oops"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.e.Error(); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	es := Errors{tests[0].e, tests[2].e}
+	if got, want := es.Error(), tests[0].want+"\n"+tests[2].want; got != want {
+		t.Errorf("Errors.Error() = %q, want %q", got, want)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s, err := Load("testdata/minimal.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Config()
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"log.level", c.Log.Level, "info"},
+		{"log.format", c.Log.Format, "text"},
+		{"sip.dscp", *c.SIP.DSCP, 24},
+		{"sip.drain_timeout", c.SIP.DrainTimeout, 30 * time.Second},
+		{"sip.session_expires", c.SIP.SessionExpires, 1800 * time.Second},
+		{"sip.invite_timeout", c.SIP.InviteTimeout, 32 * time.Second},
+		{"sip.unknown_method", c.SIP.UnknownMethod, 501},
+		{"sip.max_forwards", c.SIP.MaxForwards, 70},
+		{"media.timeout", c.Media.Timeout, 60 * time.Second},
+		{"media.hold_timeout", c.Media.HoldTimeout, time.Hour},
+		{"media.port_drain", c.Media.PortDrain, 5 * time.Second},
+		{"media.ng", c.Media.NG, ""},
+		{"admin.address", c.Admin.Address, ""},
+	}
+	r := s.Realm("lan")
+	if r == nil {
+		t.Fatal("realm lan missing")
+	}
+	checks = append(checks, []struct {
+		name      string
+		got, want any
+	}{
+		{"realm advertised", r.Advertised, "127.0.0.1"},
+		{"realm advertised_address", r.AdvertisedAddress, "127.0.0.1"},
+		{"media address", r.MediaAddr.String(), "127.0.0.1"},
+		{"media advertised", r.MediaAdvertised.String(), "127.0.0.1"},
+		{"port_min", r.Media.PortMin, 20000},
+		{"port_max", r.Media.PortMax, 29999},
+		{"media dscp", *r.Media.DSCP, 46},
+		{"srtp", r.Media.SRTP, "optional"},
+		{"refer", r.Refer, "reject"},
+		{"redirect", r.Redirect, "recurse"},
+		{"prack", r.PRACK, "terminate"},
+		{"registrar", r.Registrar, false},
+	}...)
+	for _, ck := range checks {
+		if ck.got != ck.want {
+			t.Errorf("%s = %v, want %v", ck.name, ck.got, ck.want)
+		}
+	}
+}
+
+func TestGatewayDefaults(t *testing.T) {
+	doc := `realms:
+  - name: core
+    listeners: [{transport: udp, address: 127.0.0.1:5080}]
+trunks:
+  - name: pbx
+    realm: core
+    gateways: [{address: 127.0.0.1:5090}]
+`
+	s, err := Parse("gw.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := s.Trunk("pbx")
+	g := tr.Gateways[0]
+	if g.Transport != "udp" || g.Priority != 1 || g.Weight != 1 {
+		t.Errorf("gateway defaults = %+v, want udp priority 1 weight 1", g)
+	}
+	for _, code := range []int{408, 480, 500, 502, 503, 504} {
+		if !tr.FailsOver(code) {
+			t.Errorf("FailsOver(%d) = false, want true by default", code)
+		}
+	}
+	for _, code := range []int{404, 486, 486, 603, 200} {
+		if tr.FailsOver(code) {
+			t.Errorf("FailsOver(%d) = true, want false by default", code)
+		}
+	}
+	if tr.SRTP != "optional" {
+		t.Errorf("trunk SRTP = %q, want the realm's %q", tr.SRTP, "optional")
+	}
+	if tr.Realm != s.Realm("core") {
+		t.Error("trunk realm not linked")
+	}
+}
+
+func TestTLSFilesResolvedAgainstConfigDir(t *testing.T) {
+	s, err := Load("testdata/full.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := s.Realm("access").Listeners[2]
+	if want := filepath.Join("testdata", "tls", "cert.pem"); l.CertFile != want {
+		t.Errorf("cert_file = %q, want %q", l.CertFile, want)
+	}
+	if want := filepath.Join("testdata", "tls", "key.pem"); l.KeyFile != want {
+		t.Errorf("key_file = %q, want %q", l.KeyFile, want)
+	}
+	// The same document parsed as if it lived elsewhere cannot find them.
+	data, err := os.ReadFile("testdata/full.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Parse(filepath.Join(t.TempDir(), "full.yaml"), data)
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 2 || es[0].Path != "realms[0].listeners[2].cert_file" || es[1].Path != "realms[0].listeners[2].key_file" {
+		t.Errorf("want cert_file and key_file errors, got %v", err)
+	}
+}
+
+func TestHash(t *testing.T) {
+	a := []byte("realms: [{name: a, listeners: [{transport: udp, address: 127.0.0.1:5060}]}]\n")
+	b := append([]byte("# comment\n"), a...)
+	sa, err := Parse("a.yaml", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := Parse("b.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(a)
+	if sa.Hash() != hex.EncodeToString(sum[:]) {
+		t.Errorf("Hash = %s, want sha256 of the bytes", sa.Hash())
+	}
+	if sa.Hash() == sb.Hash() {
+		t.Error("different bytes gave the same hash")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: got %v, want os.ErrNotExist", err)
+	}
+	big := make([]byte, MaxFileSize+1)
+	if _, err := Parse("big.yaml", big); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("huge input: got %v, want ErrTooLarge", err)
+	}
+}
+
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		b.WriteString("a" + string(rune('0'+i)) + ": &a" + string(rune('0'+i)) + " [")
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*a" + string(rune('0'+i-1)))
+		}
+		b.WriteString("]\n")
+	}
+	b.WriteString("realms:\n  - name: r\n    allow_headers: *a8\n    listeners: [{transport: udp, address: 127.0.0.1:5060}]\n")
+	start := time.Now()
+	_, err := Parse("bomb.yaml", []byte(b.String()))
+	if err == nil {
+		t.Fatal("alias bomb accepted")
+	}
+	if !strings.Contains(err.Error(), "unknown field") && !strings.Contains(err.Error(), "too complex") {
+		t.Errorf("unexpected error: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
