@@ -20,6 +20,8 @@ var (
 	ErrNoCodec = errors.New("rtpengine: no codec left")
 	// ErrBadConfig reports an invalid Config.
 	ErrBadConfig = errors.New("rtpengine: bad config")
+	// ErrBadRequest reports a request missing a required field.
+	ErrBadRequest = errors.New("rtpengine: bad request")
 	// ErrClosed reports use of a closed Engine.
 	ErrClosed = errors.New("rtpengine: engine closed")
 )

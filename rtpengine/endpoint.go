@@ -1,0 +1,98 @@
+package rtpengine
+
+import (
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// monoBase anchors the engine's monotonic packet clock.
+var monoBase = time.Now()
+
+// monoNow is monotonic nanoseconds since process start (never 0 in use).
+func monoNow() int64 { return int64(time.Since(monoBase)) + 1 }
+
+// mediaParams is the per-stream state the control plane publishes to the
+// readers (swapped as a whole on offer/answer).
+type mediaParams struct {
+	clock [128]uint32 // RTP clock rate per payload type; 0 = unknown
+}
+
+// endpoint is one side of an anchored stream: our socket(s) facing one
+// monologue's peer. Everything the readers touch is atomic; the control
+// plane replaces whole values and never locks against the packet path.
+type endpoint struct {
+	media string
+	pool  *pool
+	pp    *portPair
+	local netip.AddrPort // advertised address and RTP port
+
+	// partner is where packets received here are forwarded: the other
+	// side's endpoint (self for echo; nil = consume, e.g. tone).
+	partner atomic.Pointer[endpoint]
+	// sigRTP/sigRTCP are the peer's addresses from its SDP; latRTP/latRTCP
+	// what the readers learned from its packets (they win once set).
+	sigRTP, sigRTCP atomic.Pointer[netip.AddrPort]
+	latRTP, latRTCP atomic.Pointer[netip.AddrPort]
+	// mux: the peer uses rtcp-mux, so RTCP goes to its RTP address from
+	// our RTP socket.
+	mux atomic.Bool
+	// latchGen is bumped by the control plane to make the readers forget
+	// their latch (the peer's signalled address changed).
+	latchGen atomic.Uint32
+	// hold: the stream is sendonly/recvonly/inactive in the latest SDP.
+	hold   atomic.Bool
+	params atomic.Pointer[mediaParams]
+
+	c       counters
+	sentSRs srRing // SRs we forwarded to this endpoint's peer
+
+	// offeredMux: this endpoint's peer offered rtcp-mux (control plane
+	// only, guarded by the call's lock).
+	offeredMux bool
+}
+
+// setPeer publishes the addresses the peer signalled in SDP. A change of
+// the RTP address makes the readers latch afresh.
+func (ep *endpoint) setPeer(rtp, rtcp netip.AddrPort, mux bool) {
+	old := ep.sigRTP.Load()
+	ep.sigRTP.Store(&rtp)
+	ep.sigRTCP.Store(&rtcp)
+	ep.mux.Store(mux)
+	if old != nil && *old != rtp {
+		ep.latRTP.Store(nil)
+		ep.latRTCP.Store(nil)
+		ep.latchGen.Add(1)
+	}
+}
+
+// rtpDest is where RTP for this endpoint's peer goes.
+func (ep *endpoint) rtpDest() netip.AddrPort {
+	if p := ep.latRTP.Load(); p != nil {
+		return *p
+	}
+	if p := ep.sigRTP.Load(); p != nil {
+		return *p
+	}
+	return netip.AddrPort{}
+}
+
+// rtcpDest is the socket and address RTCP for this endpoint's peer uses.
+func (ep *endpoint) rtcpDest() (*net.UDPConn, netip.AddrPort) {
+	if ep.mux.Load() || ep.pp.rtcp == nil {
+		return ep.pp.rtp, ep.rtpDest()
+	}
+	if p := ep.latRTCP.Load(); p != nil {
+		return ep.pp.rtcp, *p
+	}
+	if p := ep.sigRTCP.Load(); p != nil {
+		return ep.pp.rtcp, *p
+	}
+	return ep.pp.rtcp, netip.AddrPort{}
+}
+
+// usable reports whether a destination can be sent to.
+func usable(a netip.AddrPort) bool {
+	return a.IsValid() && a.Port() != 0 && !a.Addr().IsUnspecified()
+}

@@ -1,0 +1,190 @@
+package rtpengine
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// relatchAfter is how long a latched source must have been silent before
+// a packet from another source may take its place.
+//
+// Latching rule (RFC 7362 symmetric RTP, strict source): the first valid
+// RTP packet on an RTP socket latches its source address and SSRC (on a
+// dedicated RTCP socket the first valid RTCP packet and its sender SSRC).
+// After that only the latched address is accepted; packets from any other
+// address are dropped and counted. The latch moves to a new address only
+// when a valid packet arrives from it carrying a different SSRC than the
+// latched one, and the latched address has sent nothing for relatchAfter.
+// A change of the peer's address in SDP clears the latch.
+const relatchAfter = time.Second
+
+// readBufSize bounds one datagram; larger ones are truncated by the OS and
+// then fail validation.
+const readBufSize = 8192
+
+// maxReadErrors ends a reader whose socket keeps failing.
+const maxReadErrors = 100
+
+// latch is a reader's learned source.
+type latch struct {
+	set  bool
+	gen  uint32
+	addr netip.AddrPort
+	ssrc uint32
+	last int64 // monoNow() of the last packet from addr
+}
+
+// reader owns one media socket: its buffer, latch and sequence state.
+type reader struct {
+	ep    *endpoint
+	conn  *net.UDPConn
+	rtcp  bool // the dedicated RTCP socket
+	latch latch
+	seq   seqState
+	buf   [readBufSize]byte
+}
+
+// accept applies the latching rule to a valid packet with the given
+// source SSRC; canLatch is false for RTCP on an RTP socket.
+func (r *reader) accept(src netip.AddrPort, ssrc uint32, canLatch bool, now int64) bool {
+	l := &r.latch
+	if gen := r.ep.latchGen.Load(); gen != l.gen {
+		l.set, l.gen = false, gen
+	}
+	if !l.set {
+		if !canLatch {
+			return true
+		}
+		r.learn(src, ssrc, now)
+		return true
+	}
+	if src == l.addr {
+		l.last = now
+		if canLatch {
+			l.ssrc = ssrc
+		}
+		return true
+	}
+	if canLatch && ssrc != l.ssrc && now-l.last >= int64(relatchAfter) {
+		r.learn(src, ssrc, now)
+		return true
+	}
+	return false
+}
+
+// learn latches src and publishes it (this allocates, once per latch).
+func (r *reader) learn(src netip.AddrPort, ssrc uint32, now int64) {
+	r.latch.set, r.latch.addr, r.latch.ssrc, r.latch.last = true, src, ssrc, now
+	a := src
+	if r.rtcp {
+		r.ep.latRTCP.Store(&a)
+	} else {
+		r.ep.latRTP.Store(&a)
+	}
+}
+
+// handle is the per-packet relay decision: demux, validate, latch, count
+// and choose where the packet goes. It returns ok=false when the packet is
+// dropped or consumed. It does not allocate (except when a latch moves).
+func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *net.UDPConn, dst netip.AddrPort, ok bool) {
+	ep := r.ep
+	c := &ep.c
+	var h rtpHeader
+	kind := demux(b, &h)
+	switch kind {
+	case kindRTP:
+		if r.rtcp || !r.accept(src, h.ssrc, true, now) {
+			c.dropped.Add(1)
+			return nil, dst, false
+		}
+		var clock uint32
+		if p := ep.params.Load(); p != nil {
+			clock = p.clock[h.pt]
+		}
+		r.seq.update(&h, now, clock, c)
+	case kindRTCP:
+		if !r.accept(src, rtcpSenderSSRC(b), r.rtcp, now) {
+			c.dropped.Add(1)
+			return nil, dst, false
+		}
+		ri := parseRTCPInfo(b)
+		if ri.lsr != 0 {
+			if d, found := ep.sentSRs.rtt(ri.lsr, ri.dlsr, now); found {
+				c.rttNs.Store(int64(d))
+			}
+		}
+		if p := ep.partner.Load(); p != nil && ri.srNTPMid != 0 {
+			p.sentSRs.put(ri.srNTPMid, now)
+		}
+	case kindSTUN:
+		// Hook: ICE-lite binding requests (RFC 8445 lite) are answered
+		// here once ICE is implemented; until then they are counted.
+		c.stun.Add(1)
+		c.dropped.Add(1)
+		return nil, dst, false
+	case kindDTLS:
+		// Hook: DTLS-SRTP records go to the leg's DTLS endpoint here once
+		// DTLS is implemented; until then they are counted.
+		c.dtls.Add(1)
+		c.dropped.Add(1)
+		return nil, dst, false
+	default:
+		c.dropped.Add(1)
+		return nil, dst, false
+	}
+	c.packetsIn.Add(1)
+	c.bytesIn.Add(uint64(len(b)))
+	c.lastRecv.Store(now)
+
+	p := ep.partner.Load()
+	if p == nil {
+		return nil, dst, false // consumed (a service endpoint)
+	}
+	if kind == kindRTP {
+		out, dst = p.pp.rtp, p.rtpDest()
+	} else {
+		out, dst = p.rtcpDest()
+	}
+	if !usable(dst) {
+		c.dropped.Add(1)
+		return nil, dst, false
+	}
+	p.c.packetsOut.Add(1)
+	p.c.bytesOut.Add(uint64(len(b)))
+	return out, dst, true
+}
+
+// run reads the socket until it is closed.
+func (r *reader) run(log *slog.Logger) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("media reader panicked", "panic", v, "local", r.conn.LocalAddr().String())
+		}
+	}()
+	errs := 0
+	for {
+		n, src, err := r.conn.ReadFromUDPAddrPort(r.buf[:])
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if errs++; errs >= maxReadErrors {
+				log.Error("media socket keeps failing; reader stops", "err", err, "local", r.conn.LocalAddr().String())
+				return
+			}
+			continue
+		}
+		errs = 0
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		out, dst, ok := r.handle(r.buf[:n], src, monoNow())
+		if !ok {
+			continue
+		}
+		if _, err := out.WriteToUDPAddrPort(r.buf[:n], dst); err != nil {
+			r.ep.c.dropped.Add(1)
+		}
+	}
+}

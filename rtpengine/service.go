@@ -1,0 +1,290 @@
+package rtpengine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openborder/openborder/codecs"
+	"github.com/pion/sdp/v3"
+)
+
+// Services of Serve.
+const (
+	serviceEcho = "echo"
+	serviceTone = "tone"
+)
+
+// Tone parameters: 20 ms G.711 frames at 8 kHz, -10 dBm0.
+const (
+	toneFrame   = 160
+	tonePtime   = 20 * time.Millisecond
+	toneLevel   = -10.0
+	defaultTone = 1000.0
+)
+
+// service is a running built-in service of a call (the tone sender).
+type service struct {
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// stop ends the service and waits for its goroutine.
+func (s *service) stop() {
+	s.once.Do(func() { close(s.quit) })
+	<-s.done
+}
+
+// parseService returns the service kind and, for tones, the frequency:
+// "echo", "tone" (1000 Hz) or "tone:<Hz>" (e.g. "tone:400", 100-3400 Hz).
+func parseService(s string) (string, float64, error) {
+	switch {
+	case s == serviceEcho:
+		return serviceEcho, 0, nil
+	case s == serviceTone:
+		return serviceTone, defaultTone, nil
+	case strings.HasPrefix(s, serviceTone+":"):
+		f, err := strconv.ParseFloat(strings.TrimPrefix(s, serviceTone+":"), 64)
+		if err != nil || f < 100 || f > 3400 {
+			return "", 0, fmt.Errorf("%w: tone frequency in %q (100-3400 Hz)", ErrBadFlags, s)
+		}
+		return serviceTone, f, nil
+	}
+	return "", 0, fmt.Errorf("%w: unknown service %q", ErrBadFlags, s)
+}
+
+// mirror returns the answer direction for an offered direction.
+func mirror(dir string) string {
+	switch dir {
+	case dirSendOnly:
+		return dirRecvOnly
+	case dirRecvOnly:
+		return dirSendOnly
+	}
+	return dir
+}
+
+// Serve answers an offer with the engine itself as the far end: "echo"
+// returns every RTP/RTCP packet to its (latched) source, "tone" sends a
+// continuous tone (1000 Hz, or "tone:<Hz>") as 20 ms PCMU or PCMA frames,
+// whichever the offer lists first. It returns the answer SDP. The call is
+// ended with Delete.
+func (e *Engine) Serve(ctx context.Context, r ServeRequest) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.CallID == "" || r.FromTag == "" {
+		return nil, fmt.Errorf("%w: call ID and from-tag are required", ErrBadRequest)
+	}
+	kind, freq, err := parseService(r.Service)
+	if err != nil {
+		return nil, err
+	}
+	sd, streams, err := parseSDP(r.SDP)
+	if err != nil {
+		return nil, err
+	}
+	toneIdx, tonePT, toneName := -1, "", ""
+	if kind == serviceTone {
+		toneIdx, tonePT, toneName = pickG711(streams)
+		if toneIdx < 0 {
+			return nil, fmt.Errorf("%w: tone needs PCMU or PCMA in an audio stream", ErrBadSDP)
+		}
+		for i := range streams { // other streams are rejected
+			if i != toneIdx {
+				streams[i].port = 0
+			}
+		}
+	}
+	c, err := e.lockCall(r.CallID, true)
+	if err != nil {
+		return nil, err
+	}
+	defer c.mu.Unlock()
+	out, err := e.serve(c, r, sd, streams, kind, freq, toneIdx, tonePT, toneName)
+	if err != nil && len(c.order) == 0 {
+		e.dropCall(c)
+	}
+	return out, err
+}
+
+func (e *Engine) serve(c *call, r ServeRequest, sd *sdp.SessionDescription, streams []sdpStream,
+	kind string, freq float64, toneIdx int, tonePT, toneName string) ([]byte, error) {
+	a := c.mono[r.FromTag]
+	var prev *pool
+	if a != nil {
+		prev = a.pool
+	}
+	p, err := e.pool(r.Interface, prev)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		a = c.newMono(r.FromTag, p)
+	} else if a.pool != p {
+		e.releaseMonologue(a)
+		a.pool = p
+	}
+	if a.other != nil {
+		return nil, fmt.Errorf("%w: call %q is relayed, not served", ErrBadRequest, r.CallID)
+	}
+	if c.svc != nil {
+		c.svc.stop()
+		c.svc = nil
+	}
+	if err := e.ensureEndpoints(a, streams, true); err != nil {
+		return nil, err
+	}
+	ports := make([]int, len(streams))
+	mux := make([]bool, len(streams))
+	for i := range streams {
+		st := &streams[i]
+		ep := a.eps[i]
+		if ep == nil {
+			continue
+		}
+		ep.media = st.media
+		ep.offeredMux = st.mux
+		ep.setPeer(st.rtpAddr(), st.rtcp, st.mux)
+		ep.params.Store(&mediaParams{clock: st.clock})
+		ep.hold.Store(st.hold())
+		weSend := st.dir == dirSendRecv || st.dir == dirRecvOnly
+		if kind == serviceEcho && weSend {
+			ep.partner.Store(ep)
+		} else {
+			ep.partner.Store(nil)
+		}
+		ports[i], mux[i] = int(ep.local.Port()), st.mux
+	}
+	if err := rewrite(sd, rewriteOpts{addr: p.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{}}); err != nil {
+		return nil, err
+	}
+	for i, md := range sd.MediaDescriptions {
+		dir := mirror(streams[i].dir)
+		md.Attributes = append(dropDirection(md.Attributes), sdp.NewPropertyAttribute(dir))
+		if i == toneIdx {
+			md.MediaName.Formats = []string{tonePT}
+			if err := filterCodecs(md, []string{toneName}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sd.Attributes = dropDirection(sd.Attributes)
+	if kind == serviceTone {
+		ep := a.eps[toneIdx]
+		pt, _ := strconv.Atoi(tonePT)
+		dir := streams[toneIdx].dir
+		if dir == dirSendRecv || dir == dirRecvOnly {
+			c.svc = e.startTone(ep, uint8(pt), toneName == "pcma", freq)
+		}
+	}
+	c.lastSig.Store(monoNow())
+	return a.origin.stamp(sd, true, p.cfg.Advertised, e.sessionID())
+}
+
+func dropDirection(attrs []sdp.Attribute) []sdp.Attribute {
+	out := attrs[:0]
+	for _, a := range attrs {
+		switch a.Key {
+		case dirSendRecv, dirSendOnly, dirRecvOnly, dirInactive:
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// pickG711 finds the first active audio stream that lists PCMU or PCMA and
+// returns its index, the payload type and the codec name listed first.
+func pickG711(streams []sdpStream) (int, string, string) {
+	for i, st := range streams {
+		if st.media != "audio" || st.port == 0 {
+			continue
+		}
+		for _, f := range st.order {
+			if n := st.names[f]; (n == "pcmu" || n == "pcma") && st.clock[ptOf(f)] == 8000 {
+				return i, f, n
+			}
+		}
+	}
+	return -1, "", ""
+}
+
+func ptOf(f string) int {
+	pt, err := strconv.Atoi(f)
+	if err != nil || pt < 0 || pt > 127 {
+		return 0
+	}
+	return pt
+}
+
+// startTone starts the goroutine that sends the tone on ep.
+func (e *Engine) startTone(ep *endpoint, pt uint8, alaw bool, freq float64) *service {
+	s := &service{quit: make(chan struct{}), done: make(chan struct{})}
+	gen, err := codecs.NewTone(8000, freq, toneLevel)
+	if err != nil { // parseService bounds freq; keep the call silent if not
+		e.log.Error("tone generator", "err", err)
+		close(s.done)
+		return s
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer close(s.done)
+		e.sendTone(ep, gen, pt, alaw, s.quit)
+	}()
+	return s
+}
+
+// sendTone sends one G.711 frame every 20 ms until quit or engine close,
+// with a random SSRC, initial sequence number and timestamp.
+func (e *Engine) sendTone(ep *endpoint, gen *codecs.Tone, pt uint8, alaw bool, quit <-chan struct{}) {
+	var rnd [10]byte
+	_, _ = rand.Read(rnd[:])
+	seq := binary.BigEndian.Uint16(rnd[0:])
+	ts := binary.BigEndian.Uint32(rnd[2:])
+	ssrc := binary.BigEndian.Uint32(rnd[6:])
+	var pcm [toneFrame]int16
+	var pkt [12 + toneFrame]byte
+	pkt[0] = 0x80
+	binary.BigEndian.PutUint32(pkt[8:], ssrc)
+	t := time.NewTicker(tonePtime)
+	defer t.Stop()
+	first := true
+	for {
+		select {
+		case <-quit:
+			return
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		gen.Read(pcm[:])
+		if alaw {
+			codecs.AlawEncodeFrame(pkt[12:], pcm[:])
+		} else {
+			codecs.UlawEncodeFrame(pkt[12:], pcm[:])
+		}
+		pkt[1] = pt
+		if first {
+			pkt[1] |= 0x80 // marker: start of a talkspurt
+			first = false
+		}
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], ts)
+		if dst := ep.rtpDest(); usable(dst) {
+			if _, err := ep.pp.rtp.WriteToUDPAddrPort(pkt[:], dst); err == nil {
+				ep.c.packetsOut.Add(1)
+				ep.c.bytesOut.Add(uint64(len(pkt)))
+			}
+		}
+		seq++
+		ts += toneFrame
+	}
+}
