@@ -35,8 +35,9 @@ func (e *Engine) Offer(ctx context.Context, r OfferRequest) ([]byte, error) {
 		return nil, err
 	}
 	defer c.mu.Unlock()
+	fresh := len(c.order) == 0
 	out, err := e.offer(c, r, sd, streams)
-	if err != nil && len(c.order) == 0 {
+	if err != nil && fresh {
 		e.dropCall(c)
 	}
 	return out, err

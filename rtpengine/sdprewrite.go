@@ -140,12 +140,12 @@ func rewrite(sd *sdp.SessionDescription, o rewriteOpts) error {
 		md.Attributes = slices.DeleteFunc(md.Attributes, func(a sdp.Attribute) bool {
 			return isICEAttr(a.Key) || isSecurityAttr(a.Key) || a.Key == "rtcp" || a.Key == "rtcp-mux" || a.Key == "rtcp-mux-only"
 		})
-		if o.flags.TransportProtocol != "" {
-			md.MediaName.Protos = strings.Split(o.flags.TransportProtocol, "/")
-		}
 		if md.MediaName.Port.Value == 0 || o.ports[i] == 0 {
 			md.MediaName.Port = sdp.RangedPort{Value: 0}
 			continue
+		}
+		if o.flags.TransportProtocol != "" && slices.Contains(md.MediaName.Protos, "RTP") {
+			md.MediaName.Protos = strings.Split(o.flags.TransportProtocol, "/")
 		}
 		md.MediaName.Port = sdp.RangedPort{Value: o.ports[i]}
 		if md.ConnectionInformation != nil || sd.ConnectionInformation == nil {

@@ -107,8 +107,9 @@ func (e *Engine) Serve(ctx context.Context, r ServeRequest) ([]byte, error) {
 		return nil, err
 	}
 	defer c.mu.Unlock()
+	fresh := len(c.order) == 0
 	out, err := e.serve(c, r, sd, streams, kind, freq, toneIdx, tonePT, toneName)
-	if err != nil && len(c.order) == 0 {
+	if err != nil && fresh {
 		e.dropCall(c)
 	}
 	return out, err

@@ -1,0 +1,110 @@
+package rtpengine
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// newTestEngine starts an engine with interfaces "access" (ports
+// base..base+19) and "core" (base+20..base+39) on 127.0.0.1; core
+// advertises coreAdv when valid.
+func newTestEngine(t testing.TB, base int, coreAdv netip.Addr, mod func(*Config)) *Engine {
+	t.Helper()
+	cfg := Config{
+		Interfaces: []InterfaceConfig{
+			{Name: "access", Addr: loopback, PortMin: base, PortMax: base + 19},
+			{Name: "core", Addr: loopback, Advertised: coreAdv, PortMin: base + 20, PortMax: base + 39},
+		},
+		PortDrain: time.Millisecond,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+// peer is a test RTP endpoint on loopback.
+type peer struct {
+	t    testing.TB
+	conn *net.UDPConn
+	addr netip.AddrPort
+}
+
+func newPeer(t testing.TB) *peer {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return &peer{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+}
+
+func (p *peer) send(b []byte, to netip.AddrPort) {
+	p.t.Helper()
+	if _, err := p.conn.WriteToUDPAddrPort(b, to); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// recv waits up to d for a datagram; ok is false on timeout.
+func (p *peer) recv(d time.Duration) ([]byte, netip.AddrPort, bool) {
+	buf := make([]byte, 2048)
+	_ = p.conn.SetReadDeadline(time.Now().Add(d))
+	n, from, err := p.conn.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		return nil, from, false
+	}
+	return buf[:n], from, true
+}
+
+// rtpPacket builds a minimal RTP packet.
+func rtpPacket(pt uint8, seq uint16, ts, ssrc uint32, payload int) []byte {
+	b := make([]byte, 12+payload)
+	b[0] = 0x80
+	b[1] = pt
+	b[2], b[3] = byte(seq>>8), byte(seq)
+	b[4], b[5], b[6], b[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+	b[8], b[9], b[10], b[11] = byte(ssrc>>24), byte(ssrc>>16), byte(ssrc>>8), byte(ssrc)
+	for i := 12; i < len(b); i++ {
+		b[i] = 0xFF
+	}
+	return b
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// goroutinesSettle waits until the goroutine count is at most n.
+func goroutinesSettle(n int) int {
+	var g int
+	for range 200 {
+		if g = runtime.NumGoroutine(); g <= n {
+			return g
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return g
+}
