@@ -656,3 +656,18 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkHandleOffer(b *testing.B) {
+	srv := NewServer(&fakeEngine{}, nil)
+	body := cmd("command", "offer", "call-id", "c", "from-tag", "f", "sdp", offerSDP,
+		"flags", strs("trust-address", "replace-origin", "replace-session-connection"), "ICE", "remove",
+		"direction", strs("access", "core"))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		resp := srv.handle(context.Background(), body)
+		if r, _ := resp.Get("result"); string(r.Str) != "ok" {
+			b.Fatalf("reply %s", Encode(resp))
+		}
+	}
+}
