@@ -108,3 +108,32 @@ func goroutinesSettle(n int) int {
 	}
 	return g
 }
+
+func netUDPAddr(a netip.AddrPort) *net.UDPAddr { return net.UDPAddrFromAddrPort(a) }
+
+// rtcpRR builds a receiver report with one report block.
+func rtcpRR(ssrc, source, lsr, dlsr uint32) []byte {
+	b := make([]byte, 32)
+	b[0] = 0x81
+	b[1] = 201
+	b[3] = 7
+	put32(b[4:], ssrc)
+	put32(b[8:], source)
+	put32(b[24:], lsr)
+	put32(b[28:], dlsr)
+	return b
+}
+
+// rtcpSR builds a sender report without report blocks.
+func rtcpSR(ssrc uint32, ntpSec, ntpFrac uint32) []byte {
+	b := make([]byte, 28)
+	b[0] = 0x80
+	b[1] = 200
+	b[3] = 6
+	put32(b[4:], ssrc)
+	put32(b[8:], ntpSec)
+	put32(b[12:], ntpFrac)
+	return b
+}
+
+func put32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v) }
