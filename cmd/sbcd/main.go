@@ -1,0 +1,183 @@
+// Command sbcd is the OpenBorder session border controller daemon.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/openborder/openborder/policy"
+	"github.com/openborder/openborder/rtpengine"
+	"github.com/openborder/openborder/rtpengine/ng"
+	"github.com/openborder/openborder/sbc"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sbcd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "configs/default.yaml", "policy file (YAML)")
+	check := fs.Bool("check", false, "validate the policy file, print every problem and exit")
+	logFormat := fs.String("log-format", "", "text or json (overrides the policy)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the policy)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	pol, err := policy.Load(*cfgPath)
+	if *check {
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: OK (%d realms, %d trunks)\n", *cfgPath, len(pol.Realms()), len(pol.Trunks()))
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	format, level := pol.Config().Log.Format, pol.Config().Log.Level
+	if *logFormat != "" {
+		format = *logFormat
+	}
+	if *logLevel != "" {
+		level = *logLevel
+	}
+	log, _, err := newLogger(stderr, format, level)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if err := serve(*cfgPath, pol, log); err != nil {
+		log.Error("sbcd stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve wires the planes together and runs until SIGTERM/SIGINT.
+func serve(path string, pol *policy.Set, log *slog.Logger) error {
+	var b2bua *sbc.B2BUA
+	var once sync.Once
+	ready := make(chan struct{})
+	ecfg := engineConfig(pol)
+	ecfg.Logger = log.With("component", "media")
+	ecfg.OnTimeout = func(id string) {
+		<-ready
+		b2bua.Hangup(id, "media_timeout")
+	}
+	engine, err := rtpengine.New(ecfg)
+	if err != nil {
+		return fmt.Errorf("media engine: %w", err)
+	}
+	defer engine.Close()
+
+	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: mediaAdapter{engine}, Logger: log.With("component", "sbc")})
+	if err != nil {
+		return err
+	}
+	once.Do(func() { close(ready) })
+	if err := b2bua.Start(); err != nil {
+		return err
+	}
+	defer b2bua.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if addr := pol.Config().Media.NG; addr != "" {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return fmt.Errorf("ng control socket: %w", err)
+		}
+		srv := ng.NewServer(engine, log.With("component", "ng"))
+		wg.Go(func() { _ = srv.Serve(ctx, pc) })
+		defer srv.Close()
+	}
+	if addr := pol.Config().Admin.Address; addr != "" {
+		stop, err := serveAdmin(addr, b2bua, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	log.Info("sbcd ready", "config", path, "hash", pol.Hash())
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			reload(path, b2bua, log)
+			continue
+		}
+		deadline := b2bua.Policy().Config().SIP.DrainTimeout
+		if deadline <= 0 {
+			deadline = 30 * time.Second
+		}
+		dctx, dcancel := context.WithTimeout(context.Background(), deadline+10*time.Second)
+		b2bua.Drain(dctx, deadline)
+		dcancel()
+		log.Info("sbcd stopped", "signal", sig.String())
+		return nil
+	}
+	return nil
+}
+
+// reload is the one reload entry point: the new policy is parsed, validated
+// and compiled whole, then swapped; a bad file leaves the old one running.
+func reload(path string, b *sbc.B2BUA, log *slog.Logger) {
+	start := time.Now()
+	pol, err := policy.Load(path)
+	if err != nil {
+		var errs policy.Errors
+		if errors.As(err, &errs) {
+			log.Error("policy reload failed", "err", err.Error(), "problems", len(errs))
+			return
+		}
+		log.Error("policy reload failed", "err", err.Error())
+		return
+	}
+	b.Reload(pol)
+	log.Info("policy reloaded", "hash", pol.Hash(), "took_ms", time.Since(start).Milliseconds())
+}
+
+// serveAdmin starts the management listener (/healthz for now).
+func serveAdmin(addr string, b *sbc.B2BUA, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "ok calls=%d\n", b.ActiveCalls())
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin listener stopped", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}

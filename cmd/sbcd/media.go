@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openborder/openborder/policy"
+	"github.com/openborder/openborder/rtpengine"
+	"github.com/openborder/openborder/sbc"
+)
+
+// mediaAdapter lets the B2BUA anchor media in the in-process engine. Leg A
+// is the engine monologue tagged "A", leg B the one tagged "B".
+type mediaAdapter struct{ e *rtpengine.Engine }
+
+var _ sbc.Media = mediaAdapter{}
+
+var legTag = [2]string{sbc.SideA: "A", sbc.SideB: "B"}
+
+func (m mediaAdapter) Offer(ctx context.Context, call string, from sbc.Side, sdp []byte, p sbc.MediaProfile) ([]byte, error) {
+	to := from.Other()
+	out, err := m.e.Offer(ctx, rtpengine.OfferRequest{
+		CallID: call, FromTag: legTag[from], ToTag: legTag[to], SDP: sdp,
+		Flags: rtpengine.Flags{
+			FromInterface: p.Realm[from], ToInterface: p.Realm[to], Codecs: p.Codecs[to],
+			ReplaceOrigin: true, ReplaceSessionConnection: true,
+		},
+	})
+	return out, classify(err)
+}
+
+func (m mediaAdapter) Answer(ctx context.Context, call string, from sbc.Side, sdp []byte, p sbc.MediaProfile) ([]byte, error) {
+	offerer := from.Other()
+	out, err := m.e.Answer(ctx, rtpengine.AnswerRequest{
+		CallID: call, FromTag: legTag[offerer], ToTag: legTag[from], SDP: sdp,
+		Flags: rtpengine.Flags{
+			FromInterface: p.Realm[offerer], ToInterface: p.Realm[from],
+			ReplaceOrigin: true, ReplaceSessionConnection: true,
+		},
+	})
+	return out, classify(err)
+}
+
+func (m mediaAdapter) Serve(ctx context.Context, call, service string, sdp []byte, realm string) ([]byte, error) {
+	out, err := m.e.Serve(ctx, rtpengine.ServeRequest{CallID: call, FromTag: legTag[sbc.SideA], SDP: sdp, Interface: realm, Service: service})
+	return out, classify(err)
+}
+
+func (m mediaAdapter) Delete(call string) sbc.MediaStats {
+	st, err := m.e.Delete(call, "")
+	if err != nil {
+		return sbc.MediaStats{}
+	}
+	var out sbc.MediaStats
+	for _, l := range st.Legs {
+		side := sbc.SideA
+		if l.Tag == legTag[sbc.SideB] {
+			side = sbc.SideB
+		}
+		for _, s := range l.Streams {
+			out.RTPIn[side] += s.PacketsIn
+		}
+	}
+	out.MOS = st.MOS
+	return out
+}
+
+// classify maps engine errors onto the errors the B2BUA understands.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, rtpengine.ErrNoPorts):
+		return fmt.Errorf("%w: %w", sbc.ErrMediaCapacity, err)
+	case errors.Is(err, rtpengine.ErrBadSDP):
+		return fmt.Errorf("%w: %w", sbc.ErrMediaSDP, err)
+	}
+	return err
+}
+
+// engineConfig builds the media engine's pools from the realms of a policy.
+func engineConfig(pol *policy.Set) rtpengine.Config {
+	mc := pol.Config().Media
+	cfg := rtpengine.Config{Timeout: mc.Timeout, HoldTimeout: mc.HoldTimeout, PortDrain: mc.PortDrain}
+	for _, r := range pol.Realms() {
+		dscp := -1
+		if r.Media.DSCP != nil && *r.Media.DSCP > 0 {
+			dscp = *r.Media.DSCP
+		}
+		cfg.Interfaces = append(cfg.Interfaces, rtpengine.InterfaceConfig{
+			Name: r.Name, Addr: r.MediaAddr, Advertised: r.MediaAdvertised,
+			PortMin: r.Media.PortMin, PortMax: r.Media.PortMax, DSCP: dscp,
+		})
+	}
+	return cfg
+}

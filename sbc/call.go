@@ -1,0 +1,334 @@
+package sbc
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/openborder/openborder/policy"
+)
+
+// Events a call's actor applies one at a time.
+type (
+	evStart   struct{}
+	evRequest struct {
+		side Side
+		req  *sip.Request
+		tx   *sip.ServerTx
+	}
+	evResponse struct {
+		side Side
+		res  *sip.Response
+	}
+	evTxDone struct {
+		side   Side
+		callID string
+		seq    uint32
+		method sip.RequestMethod
+		err    error
+	}
+	evCancel struct{}
+	evHangup struct{ cause string }
+	evTimer  struct {
+		kind timerKind
+		side Side
+		gen  uint64
+	}
+	evFlush struct{ side Side }
+)
+
+type callState int
+
+const (
+	stateSetup     callState = iota // INVITE received, no final response yet
+	stateAnswered                   // 2xx sent to A, waiting for ACK
+	stateConfirmed                  // dialog confirmed on both legs
+	stateEnding                     // cancelled or failed, waiting for leg B to settle
+	stateEnded
+)
+
+// pending is an in-dialog request sbcd sent on one leg on behalf of a
+// request received on the other (or on its own: origin nil).
+type pending struct {
+	method sip.RequestMethod
+	origin *evRequest
+	// withSDP tells whether sbcd's request carried an offer.
+	withSDP bool
+	// refresh marks session-timer refreshes sbcd originated.
+	refresh bool
+}
+
+// call owns both legs of one call. Events are applied by whichever
+// goroutine finds the mailbox idle; no goroutine waits per call.
+type call struct {
+	id  string
+	b   *B2BUA
+	pol *policy.Set
+	log *slog.Logger
+
+	// method is INVITE for calls, else the method of a relayed non-INVITE
+	// transaction or subscription.
+	method sip.RequestMethod
+	legs   [2]*leg
+	state  callState
+
+	mu      sync.Mutex
+	queue   []any
+	running bool
+
+	// setup
+	route      string
+	targets    []target
+	attempt    int
+	offerA     []byte // the caller's SDP offer (nil: late offer)
+	profile    MediaProfile
+	provisonal bool // a provisional response arrived on the current B attempt
+	cancelB    bool // CANCEL B as soon as it sends a provisional response
+	abandoned  map[string]*leg
+	service    string
+
+	// 2xx retransmission per leg (sbcd as UAS of that leg's INVITE)
+	ok2xx      [2]*sip.Response
+	okConn     [2]sip.Connection
+	okInterval [2]time.Duration
+	okGiveUp   [2]time.Time
+	// deferredAck is the CSeq of an ACK owed to a leg whose 2xx carried an
+	// offer, until the answer arrives in the other leg's ACK.
+	deferredAck [2]uint32
+	lastAck     [2]*sip.Request
+
+	inFlight map[Side]map[uint32]*pending
+	held     [2]map[uint32]evRequest
+	reinvite bool
+
+	timerGen  uint64
+	timers    map[timerKind]*time.Timer
+	timerGens map[timerKind]uint64
+
+	start, answered time.Time
+	cause           string
+	status          int
+	hold            bool
+}
+
+func newCall(b *B2BUA, pol *policy.Set) *call {
+	c := &call{
+		id:        b.newID(),
+		method:    sip.INVITE,
+		b:         b,
+		pol:       pol,
+		abandoned: make(map[string]*leg),
+		inFlight:  map[Side]map[uint32]*pending{SideA: {}, SideB: {}},
+		timers:    make(map[timerKind]*time.Timer),
+		start:     time.Now(),
+	}
+	c.held[0] = make(map[uint32]evRequest)
+	c.held[1] = make(map[uint32]evRequest)
+	return c
+}
+
+// post queues an event; if the actor is idle, a goroutine drains the queue.
+func (c *call) post(ev any) {
+	c.mu.Lock()
+	c.queue = append(c.queue, ev)
+	if c.running {
+		c.mu.Unlock()
+		return
+	}
+	c.running = true
+	c.mu.Unlock()
+	go c.drain()
+}
+
+func (c *call) drain() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		ev := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.mu.Unlock()
+		c.apply(ev)
+	}
+}
+
+func (c *call) apply(ev any) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.b.panics.Add(1)
+			c.log.Error("call actor panic", "err", p)
+			c.teardown("internal_error", 500)
+		}
+	}()
+	if c.state == stateEnded {
+		if r, ok := ev.(evRequest); ok && r.tx != nil && !r.req.IsAck() {
+			_ = r.tx.Respond(newResponse(r.req, 481))
+		}
+		return
+	}
+	switch e := ev.(type) {
+	case evStart:
+		c.setup()
+	case evRequest:
+		c.onRequest(e)
+	case evResponse:
+		c.onResponse(e)
+	case evTxDone:
+		c.onTxDone(e)
+	case evCancel:
+		c.onCancel()
+	case evHangup:
+		c.hangup(e.cause)
+	case evTimer:
+		c.onTimer(e)
+	case evFlush:
+		c.flushHeld(e.side, true)
+	}
+}
+
+// onRequest applies a request from a leg in CSeq order: requests within a
+// dialog carry contiguous CSeq numbers (RFC 3261 12.2.1.1), so a gap means
+// an earlier request is still on its way through the transaction layer.
+func (c *call) onRequest(e evRequest) {
+	if e.req.IsAck() {
+		if e.tx != nil {
+			e.tx.Terminate()
+		}
+		c.onAck(e)
+		return
+	}
+	l := c.legs[e.side]
+	seq := e.req.CSeq().SeqNo
+	switch {
+	case l.remoteCSeq == 0 || seq == l.remoteCSeq+1:
+		l.remoteCSeq = seq
+		c.inDialog(e)
+		c.flushHeld(e.side, false)
+	case seq > l.remoteCSeq+1:
+		c.held[e.side][seq] = e
+		c.after(timerFlush, e.side, 30*time.Millisecond)
+	default:
+		_ = e.tx.Respond(l.respond(e.req, 500, nil, ""))
+	}
+}
+
+// flushHeld applies held requests that are next in order; force applies
+// them all in order (the gap did not fill in time).
+func (c *call) flushHeld(side Side, force bool) {
+	h := c.held[side]
+	for len(h) > 0 && c.state != stateEnded {
+		l := c.legs[side]
+		next, ok := h[l.remoteCSeq+1]
+		if !ok {
+			if !force {
+				return
+			}
+			seqs := make([]uint32, 0, len(h))
+			for s := range h {
+				seqs = append(seqs, s)
+			}
+			sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+			next = h[seqs[0]]
+		}
+		seq := next.req.CSeq().SeqNo
+		delete(h, seq)
+		l.remoteCSeq = seq
+		c.inDialog(next)
+	}
+}
+
+// teardown ends the call on both legs: BYE to every confirmed leg, media
+// released, one "call ended" record.
+func (c *call) teardown(cause string, status int) {
+	if c.state == stateEnded {
+		return
+	}
+	for s := SideA; s <= SideB && c.method == sip.INVITE; s++ {
+		l := c.legs[s]
+		if l == nil || !l.confirmed {
+			continue
+		}
+		req := l.request(sip.BYE, nil, "")
+		if err := l.send(c, req); err != nil {
+			c.log.Warn("BYE failed", "leg", s.String(), "err", err)
+		}
+	}
+	c.finish(cause, status)
+}
+
+// finish releases the call without sending anything.
+func (c *call) finish(cause string, status int) {
+	if c.state == stateEnded {
+		return
+	}
+	c.state = stateEnded
+	for _, t := range c.timers {
+		t.Stop()
+	}
+	if c.cause == "" {
+		c.cause = cause
+	}
+	if c.status == 0 {
+		c.status = status
+	}
+	var keys []string
+	for _, l := range c.legs {
+		if l != nil {
+			keys = append(keys, l.keys...)
+		}
+	}
+	for _, l := range c.abandoned {
+		keys = append(keys, l.keys...)
+	}
+	c.b.calls.remove(c, keys)
+	st := c.b.media.Delete(c.id)
+	var dur time.Duration
+	if !c.answered.IsZero() {
+		dur = time.Since(c.answered)
+	}
+	c.log.Info("call ended",
+		"route", c.route,
+		"cause", c.cause,
+		"status", c.status,
+		"duration_ms", dur.Milliseconds(),
+		"setup_ms", c.setupTime().Milliseconds(),
+		"a_rtp_in", st.RTPIn[SideA],
+		"b_rtp_in", st.RTPIn[SideB],
+		"mos", st.MOS,
+	)
+}
+
+func (c *call) setupTime() time.Duration {
+	if c.answered.IsZero() {
+		return 0
+	}
+	return c.answered.Sub(c.start)
+}
+
+// hangup ends the call from sbcd's side (drain, media timeout, shutdown).
+func (c *call) hangup(cause string) {
+	switch c.state {
+	case stateSetup:
+		a := c.legs[SideA]
+		if a != nil && a.inviteTx != nil {
+			_ = a.inviteTx.Respond(a.respond(a.invite, 503, nil, ""))
+		}
+		c.cancelAttempt()
+		c.finish(cause, 503)
+	default:
+		c.teardown(cause, c.status)
+	}
+}
+
+// mediaCtx bounds calls into the media plane.
+func mediaCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}

@@ -1,0 +1,59 @@
+package sbc
+
+import "context"
+
+// Side names a leg of a call: A faces the caller, B the callee.
+type Side int
+
+// The two legs of a call.
+const (
+	SideA Side = iota
+	SideB
+)
+
+func (s Side) String() string {
+	if s == SideA {
+		return "A"
+	}
+	return "B"
+}
+
+// Other returns the opposite leg.
+func (s Side) Other() Side { return 1 - s }
+
+// MediaProfile says where each leg's media lives and what it may carry.
+type MediaProfile struct {
+	// Realm is the realm of each leg, indexed by Side.
+	Realm [2]string
+	// Codecs restricts the codecs offered to each leg (nil = no restriction).
+	Codecs [2][]string
+	// SRTP is the media security of each leg (none, sdes, dtls, optional).
+	SRTP [2]string
+}
+
+// MediaStats is what the media plane reports when a call ends.
+type MediaStats struct {
+	// RTPIn counts RTP packets received from each leg's peer.
+	RTPIn [2]uint64
+	// MOS is the estimated mean opinion score of the worse direction (0 if unknown).
+	MOS float64
+}
+
+// Media anchors a call's media on sbcd's own ports. The B2BUA calls it from
+// the call's actor; implementations must be safe for concurrent calls.
+//
+// Errors should wrap ErrMediaCapacity (no ports: the call gets 503) or
+// ErrMediaSDP (unusable SDP: 488) where they apply.
+type Media interface {
+	// Offer anchors an SDP offer received on leg from and returns the
+	// offer to send on the other leg.
+	Offer(ctx context.Context, call string, from Side, sdp []byte, p MediaProfile) ([]byte, error)
+	// Answer anchors an SDP answer received on leg from and returns the
+	// answer to send on the other leg.
+	Answer(ctx context.Context, call string, from Side, sdp []byte, p MediaProfile) ([]byte, error)
+	// Serve answers an offer received on leg A with a built-in service
+	// ("echo" or "tone") and returns the answer.
+	Serve(ctx context.Context, call, service string, sdp []byte, realm string) ([]byte, error)
+	// Delete releases the call's media and returns its statistics.
+	Delete(call string) MediaStats
+}

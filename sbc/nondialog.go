@@ -1,0 +1,120 @@
+package sbc
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// newTransaction takes MESSAGE, PUBLISH, out-of-dialog NOTIFY and
+// SUBSCRIBE: they are routed like calls and cross the border with the same
+// hiding, without media. SUBSCRIBE creates a dialog on both legs that lives
+// until a NOTIFY terminates it or it expires.
+func (b *B2BUA) newTransaction(r *realm, req *sip.Request, tx *sip.ServerTx) {
+	if b.draining.Load() {
+		res := newResponse(req, 503)
+		res.AppendHeader(sip.NewHeader("Retry-After", "60"))
+		_ = tx.Respond(res)
+		return
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
+		respondStateless(tx, req, 483)
+		return
+	}
+	pol := b.pol.Load()
+	c := newCall(b, pol)
+	c.method = req.Method
+	fromTag, _ := req.From().Params.Get("tag")
+	a := &leg{
+		side:       SideA,
+		realm:      r,
+		callID:     string(*req.CallID()),
+		localTag:   sip.GenerateTagN(16),
+		remoteTag:  fromTag,
+		localURI:   *req.To().Address.Clone(),
+		remoteURI:  *req.From().Address.Clone(),
+		localName:  req.To().DisplayName,
+		remoteName: req.From().DisplayName,
+		remoteCSeq: req.CSeq().SeqNo,
+		dest:       req.Source(),
+		transport:  req.Transport(),
+		invite:     req,
+		inviteTx:   tx,
+	}
+	if ct := req.Contact(); ct != nil {
+		a.remoteTarget = *ct.Address.Clone()
+	} else {
+		a.remoteTarget = *req.From().Address.Clone()
+	}
+	c.legs[SideA] = a
+	c.log = b.log.With("call_id", a.callID, "id", c.id, "method", string(req.Method))
+	key := legKey(r.name, a.callID, fromTag)
+	a.keys = append(a.keys, key)
+	b.calls.add(c)
+	b.calls.bind(key, c, SideA)
+	c.post(evStart{})
+}
+
+// onTransactionResponse handles the answer to a non-INVITE request sbcd
+// relayed for leg A (MESSAGE, SUBSCRIBE, ...).
+func (c *call) onTransactionResponse(res *sip.Response) {
+	code := res.StatusCode
+	if code < 200 || c.state != stateSetup {
+		return
+	}
+	b, a := c.legs[SideB], c.legs[SideA]
+	if code >= 300 {
+		if len(c.targets) > 0 && c.failsOver(code) {
+			c.nextAttempt(code)
+			return
+		}
+		mapped := code
+		if code == 401 || code == 407 {
+			mapped = 403
+		}
+		c.fail(reject(mapped, "rejected", nil))
+		return
+	}
+	out := a.respond(a.invite, code, nil, "")
+	for _, name := range []string{"Expires", "SIP-ETag"} {
+		for _, h := range res.GetHeaders(name) {
+			out.AppendHeader(sip.NewHeader(h.Name(), h.Value()))
+		}
+	}
+	_ = a.inviteTx.Respond(out)
+	if c.method != sip.SUBSCRIBE {
+		c.status = code
+		c.finish("completed", code)
+		return
+	}
+	tag, _ := res.To().Params.Get("tag")
+	b.remoteTag = tag
+	b.confirmed = true
+	a.confirmed = true
+	if ct := res.Contact(); ct != nil {
+		b.remoteTarget = *ct.Address.Clone()
+	}
+	if !b.nat {
+		b.dest = ""
+	}
+	c.state = stateConfirmed
+	c.status = code
+	c.answered = time.Now()
+	c.expireSubscription(headerValue(res, "Expires"))
+}
+
+// expireSubscription (re)arms the end of a subscription dialog.
+func (c *call) expireSubscription(expires string) {
+	n, err := strconv.Atoi(strings.TrimSpace(expires))
+	if err != nil || n <= 0 {
+		n = 3600
+	}
+	c.after(timerEnding, SideA, time.Duration(n)*time.Second+32*time.Second)
+}
+
+// subscriptionEnded tells whether a relayed NOTIFY terminated the subscription.
+func subscriptionEnded(req *sip.Request) bool {
+	return req.Method == sip.NOTIFY && strings.HasPrefix(strings.ToLower(strings.TrimSpace(headerValue(req, "Subscription-State"))), "terminated")
+}

@@ -1,0 +1,217 @@
+package sbc
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Registration limits.
+const (
+	defaultExpires = 3600
+	maxExpires     = 7200
+	minExpires     = 60
+	maxBindings    = 10
+)
+
+// binding is one registered contact of a user.
+type binding struct {
+	contact   sip.Uri
+	source    string // where the REGISTER came from (NAT-safe target)
+	transport string
+	expires   time.Time
+}
+
+// registrar keeps the bindings of users registered in realms that act as
+// registrar, in memory.
+type registrar struct {
+	mu    sync.RWMutex
+	users map[string][]binding // realm \x00 user
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newRegistrar() *registrar {
+	return &registrar{users: make(map[string][]binding), done: make(chan struct{})}
+}
+
+func (r *registrar) close() { r.once.Do(func() { close(r.done) }) }
+
+func (r *registrar) lookup(realm, user string) []binding {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	now := time.Now()
+	var out []binding
+	for _, b := range r.users[realm+"\x00"+user] {
+		if b.expires.After(now) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// update applies one REGISTER and returns the user's bindings.
+func (r *registrar) update(realm, user string, add []binding, remove []sip.Uri, removeAll bool) []binding {
+	key := realm + "\x00" + user
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.users[key]
+	if removeAll {
+		cur = nil
+	}
+	now := time.Now()
+	keep := cur[:0]
+	for _, b := range cur {
+		drop := !b.expires.After(now)
+		for _, u := range remove {
+			if sameContact(b.contact, u) {
+				drop = true
+			}
+		}
+		for _, n := range add {
+			if sameContact(b.contact, n.contact) {
+				drop = true
+			}
+		}
+		if !drop {
+			keep = append(keep, b)
+		}
+	}
+	keep = append(keep, add...)
+	if len(keep) > maxBindings {
+		keep = keep[len(keep)-maxBindings:]
+	}
+	if len(keep) == 0 {
+		delete(r.users, key)
+	} else {
+		r.users[key] = keep
+	}
+	return append([]binding(nil), keep...)
+}
+
+// expireLoop removes expired bindings once a minute until done.
+func (r *registrar) expireLoop(done <-chan struct{}) func() {
+	return func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				now := time.Now()
+				r.mu.Lock()
+				for k, bs := range r.users {
+					keep := bs[:0]
+					for _, b := range bs {
+						if b.expires.After(now) {
+							keep = append(keep, b)
+						}
+					}
+					if len(keep) == 0 {
+						delete(r.users, k)
+					} else {
+						r.users[k] = keep
+					}
+				}
+				r.mu.Unlock()
+			}
+		}
+	}
+}
+
+func sameContact(a, b sip.Uri) bool {
+	return a.User == b.User && strings.EqualFold(a.Host, b.Host) && a.Port == b.Port
+}
+
+// register answers REGISTER in a realm that is a registrar.
+func (b *B2BUA) register(r *realm, req *sip.Request, tx *sip.ServerTx) {
+	pr := b.pol.Load().Realm(r.name)
+	if pr == nil || !pr.Registrar {
+		respondStateless(tx, req, 403)
+		return
+	}
+	user := req.To().Address.User
+	if user == "" {
+		respondStateless(tx, req, 400)
+		return
+	}
+	expires := defaultExpires
+	if h := req.GetHeader("Expires"); h != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil {
+			expires = n
+		}
+	}
+	var add []binding
+	var remove []sip.Uri
+	removeAll := false
+	for _, h := range req.GetHeaders("Contact") {
+		ct, ok := h.(*sip.ContactHeader)
+		if !ok {
+			continue
+		}
+		e := expires
+		if v, ok := ct.Params.Get("expires"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				e = n
+			}
+		}
+		if ct.Address.Wildcard {
+			if e != 0 {
+				respondStateless(tx, req, 400)
+				return
+			}
+			removeAll = true
+			continue
+		}
+		if e == 0 {
+			remove = append(remove, ct.Address)
+			continue
+		}
+		if e < minExpires {
+			res := newResponse(req, 423)
+			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(minExpires)))
+			_ = tx.Respond(res)
+			return
+		}
+		e = min(e, maxExpires)
+		add = append(add, binding{
+			contact:   *ct.Address.Clone(),
+			source:    req.Source(),
+			transport: req.Transport(),
+			expires:   time.Now().Add(time.Duration(e) * time.Second),
+		})
+	}
+	bs := b.reg.update(r.name, user, add, remove, removeAll)
+	res := newResponse(req, 200)
+	now := time.Now()
+	for _, bd := range bs {
+		ct := &sip.ContactHeader{Address: bd.contact, Params: sip.NewParams()}
+		ct.Params.Add("expires", strconv.Itoa(int(bd.expires.Sub(now).Seconds()+0.5)))
+		res.AppendHeader(ct)
+	}
+	_ = tx.Respond(res)
+}
+
+// options answers OPTIONS outside a dialog: sbcd answers for itself.
+func (b *B2BUA) options(r *realm, req *sip.Request, tx *sip.ServerTx) {
+	res := newResponse(req, 200)
+	res.AppendHeader(sip.NewHeader("Allow", allowHeader))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Supported", "timer, 100rel"))
+	_ = tx.Respond(res)
+}
+
+// outOfDialog handles requests that create no INVITE dialog.
+func (b *B2BUA) outOfDialog(r *realm, req *sip.Request, tx *sip.ServerTx) {
+	switch req.Method {
+	case sip.BYE, sip.INFO, sip.UPDATE, sip.PRACK, sip.REFER:
+		// These only make sense within a dialog sbcd knows.
+		respondStateless(tx, req, 481)
+	default:
+		b.newTransaction(r, req, tx)
+	}
+}

@@ -1,0 +1,370 @@
+package sbc
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/openborder/openborder/policy"
+)
+
+// target is one place a call can be sent to.
+type target struct {
+	realm     *realm
+	trunk     *policy.Trunk
+	uri       sip.Uri
+	dest      string
+	transport string
+	// nat keeps requests going to dest (a registered user behind NAT).
+	nat bool
+}
+
+// maxRedirects bounds 3xx recursion per call.
+const maxRedirects = 5
+
+// newCall takes a dialog-creating INVITE.
+func (b *B2BUA) newCall(r *realm, req *sip.Request, tx *sip.ServerTx) {
+	if b.draining.Load() {
+		res := newResponse(req, 503)
+		res.AppendHeader(sip.NewHeader("Retry-After", "60"))
+		_ = tx.Respond(res)
+		return
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
+		respondStateless(tx, req, 483)
+		return
+	}
+	if b.loops(req) {
+		respondStateless(tx, req, 482)
+		return
+	}
+	contact := req.Contact()
+	if contact == nil {
+		respondStateless(tx, req, 400)
+		return
+	}
+	pol := b.pol.Load()
+	c := newCall(b, pol)
+	fromTag, _ := req.From().Params.Get("tag")
+	a := &leg{
+		side:         SideA,
+		realm:        r,
+		callID:       string(*req.CallID()),
+		localTag:     sip.GenerateTagN(16),
+		remoteTag:    fromTag,
+		localURI:     *req.To().Address.Clone(),
+		remoteURI:    *req.From().Address.Clone(),
+		localName:    req.To().DisplayName,
+		remoteName:   req.From().DisplayName,
+		remoteCSeq:   req.CSeq().SeqNo,
+		remoteTarget: *contact.Address.Clone(),
+		dest:         req.Source(),
+		transport:    req.Transport(),
+		invite:       req,
+		inviteTx:     tx,
+		allow:        headerValue(req, "Allow"),
+	}
+	for _, h := range req.GetHeaders("Record-Route") {
+		if rr, ok := h.(*sip.RecordRouteHeader); ok {
+			a.routeSet = append(a.routeSet, *rr.Address.Clone())
+		}
+	}
+	c.legs[SideA] = a
+	c.log = b.log.With("call_id", a.callID, "id", c.id)
+	key := legKey(r.name, a.callID, fromTag)
+	a.keys = append(a.keys, key)
+	b.calls.add(c)
+	b.calls.bind(key, c, SideA)
+	tx.OnCancel(func(*sip.Request) { c.post(evCancel{}) })
+	_ = tx.Respond(newResponse(req, 100))
+	c.post(evStart{})
+}
+
+// loops reports whether an INVITE carries a Via branch of one of sbcd's own
+// outstanding requests: it came back to us.
+func (b *B2BUA) loops(req *sip.Request) bool {
+	for _, h := range req.GetHeaders("Via") {
+		v, ok := h.(*sip.ViaHeader)
+		if !ok {
+			continue
+		}
+		if br, _ := v.Params.Get("branch"); br != "" {
+			if c, _ := b.calls.find("\x00branch", br, ""); c != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// setup routes the caller's INVITE and starts the first attempt.
+func (c *call) setup() {
+	a := c.legs[SideA]
+	req := a.invite
+	pr := c.pol.Realm(a.realm.name)
+	src := sourceAddr(req)
+	var srcTrunk *policy.Trunk
+	if pr != nil {
+		srcTrunk = c.pol.TrunkByAddr(pr.Name, src)
+	}
+	// Inbound normalisation works on the caller's request as sbcd sees it.
+	msg := &message{m: req, req: req}
+	if pr != nil {
+		pr.Inbound.Apply(msg)
+	}
+	if srcTrunk != nil {
+		srcTrunk.Inbound.Apply(msg)
+	}
+	rq := policy.Request{
+		SourceRealm: a.realm.name,
+		RURIUser:    req.Recipient.User,
+		RURIHost:    req.Recipient.Host,
+		FromUser:    req.From().Address.User,
+	}
+	if srcTrunk != nil {
+		rq.SourceTrunk = srcTrunk.Name
+	}
+	d := c.pol.Route(rq)
+	c.route = d.Route
+	c.log = c.log.With("route", d.Route)
+	c.offerA = req.Body()
+	if len(c.offerA) == 0 || !isSDP(req) {
+		c.offerA = nil
+	}
+	switch {
+	case d.Reject != nil:
+		c.fail(&Rejection{Code: d.Reject.Code, Reason: d.Reject.Reason, Label: "route"})
+		return
+	case d.Service != "" && c.method != sip.INVITE:
+		c.fail(reject(405, "route", nil))
+		return
+	case d.Service != "":
+		c.serve(d.Service)
+		return
+	}
+	if d.Registered != "" {
+		c.targets = append(c.targets, c.registeredTargets(d.Registered, req.Recipient.User)...)
+	}
+	for _, t := range d.Trunks {
+		c.targets = append(c.targets, c.trunkTargets(t, req.Recipient.User)...)
+	}
+	if len(c.targets) == 0 {
+		if d.Registered != "" {
+			c.fail(reject(404, "not_registered", nil))
+		} else {
+			c.fail(reject(404, "no_route", nil))
+		}
+		return
+	}
+	c.nextAttempt(0)
+}
+
+// registeredTargets lists the bindings of a registered user.
+func (c *call) registeredTargets(realmName, user string) []target {
+	r := c.b.realms[realmName]
+	if r == nil {
+		return nil
+	}
+	var out []target
+	for _, bd := range c.b.reg.lookup(realmName, user) {
+		out = append(out, target{realm: r, uri: bd.contact, dest: bd.source, transport: bd.transport, nat: true})
+	}
+	return out
+}
+
+// trunkTargets lists a trunk's gateways in the order they are tried.
+func (c *call) trunkTargets(t *policy.Trunk, user string) []target {
+	r := c.b.realms[t.Realm.Name]
+	if r == nil {
+		return nil
+	}
+	var out []target
+	for _, gw := range t.Candidates(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))) {
+		u := sip.Uri{Scheme: "sip", User: user, Host: gw.Addr.Addr().String(), Port: int(gw.Addr.Port())}
+		if gw.Transport != "" && gw.Transport != "udp" {
+			u.UriParams = sip.NewParams()
+			u.UriParams.Add("transport", gw.Transport)
+		}
+		out = append(out, target{realm: r, trunk: t, uri: u, dest: gw.Addr.String(), transport: gw.Transport})
+	}
+	return out
+}
+
+// nextAttempt tries the next target; code is the status that ended the
+// previous attempt (0 for the first).
+func (c *call) nextAttempt(code int) {
+	if c.state != stateSetup {
+		return
+	}
+	if len(c.targets) == 0 {
+		if code == 0 {
+			code = 480
+		}
+		c.fail(reject(code, "failed", nil))
+		return
+	}
+	t := c.targets[0]
+	c.targets = c.targets[1:]
+	c.attempt++
+	if old := c.legs[SideB]; old != nil {
+		c.abandoned[old.callID] = old
+	}
+	a := c.legs[SideA]
+	pr := c.pol.Realm(t.realm.name)
+	b := &leg{
+		side:         SideB,
+		realm:        t.realm,
+		callID:       sip.GenerateTagN(24),
+		localTag:     sip.GenerateTagN(16),
+		localURI:     sip.Uri{Scheme: "sip", User: a.invite.From().Address.User, Host: t.realm.host},
+		localName:    a.invite.From().DisplayName,
+		remoteURI:    sip.Uri{Scheme: "sip", User: t.uri.User, Host: t.uri.Host, Port: t.uri.Port},
+		remoteTarget: t.uri,
+		transport:    t.realm.transportFor(t.transport),
+		dest:         t.dest,
+		trunk:        t.trunk,
+		nat:          t.nat,
+	}
+	c.legs[SideB] = b
+	c.provisonal = false
+
+	c.profile = MediaProfile{Realm: [2]string{a.realm.name, t.realm.name}}
+	if pa := c.pol.Realm(a.realm.name); pa != nil {
+		c.profile.Codecs[SideA] = pa.Media.Codecs
+		c.profile.SRTP[SideA] = pa.Media.SRTP
+	}
+	if pr != nil {
+		c.profile.Codecs[SideB] = pr.Media.Codecs
+		c.profile.SRTP[SideB] = pr.Media.SRTP
+	}
+	if t.trunk != nil {
+		if len(t.trunk.Codecs) > 0 {
+			c.profile.Codecs[SideB] = t.trunk.Codecs
+		}
+		if t.trunk.SRTP != "" {
+			c.profile.SRTP[SideB] = t.trunk.SRTP
+		}
+	}
+	var req *sip.Request
+	if c.method == sip.INVITE {
+		var body []byte
+		if c.offerA != nil {
+			ctx, cancel := mediaCtx()
+			sdp, err := c.b.media.Offer(ctx, c.id, SideA, c.offerA, c.profile)
+			cancel()
+			if err != nil {
+				c.fail(mediaRejection(err))
+				return
+			}
+			body = sdp
+		}
+		req = c.inviteRequest(b, body, pr)
+		b.sdp = body
+	} else {
+		ctype := ""
+		if ct := a.invite.ContentType(); ct != nil {
+			ctype = ct.Value()
+		}
+		req = b.request(c.method, a.invite.Body(), ctype)
+		for _, name := range relayedHeaders[c.method] {
+			for _, h := range a.invite.GetHeaders(name) {
+				req.AppendHeader(sip.NewHeader(h.Name(), h.Value()))
+			}
+		}
+		if mf := a.invite.MaxForwards(); mf != nil {
+			v := sip.MaxForwardsHeader(mf.Val() - 1)
+			req.ReplaceHeader(&v)
+		}
+	}
+	copyAllowed(a.invite, req, c.pol.Realm(a.realm.name))
+	c.normalizeOut(req, pr, t.trunk)
+	b.out = req
+	branch, _ := req.Via().Params.Get("branch")
+	b.keys = append(b.keys, legKey(t.realm.name, b.callID, ""), legKey("\x00branch", branch, ""))
+	for _, k := range b.keys {
+		c.b.calls.bind(k, c, SideB)
+	}
+	if err := b.send(c, req); err != nil {
+		c.log.Warn("INVITE failed", "err", err, "dest", t.dest)
+		c.nextAttempt(503)
+		return
+	}
+	if c.method != sip.INVITE {
+		return
+	}
+	timeout := c.pol.Config().SIP.InviteTimeout
+	if timeout <= 0 {
+		timeout = 32 * time.Second
+	}
+	c.after(timerInvite, SideB, timeout)
+}
+
+// inviteRequest builds the B-leg INVITE.
+func (c *call) inviteRequest(b *leg, body []byte, pr *policy.Realm) *sip.Request {
+	a := c.legs[SideA]
+	req := b.request(sip.INVITE, body, "application/sdp")
+	// Max-Forwards carries on across the border, decremented.
+	if mf := a.invite.MaxForwards(); mf != nil {
+		v := sip.MaxForwardsHeader(mf.Val() - 1)
+		req.ReplaceHeader(&v)
+	}
+	req.AppendHeader(sip.NewHeader("Allow", allowHeader))
+	supported := []string{"timer"}
+	if pr == nil || pr.PRACK != "disable" {
+		supported = append(supported, "100rel")
+	}
+	req.AppendHeader(sip.NewHeader("Supported", strings.Join(supported, ", ")))
+	se := c.sessionExpires()
+	req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(se.Seconds()))+";refresher=uac"))
+	return req
+}
+
+// sessionExpires is the RFC 4028 interval sbcd asks for.
+func (c *call) sessionExpires() time.Duration {
+	se := c.pol.Config().SIP.SessionExpires
+	if se <= 0 {
+		se = 1800 * time.Second
+	}
+	return se
+}
+
+// fail answers the caller with a final error and ends the call.
+func (c *call) fail(rej *Rejection) {
+	a := c.legs[SideA]
+	res := a.respond(a.invite, rej.Code, nil, "")
+	if rej.Reason != "" {
+		res.Reason = rej.Reason
+	}
+	if rej.RetryAfter > 0 {
+		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(rej.RetryAfter)))
+	}
+	if err := a.inviteTx.Respond(res); err != nil && !errors.Is(err, sip.ErrTransactionCanceled) {
+		c.log.Warn("final response failed", "err", err)
+	}
+	cause := "rejected"
+	if rej.Label == "failed" {
+		cause = "failed"
+	}
+	c.finish(cause, rej.Code)
+}
+
+// cancelAttempt stops the current B attempt: CANCEL if it is ringing,
+// else a CANCEL as soon as it rings (or ACK+BYE if it answers).
+func (c *call) cancelAttempt() {
+	b := c.legs[SideB]
+	if b == nil || b.out == nil || b.confirmed {
+		return
+	}
+	c.stop(timerInvite)
+	if c.provisonal {
+		if err := b.send(c, b.cancel()); err != nil {
+			c.log.Warn("CANCEL failed", "err", err)
+		}
+		return
+	}
+	c.cancelB = true
+}
