@@ -1,0 +1,68 @@
+# OpenBorder — build, run and test. Works on a fresh Debian machine as root:
+# missing system packages are installed with apt-get.
+
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+CONFIG ?= configs/default.yaml
+
+# System packages needed to build and run, and the real peers tests use.
+RUN_PKGS  := pkg-config gcc libopus-dev
+TEST_PKGS := sip-tester kamailio tshark sox iproute2 procps
+
+.PHONY: all build run test unit e2e bench fuzz-short lint deps-run deps-test clean
+
+all: build
+
+# apt-install installs the packages of $(1) that are missing.
+define apt-install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root to install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps-run:
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required (https://go.dev/dl)"; exit 1; }
+	$(call apt-install,$(RUN_PKGS))
+
+deps-test: deps-run
+	$(call apt-install,$(TEST_PKGS))
+
+build: deps-run
+	$(GO) build -o bin/sbcd ./cmd/sbcd
+	$(GO) build -o bin/sbcctl ./cmd/sbcctl
+
+run: build
+	./bin/sbcd -config $(CONFIG)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# unit: package tests; e2e: sbcd as a real process against real peers.
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+
+e2e:
+	$(GO) test -count=1 -timeout 20m ./test/...
+
+test: deps-test lint
+	$(GO) test -count=1 -timeout 25m ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s $$($(GO) list ./... | grep -v /test/)
+	@if [ -x test/load/bench.sh ]; then test/load/bench.sh; fi
+
+fuzz-short:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
