@@ -136,4 +136,6 @@ func rtcpSR(ssrc uint32, ntpSec, ntpFrac uint32) []byte {
 	return b
 }
 
-func put32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v) }
+func put32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}

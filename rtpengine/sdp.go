@@ -55,6 +55,18 @@ func parseSDP(b []byte) (*sdp.SessionDescription, []sdpStream, error) {
 	if err := sd.UnmarshalString(string(b)); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
+	if !strings.HasPrefix(string(b), "v=0") {
+		return nil, nil, fmt.Errorf("%w: does not start with v=0", ErrBadSDP)
+	}
+	if o := sd.Origin; o.NetworkType != "IN" || (o.AddressType != "IP4" && o.AddressType != "IP6") || o.UnicastAddress == "" || o.Username == "" {
+		return nil, nil, fmt.Errorf("%w: malformed o= line", ErrBadSDP)
+	}
+	if len(sd.TimeDescriptions) == 0 {
+		return nil, nil, fmt.Errorf("%w: no t= line", ErrBadSDP)
+	}
+	if sd.SessionName == "" {
+		sd.SessionName = "-"
+	}
 	if len(sd.MediaDescriptions) > maxMediaDesc {
 		return nil, nil, fmt.Errorf("%w: %d m= lines exceeds %d", ErrBadSDP, len(sd.MediaDescriptions), maxMediaDesc)
 	}
