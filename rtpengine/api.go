@@ -18,7 +18,9 @@ type Config struct {
 	HoldTimeout time.Duration
 	// PortDrain keeps a released port out of its pool this long. Default 5s.
 	PortDrain time.Duration
-	// OnTimeout is called once per call, on its own goroutine, when media timed out.
+	// OnTimeout is called once per call, on its own goroutine, when media
+	// timed out; the call stays until Delete. Default nil: the engine then
+	// deletes the call itself.
 	OnTimeout func(callID string)
 	// Logger receives the engine's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -37,7 +39,8 @@ type InterfaceConfig struct {
 	// PortMin and PortMax bound the pool (inclusive). RTP uses even ports and
 	// RTCP the next odd one unless rtcp-mux.
 	PortMin, PortMax int
-	// DSCP is set on media sockets (IP_TOS = DSCP<<2). Default 46 (EF); -1 leaves it unset.
+	// DSCP is set on media sockets (IP_TOS = DSCP<<2). Default (0) 46 (EF);
+	// -1 leaves the socket's default (best effort).
 	DSCP int
 }
 
@@ -52,11 +55,15 @@ type Flags struct {
 	// TransportProtocol is "" (keep the offer's) or one of RTP/AVP, RTP/AVPF,
 	// RTP/SAVP, RTP/SAVPF, UDP/TLS/RTP/SAVP, UDP/TLS/RTP/SAVPF.
 	TransportProtocol string
-	// RTCPMux is "" (keep), "offer", "demux", "accept" or "require".
+	// RTCPMux is "" (keep: each side gets rtcp-mux when the other side's
+	// SDP has it), "offer" (offer it to the other side), "demux" (never
+	// use it), "accept" (accept it from the offerer whatever the answerer
+	// says) or "require" (offer and accept it; no RTCP ports are opened).
 	RTCPMux string
 	// ReplaceOrigin and ReplaceSessionConnection rewrite o= and the session c=.
 	ReplaceOrigin, ReplaceSessionConnection bool
-	// Record asks for the call to be recorded.
+	// Record asks for the call to be recorded (recording is not
+	// implemented yet; the flag is accepted and ignored).
 	Record bool
 	// Codecs, when non-empty, restricts the codecs in the SDP sent to the other side.
 	Codecs []string
@@ -78,7 +85,8 @@ type AnswerRequest struct {
 }
 
 // ServeRequest asks the engine itself to answer an offer with a built-in
-// service: "echo" or "tone".
+// service: "echo", "tone" (1000 Hz) or "tone:<Hz>" (100-3400 Hz, e.g.
+// "tone:400"). Interface "" is the first interface.
 type ServeRequest struct {
 	CallID, FromTag string
 	SDP             []byte

@@ -40,6 +40,7 @@ func (e *Engine) Offer(ctx context.Context, r OfferRequest) ([]byte, error) {
 	if err != nil && fresh {
 		e.dropCall(c)
 	}
+	e.logResult("offer", r.CallID, r.FromTag, len(streams), err)
 	return out, err
 }
 
@@ -191,9 +192,11 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 	a.setICE(r.Flags.ICE)
 	opts := rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &r.Flags, ice: a.ice}
 	if err := rewrite(sd, opts); err != nil {
+		e.logResult("answer", r.CallID, r.ToTag, len(streams), err)
 		return nil, err
 	}
 	c.lastSig.Store(monoNow())
+	e.logResult("answer", r.CallID, r.ToTag, len(streams), nil)
 	return a.origin.stamp(sd, r.Flags.ReplaceOrigin, a.pool.cfg.Advertised, e.sessionID())
 }
 
@@ -299,4 +302,13 @@ func (m *monologue) setICE(mode string) {
 // sessionID returns a fresh o= session id.
 func (e *Engine) sessionID() uint64 {
 	return uint64(time.Now().Unix())<<16 + e.nextID.Add(1)
+}
+
+// logResult logs one control operation (never per packet).
+func (e *Engine) logResult(op, callID, tag string, streams int, err error) {
+	if err != nil {
+		e.log.Warn(op+" failed", "call_id", callID, "tag", tag, "err", err)
+		return
+	}
+	e.log.Debug(op, "call_id", callID, "tag", tag, "streams", streams)
 }

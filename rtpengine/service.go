@@ -112,6 +112,7 @@ func (e *Engine) Serve(ctx context.Context, r ServeRequest) ([]byte, error) {
 	if err != nil && fresh {
 		e.dropCall(c)
 	}
+	e.logResult("serve "+kind, r.CallID, r.FromTag, len(streams), err)
 	return out, err
 }
 
