@@ -87,7 +87,6 @@ type call struct {
 	offerA     []byte // the caller's SDP offer (nil: late offer)
 	profile    MediaProfile
 	provisonal bool // a provisional response arrived on the current B attempt
-	cancelB    bool // CANCEL B as soon as it sends a provisional response
 	abandoned  map[string]*leg
 	service    string
 
@@ -295,7 +294,6 @@ func (c *call) finish(cause string, status int) {
 		dur = time.Since(c.answered)
 	}
 	c.log.Info("call ended",
-		"route", c.route,
 		"cause", c.cause,
 		"status", c.status,
 		"duration_ms", dur.Milliseconds(),

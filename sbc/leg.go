@@ -50,6 +50,9 @@ type leg struct {
 	trunk *policy.Trunk
 	// nat keeps in-dialog requests going to dest (a registered user behind NAT).
 	nat bool
+	// cancelPending sends a CANCEL as soon as the INVITE gets a provisional
+	// response (RFC 3261 9.1 forbids one before).
+	cancelPending bool
 	// confirmed is set once a 2xx established the dialog on this leg.
 	confirmed bool
 	// sessionExpires is the negotiated RFC 4028 interval on this leg (0 = none).

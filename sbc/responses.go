@@ -46,8 +46,8 @@ func (c *call) onInviteResponse(res *sip.Response) {
 			return
 		}
 		c.provisonal = true
-		if c.cancelB {
-			c.cancelB = false
+		if b.cancelPending {
+			b.cancelPending = false
 			_ = b.send(c, b.cancel())
 			return
 		}
@@ -206,6 +206,11 @@ func (c *call) dropFork(b *leg, res *sip.Response, tag string) {
 
 // onAbandonedResponse ends a B attempt sbcd gave up on that answers late.
 func (c *call) onAbandonedResponse(old *leg, res *sip.Response) {
+	if res.StatusCode > 100 && res.StatusCode < 200 && old.cancelPending {
+		old.cancelPending = false
+		_ = old.send(c, old.cancel())
+		return
+	}
 	if res.StatusCode < 200 || res.StatusCode >= 300 {
 		return
 	}

@@ -366,5 +366,5 @@ func (c *call) cancelAttempt() {
 		}
 		return
 	}
-	c.cancelB = true
+	b.cancelPending = true
 }
