@@ -111,7 +111,12 @@ type LegStats struct {
 }
 
 // StreamStats describes one media stream of a leg (what was received from
-// and sent to that leg's peer).
+// and sent to that leg's peer). Packets and bytes count RTP and RTCP; Lost,
+// Duplicates, OutOfOrder and Jitter come from the RTP sequence (RFC 3550);
+// RTT is measured from the peer's RTCP reports on sender reports relayed to
+// it; Dropped counts packets refused (malformed, from a non-latched source,
+// STUN/DTLS/other kinds not handled yet, or without a destination). Peer is
+// the latched address, else the one from SDP.
 type StreamStats struct {
 	Media                                 string
 	Local, Peer                           netip.AddrPort
