@@ -10,10 +10,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// maxNodes bounds how many YAML nodes one decode may visit, counting every
-// expansion of an alias, so a file of nested aliases cannot make the
-// decoder run away.
-const maxNodes = 200000
+// maxErrors bounds how many problems one file reports; after that the
+// checker stops with a final note.
+const maxErrors = 100
+
+// aliasAllowance is how many node visits beyond the nodes actually written
+// in the file alias expansion may cost, so a file of nested aliases cannot
+// make the decoder run away.
+const aliasAllowance = 100000
 
 var durationType = reflect.TypeFor[time.Duration]()
 
@@ -24,10 +28,12 @@ type decoder struct {
 	lines map[string]int
 	// poisoned are paths whose value could not be decoded (left zero);
 	// validation stays quiet about them to avoid follow-on noise.
-	poisoned []string
-	errs     []pathError
-	visits   int
-	budget   bool // set once maxNodes was exceeded
+	poisoned  []string
+	errs      []pathError
+	visits    int
+	maxVisits int
+	budget    bool // stop decoding: maxVisits or maxErrors was exceeded
+	capped    bool // the "too many problems" note was added
 }
 
 // pathError is a problem located by path and line, before the file name is known.
@@ -42,7 +48,19 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 	if n != nil {
 		line = n.Line
 	}
-	d.errs = append(d.errs, pathError{line: line, path: path, msg: fmt.Sprintf(format, args...)})
+	d.add(pathError{line: line, path: path, msg: fmt.Sprintf(format, args...)})
+}
+
+// add records a problem, up to maxErrors.
+func (d *decoder) add(e pathError) {
+	if len(d.errs) < maxErrors {
+		d.errs = append(d.errs, e)
+		return
+	}
+	if !d.capped {
+		d.capped, d.budget = true, true
+		d.errs = append(d.errs, pathError{line: e.line, msg: fmt.Sprintf("too many problems; stopped after %d", maxErrors)})
+	}
 }
 
 // failValue records a value that could not be decoded and poisons its path.
@@ -89,9 +107,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	d.visits++
-	if d.visits > maxNodes {
+	if d.visits > d.maxVisits {
+		d.failValue(n, path, "document too complex: aliases expand to more than %d nodes", d.maxVisits)
 		d.budget = true
-		d.failValue(n, path, "document too complex: more than %d nodes after alias expansion", maxNodes)
 		return
 	}
 	if n.Kind == yaml.DocumentNode {
@@ -265,6 +283,15 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(val, elem, p)
 		v.SetMapIndex(reflect.ValueOf(name), elem)
 	}
+}
+
+// countNodes counts the nodes written in the file (aliases not expanded).
+func countNodes(n *yaml.Node) int {
+	c := 1
+	for _, k := range n.Content {
+		c += countNodes(k)
+	}
+	return c
 }
 
 // join appends a key to a YAML path.

@@ -54,6 +54,7 @@ func Parse(file string, data []byte) (*Set, error) {
 		return nil, Errors{{File: file, Line: perr.line, Msg: perr.msg}}
 	}
 	if root != nil {
+		d.maxVisits = countNodes(root) + aliasAllowance
 		d.lines[""] = root.Line
 		d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
 	}

@@ -320,3 +320,44 @@ func TestAliasBomb(t *testing.T) {
 		t.Errorf("took %s", d)
 	}
 }
+
+func TestTooManyProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("realms:\n  - name: r\n    listeners: [{transport: udp, address: 127.0.0.1:5060}]\n")
+	for i := range 300 {
+		b.WriteString("    x" + strings.Repeat("y", i) + ": 1\n")
+	}
+	_, err := Parse("many.yaml", []byte(b.String()))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("got %v", err)
+	}
+	if len(es) != maxErrors+1 || es[maxErrors].Msg != "too many problems; stopped after 100" {
+		t.Errorf("got %d problems, last %q", len(es), es[len(es)-1].Msg)
+	}
+}
+
+func TestAliasExpansionBounded(t *testing.T) {
+	// 400 aliases to a list of 400 listeners: 160000 listener visits from a
+	// few kilobytes.
+	var b strings.Builder
+	b.WriteString("lst: &l [")
+	for i := range 400 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("&x" + strings.Repeat("a", i%3) + string(rune('a'+i%26)) + " {transport: udp, address: 127.0.0.1:5060}")
+	}
+	b.WriteString("]\nrealms:\n")
+	for range 400 {
+		b.WriteString("  - {name: r, listeners: *l}\n")
+	}
+	start := time.Now()
+	_, err := Parse("alias.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "document too complex") {
+		t.Errorf("got %v, want a too-complex error", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+}

@@ -28,7 +28,7 @@ func (m *fakeMsg) SetHeaders(name string, values []string) {
 	m.headers[strings.ToLower(name)] = values
 }
 
-func (m *fakeMsg) User(target string) string    { return m.users[target] }
+func (m *fakeMsg) User(target string) string   { return m.users[target] }
 func (m *fakeMsg) SetUser(target, user string) { m.users[target] = user }
 
 func rulesFrom(t *testing.T, rules string) Rules {

@@ -25,7 +25,7 @@ func (v *validator) errAt(path, format string, args ...any) {
 	if v.quiet(path) {
 		return
 	}
-	v.errs = append(v.errs, pathError{line: v.lineOf(path), path: path, msg: fmt.Sprintf(format, args...)})
+	v.add(pathError{line: v.lineOf(path), path: path, msg: fmt.Sprintf(format, args...)})
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
