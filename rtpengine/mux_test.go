@@ -124,3 +124,39 @@ func TestReofferDropsNothing(t *testing.T) {
 		t.Fatalf("received %d of %d", got, n)
 	}
 }
+
+// Audio and video are relayed alike; a rejected stream gets no ports.
+func TestRelayMultiStream(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t, 41940, loopback, nil)
+	aAudio, aVideo, bAudio, bVideo := newPeer(t), newPeer(t), newPeer(t), newPeer(t)
+	sdpOf := func(audio, video uint16) []byte {
+		return []byte(strings.Join([]string{"v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+			"m=audio " + itoa(int(audio)) + " RTP/AVP 0", "m=video " + itoa(int(video)) + " RTP/AVP 96", "a=rtpmap:96 VP8/90000",
+			"m=text 0 RTP/AVP 98"}, "\r\n") + "\r\n")
+	}
+	off, err := e.Offer(ctx, OfferRequest{CallID: "mv", FromTag: "a", SDP: sdpOf(aAudio.addr.Port(), aVideo.addr.Port()),
+		Flags: Flags{ToInterface: "core"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := e.Answer(ctx, AnswerRequest{CallID: "mv", FromTag: "a", ToTag: "b", SDP: sdpOf(bAudio.addr.Port(), bVideo.addr.Port())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	po, pa := sdpMediaPorts(t, off), sdpMediaPorts(t, ans)
+	if len(po) != 3 || po[2] != 0 || pa[2] != 0 {
+		t.Fatalf("ports offer %v answer %v", po, pa)
+	}
+	if n := e.pools["access"].inUse() + e.pools["core"].inUse(); n != 4 {
+		t.Fatalf("%d port pairs in use, want 4", n)
+	}
+	aVideo.send(rtpPacket(96, 77, 0, 5, 1000), lo(pa[1]))
+	expectRTP(t, bVideo, 77, lo(po[1]))
+	bAudio.send(rtpPacket(0, 78, 0, 6, 160), lo(po[0]))
+	expectRTP(t, aAudio, 78, lo(pa[0]))
+	st, _ := e.Query("mv")
+	if s := st.Legs[0].Streams; len(s) != 2 || s[0].Media != "audio" || s[1].Media != "video" {
+		t.Fatalf("streams %+v", s)
+	}
+}
