@@ -37,8 +37,9 @@ type leg struct {
 	// Leg A: the caller's INVITE (with sbcd's To tag) and its transaction.
 	invite   *sip.Request
 	inviteTx *sip.ServerTx
-	// Leg B: the INVITE sbcd sent.
-	out *sip.Request
+	// Leg B: the INVITE sbcd sent and its transaction.
+	out   *sip.Request
+	outTx *sip.ClientTx
 
 	// keys are the registry keys this leg is indexed under.
 	keys []string
@@ -164,11 +165,17 @@ func (l *leg) respond(req *sip.Request, code int, body []byte, ctype string) *si
 // send starts a client transaction for req and reports its end to the
 // call. Responses reach the call through the realm's ordered hook.
 func (l *leg) send(c *call, req *sip.Request) error {
+	_, err := l.start(c, req)
+	return err
+}
+
+// start is send that also returns the transaction.
+func (l *leg) start(c *call, req *sip.Request) (*sip.ClientTx, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	tx, err := l.realm.txl.Request(ctx, req)
 	if err != nil {
 		cancel()
-		return fmt.Errorf("send %s: %w", req.Method, err)
+		return nil, fmt.Errorf("send %s: %w", req.Method, err)
 	}
 	seq := req.CSeq().SeqNo
 	method := req.Method
@@ -185,7 +192,7 @@ func (l *leg) send(c *call, req *sip.Request) error {
 			}
 		}
 	})
-	return nil
+	return tx, nil
 }
 
 // write sends a message outside any transaction (ACK for 2xx).

@@ -149,6 +149,11 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 	}
 	if !lateOffer {
 		c.ackB(nil)
+		// Retransmitted or forked 2xx reach the call through the ordered
+		// hook and are ACKed from there: the transaction can go now.
+		if b.outTx != nil {
+			b.outTx.Terminate()
+		}
 	} else {
 		c.deferredAck[SideB] = b.out.CSeq().SeqNo
 	}

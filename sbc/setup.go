@@ -288,11 +288,13 @@ func (c *call) nextAttempt(code int) {
 	for _, k := range b.keys {
 		c.b.calls.bind(k, c, SideB)
 	}
-	if err := b.send(c, req); err != nil {
+	tx, err := b.start(c, req)
+	if err != nil {
 		c.log.Warn("INVITE failed", "err", err, "dest", t.dest)
 		c.nextAttempt(503)
 		return
 	}
+	b.outTx = tx
 	if c.method != sip.INVITE {
 		return
 	}
