@@ -282,3 +282,8 @@ func SDPAttr(body, attr string) bool {
 	}
 	return false
 }
+
+// splitLines splits text on CRLF or LF.
+func splitLines(s string) []string {
+	return strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+}
