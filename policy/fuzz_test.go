@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -75,4 +77,58 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzApply runs every kind of normalisation rule over arbitrary header
+// values and URI users: no panic, and the rules' promises hold.
+func FuzzApply(f *testing.F) {
+	const doc = `realms:
+  - name: r
+    listeners: [{transport: udp, address: 127.0.0.1:5060}]
+    normalization: {inbound: [all]}
+normalization:
+  all:
+    - {action: replace_header, header: X-Tag, pattern: "[0-9]+", replacement: ""}
+    - {action: strip_option, header: Supported, option: timer}
+    - {action: rewrite_uri, target: ruri_user, pattern: "^0([1-9][0-9]*)$", replacement: "+49$1"}
+    - {action: remove_header, header: X-Gone}
+    - {action: add_header, header: X-Added, value: yes}
+`
+	s, err := Parse("fuzz.yaml", []byte(doc))
+	if err != nil {
+		f.Fatal(err)
+	}
+	rules := s.Realm("r").Inbound
+	f.Add("100rel, timer", "123", "030123")
+	f.Add("timer,timer, TIMER ,", "a1b2", "0")
+	f.Add(",,", "", "+4930")
+	f.Fuzz(func(t *testing.T, supported, tag, user string) {
+		m := newFakeMsg()
+		m.headers["supported"] = []string{supported}
+		m.headers["x-tag"] = []string{tag}
+		m.headers["x-gone"] = []string{"x"}
+		m.users["ruri_user"] = user
+		rules.Apply(m)
+		for _, v := range m.headers["supported"] {
+			if v == "" && supported != "" {
+				t.Fatalf("Supported %q emptied but kept", supported)
+			}
+			for _, opt := range strings.Split(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(opt), "timer") {
+					t.Fatalf("timer left in %q", v)
+				}
+			}
+		}
+		for _, v := range m.headers["x-tag"] {
+			if strings.TrimSpace(v) == "" || strings.ContainsAny(v, "0123456789") {
+				t.Fatalf("X-Tag value %q", v)
+			}
+		}
+		if len(m.headers["x-gone"]) != 0 || !slices.Equal(m.headers["x-added"], []string{"yes"}) {
+			t.Fatalf("remove/add: %v", m.headers)
+		}
+		if got := m.users["ruri_user"]; got != user && !strings.HasPrefix(got, "+49") {
+			t.Fatalf("user %q rewritten to %q", user, got)
+		}
+	})
 }
