@@ -361,3 +361,52 @@ func TestAliasExpansionBounded(t *testing.T) {
 		t.Errorf("took %s", d)
 	}
 }
+
+func TestDecodeProblems(t *testing.T) {
+	const realm = "realms:\n  - name: r\n    listeners: [{transport: udp, address: 127.0.0.1:5060}]\n"
+	tests := []struct {
+		name string
+		doc  string
+		want string
+	}{
+		{"root not a mapping", "- a\n- b\n", `x.yaml:1: expected a mapping, got a list`},
+		{"scalar root", "hello\n", `x.yaml:1: expected a mapping, got "hello"`},
+		{"no follow-on noise for a bad name", "realms:\n  - name: [r]\n    listeners: [{transport: udp, address: 127.0.0.1:5060}]\n",
+			`x.yaml:2: realms[0].name: expected a string, got a list`},
+		{"merge key", realm + "sip:\n  <<: {dscp: 1}\n", `x.yaml:5: sip: merge keys (<<) are not supported`},
+		{"integer expected", realm + "sip:\n  max_forwards: many\n", `x.yaml:5: sip.max_forwards: expected an integer, got "many"`},
+		{"float is not an integer", realm + "sip:\n  dscp: 1.5\n", `x.yaml:5: sip.dscp: expected an integer, got "1.5"`},
+		{"mapping key must be a string", realm + "normalization:\n  [a]: []\n", `x.yaml:5: normalization: mapping key must be a string, got a list`},
+		{"negative duration", realm + "media:\n  port_drain: -1s\n", `x.yaml:5: media.port_drain: -1s must not be negative`},
+		{"alias resolves", "d: &d 25\n" + realm + "sip:\n  dscp: *d\n  max_forwards: 300\n", `x.yaml:1: d: unknown field "d"` + "\n" +
+			`x.yaml:7: sip.max_forwards: 300 is outside 1-255`},
+		{"empty rule set", realm + "normalization:\n  none: []\n", `x.yaml:5: normalization.none: rule set has no rules`},
+		{"rule field not used by its action", realm + "normalization:\n  s:\n    - {action: remove_header, header: X-A, value: b}\n",
+			`x.yaml:6: normalization.s[0].value: value is not used by remove_header`},
+		{"source trunk outside source realm", realm + `  - name: core
+    listeners: [{transport: udp, address: 127.0.0.1:5080}]
+    media: {port_min: 30000, port_max: 30999}
+trunks:
+  - {name: pbx, realm: core, gateways: [{address: 127.0.0.1:5090}]}
+routes:
+  - {name: x, match: {source_realm: r, source_trunk: pbx}, service: echo}
+`, `x.yaml:10: routes[0].match.source_trunk: trunk "pbx" is in realm "core", not "r": the route could never match`},
+		{"shared gateway in one realm", realm + `trunks:
+  - {name: a, realm: r, gateways: [{address: 127.0.0.1:5090}]}
+  - {name: b, realm: r, gateways: [{address: 127.0.0.1:5090}]}
+`, `x.yaml:6: trunks[1].gateways[0].address: 127.0.0.1:5090 is already a gateway at trunks[0].gateways[0] in realm "r"`},
+		{"owned header in allow_headers", "realms:\n  - name: r\n    allow_headers: [Call-ID]\n    listeners: [{transport: udp, address: 127.0.0.1:5060}]\n",
+			`x.yaml:3: realms[0].allow_headers[0]: Call-ID is built by sbcd on each leg and cannot be passed through`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x.yaml", []byte(tt.doc))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if err.Error() != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", err, tt.want)
+			}
+		})
+	}
+}
