@@ -39,9 +39,11 @@ func newEnv(t *testing.T, net int, mutate func(*policy.Config)) *env {
 }
 
 // withSecondGateway adds gateway 2 (priority 2) to trunk pbx.
-func (e *env) withSecondGateway(cfg *policy.Config) {
-	cfg.Trunks[0].Gateways = append(cfg.Trunks[0].Gateways,
-		policy.GatewayConfig{Address: e.topo.Gateway(1), Transport: "udp", Priority: 2})
+func withSecondGateway(net int) func(*policy.Config) {
+	return func(cfg *policy.Config) {
+		cfg.Trunks[0].Gateways = append(cfg.Trunks[0].Gateways,
+			policy.GatewayConfig{Address: Topology{Net: net}.Gateway(1), Transport: "udp", Priority: 2})
+	}
 }
 
 // callee starts a UAS sipp on gateway gw.

@@ -3,14 +3,11 @@ package e2e
 import (
 	"testing"
 	"time"
-
-	"github.com/openborder/openborder/policy"
 )
 
 func TestFailoverOn503(t *testing.T) {
 	t.Parallel()
-	var e *env
-	e = newEnv(t, 16, func(c *policy.Config) { e.withSecondGateway(c) })
+	e := newEnv(t, 16, withSecondGateway(16))
 	gw1 := e.callee("gw1", "uas_reject_503.xml", 0, nil)
 	gw2 := e.callee("gw2", "uas_basic.xml", 1, nil)
 	caller := e.caller("caller", "uac_basic.xml", 0, func(o *SippOpts) { o.Duration = 500 * time.Millisecond })
@@ -29,8 +26,7 @@ func TestFailoverOn503(t *testing.T) {
 
 func TestFailoverOnTimeout(t *testing.T) {
 	t.Parallel()
-	var e *env
-	e = newEnv(t, 17, func(c *policy.Config) { e.withSecondGateway(c) })
+	e := newEnv(t, 17, withSecondGateway(17))
 	gw1 := e.callee("gw1", "uas_noanswer.xml", 0, nil)
 	gw2 := e.callee("gw2", "uas_basic.xml", 1, nil)
 	caller := e.caller("caller", "uac_basic.xml", 0, func(o *SippOpts) { o.Duration = 500 * time.Millisecond })
