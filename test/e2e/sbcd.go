@@ -57,10 +57,10 @@ type Sbcd struct {
 	waitErr error
 }
 
-// StartSbcdCmd starts bin with -config, JSON logs at debug level and any
-// extra arguments. The caller must Kill it.
+// StartSbcdCmd starts bin with -config, JSON logs and any extra arguments
+// (e.g. -log-level debug). The caller must Kill it.
 func StartSbcdCmd(bin, config string, extra ...string) (*Sbcd, error) {
-	args := append([]string{"-config", config, "-log-format", "json", "-log-level", "debug"}, extra...)
+	args := append([]string{"-config", config, "-log-format", "json"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
@@ -88,11 +88,11 @@ func StartSbcdCmd(bin, config string, extra ...string) (*Sbcd, error) {
 	return s, nil
 }
 
-// StartSbcd starts sbcd for a test, waits for "sbcd ready" and kills it at
-// test end; on failure the log is written to the test output.
+// StartSbcd starts sbcd for a test with debug logs, waits for "sbcd ready"
+// and kills it at test end; on failure the log is written to the test output.
 func StartSbcd(t testing.TB, bin, config string, extra ...string) *Sbcd {
 	t.Helper()
-	s, err := StartSbcdCmd(bin, config, extra...)
+	s, err := StartSbcdCmd(bin, config, append([]string{"-log-level", "debug"}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,9 @@ type SippOpts struct {
 	Timeout time.Duration
 	// Dir receives the message, error and statistics files.
 	Dir string
+	// NoMessageTrace leaves out -trace_msg (load runs: the file grows with
+	// every message and costs sipp CPU).
+	NoMessageTrace bool
 	// Extra arguments appended as they are.
 	Extra []string
 }
@@ -97,11 +100,13 @@ func (o SippOpts) Args() []string {
 		"-mi", mediaIP, "-mp", strconv.Itoa(mediaPort),
 		"-m", strconv.Itoa(calls),
 		"-nostdin",
-		"-trace_msg", "-message_file", msg,
 		"-trace_err", "-error_file", errs,
 		"-trace_stat", "-stf", stat, "-fd", "1",
 		"-timeout", fmt.Sprintf("%ds", int(o.timeout().Seconds())), "-timeout_error",
 	)
+	if !o.NoMessageTrace {
+		a = append(a, "-trace_msg", "-message_file", msg)
+	}
 	if o.RTPEcho {
 		a = append(a, "-rtp_echo")
 	}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/openborder/openborder/test/e2e"
+)
+
+type options struct {
+	mode       string
+	sbcd       string
+	sipp       string
+	net        int
+	rate       float64
+	duration   time.Duration
+	callLength time.Duration
+	calls      int
+	hold       time.Duration
+	dir        string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.mode, "mode", "cps", "cps: calls per second for -duration; hold: keep -calls calls up and measure memory")
+	flag.StringVar(&o.sbcd, "sbcd", "", "sbcd binary (default: go build ./cmd/sbcd into a temp dir)")
+	flag.StringVar(&o.sipp, "sipp", "sipp", "sipp binary")
+	flag.IntVar(&o.net, "net", 250, "loopback network 127.<net>.0.0/16 to use")
+	flag.Float64Var(&o.rate, "rate", 50, "new calls per second")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "cps: how long to place calls")
+	flag.DurationVar(&o.callLength, "call-length", time.Second, "cps: length of each call")
+	flag.IntVar(&o.calls, "calls", 500, "hold: concurrent calls to hold")
+	flag.DurationVar(&o.hold, "hold", 20*time.Second, "hold: how long each call stays up")
+	flag.StringVar(&o.dir, "dir", "", "where configs and sipp traces go (default: a temp dir, removed after)")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if o.mode != "cps" && o.mode != "hold" {
+		return fmt.Errorf("unknown -mode %q (cps or hold)", o.mode)
+	}
+	if o.rate <= 0 || o.calls <= 0 || o.duration <= 0 {
+		return errors.New("-rate, -calls and -duration must be positive")
+	}
+	sippBin, err := exec.LookPath(o.sipp)
+	if err != nil {
+		return fmt.Errorf("sipp: %w", err)
+	}
+	if o.dir == "" {
+		d, err := os.MkdirTemp("", "sbcd-load-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		o.dir = d
+	}
+	if o.sbcd == "" {
+		o.sbcd = filepath.Join(o.dir, "sbcd")
+		b := exec.Command("go", "build", "-o", o.sbcd, "./cmd/sbcd")
+		b.Dir = filepath.Join(e2e.SippDir(), "..", "..")
+		if out, err := b.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build ./cmd/sbcd: %w\n%s", err, out)
+		}
+	}
+	topo := e2e.Topology{Net: o.net}
+	cfg := filepath.Join(o.dir, "bench.yaml")
+	if err := e2e.WriteConfig(cfg, e2e.BenchConfig(topo)); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	sbcd, err := e2e.StartSbcdCmd(o.sbcd, cfg, "-log-level", "info")
+	if err != nil {
+		return err
+	}
+	defer sbcd.Kill()
+	if _, err := sbcd.WaitMsg("sbcd ready", 10*time.Second); err != nil {
+		return fmt.Errorf("%w\n%s", err, sbcd.Dump(50))
+	}
+	pid := sbcd.Pid()
+
+	total, length, limit := int(o.rate*o.duration.Seconds()), o.callLength, 0
+	if o.mode == "hold" {
+		total, length, limit = o.calls, o.hold, o.calls
+	}
+	budget := o.duration + length + 60*time.Second
+	if o.mode == "hold" {
+		budget = time.Duration(float64(total)/o.rate*float64(time.Second)) + length + 60*time.Second
+	}
+	uas := e2e.SippOpts{Name: "uas", Scenario: "uas_basic.xml", LocalIP: topo.GatewayIP(0),
+		LocalPort: e2e.GatewayPort, MediaPort: e2e.CalleeMediaPort, Calls: total,
+		Timeout: budget, Dir: o.dir, NoMessageTrace: true}
+	uac := e2e.SippOpts{Name: "uac", Scenario: "uac_load.xml", LocalIP: topo.CallerIP(0),
+		LocalPort: e2e.CallerPort, Remote: topo.AccessSIP(), Calls: total, Rate: o.rate,
+		Limit: limit, Duration: length, Timeout: budget, Dir: o.dir, NoMessageTrace: true}
+
+	uasCmd := uas.Command(ctx, sippBin)
+	if err := uasCmd.Start(); err != nil {
+		return fmt.Errorf("start uas: %w", err)
+	}
+	defer func() { _ = uasCmd.Process.Kill(); _ = uasCmd.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return err
+	}
+	rss0, _, err := memory(pid)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	uacCmd := uac.Command(ctx, sippBin)
+	if err := uacCmd.Start(); err != nil {
+		return fmt.Errorf("start uac: %w", err)
+	}
+	uacDone := make(chan error, 1)
+	go func() { uacDone <- uacCmd.Wait() }()
+
+	if o.mode == "hold" {
+		// all calls placed and answered: sample memory while they are up
+		ramp := time.Duration(float64(total)/o.rate*float64(time.Second)) + 2*time.Second
+		if ramp >= length {
+			return fmt.Errorf("-hold %v is shorter than the ramp-up %v: raise -hold or -rate", length, ramp)
+		}
+		select {
+		case <-time.After(ramp):
+		case err := <-uacDone:
+			return fmt.Errorf("uac ended during ramp-up: %v", err)
+		}
+		rss, _, err := memory(pid)
+		if err != nil {
+			return err
+		}
+		active := len(sbcd.Find(func(l e2e.LogLine) bool { return l.Msg() == "call ended" }))
+		fmt.Printf("mode=hold calls=%d rss_base_kib=%d rss_held_kib=%d bytes_per_call=%d ended_before_sample=%d\n",
+			total, rss0, rss, (rss-rss0)*1024/int64(total), active)
+	}
+	uacErr := <-uacDone
+	elapsed := time.Since(start)
+	cpu1, err := cpuTime(pid)
+	if err != nil {
+		return err
+	}
+	rss, hwm, err := memory(pid)
+	if err != nil {
+		return err
+	}
+	_, _, statFile := uac.Files()
+	data, err := os.ReadFile(statFile)
+	if err != nil {
+		return fmt.Errorf("uac statistics: %w (uac: %v)", err, uacErr)
+	}
+	rows, err := e2e.ParseStats(data)
+	if err != nil {
+		return err
+	}
+	last := rows[len(rows)-1]
+	ok, err1 := last.Int("SuccessfulCall(C)")
+	failed, err2 := last.Int("FailedCall(C)")
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	cpu := cpu1 - cpu0
+	perCall := time.Duration(0)
+	if ok+failed > 0 {
+		perCall = cpu / time.Duration(ok+failed)
+	}
+	fmt.Printf("mode=%s rate=%g calls=%d successful=%d failed=%d elapsed_s=%.1f sbcd_cpu_s=%.2f sbcd_cpu_pct=%.1f cpu_per_call_us=%d rss_kib=%d rss_peak_kib=%d\n",
+		o.mode, o.rate, total, ok, failed, elapsed.Seconds(), cpu.Seconds(),
+		100*cpu.Seconds()/elapsed.Seconds(), perCall.Microseconds(), rss, hwm)
+	if failed > 0 || uacErr != nil {
+		return fmt.Errorf("%d calls failed (uac: %v)", failed, uacErr)
+	}
+	return nil
+}
