@@ -3,6 +3,8 @@ package e2e
 import (
 	"testing"
 	"time"
+
+	"github.com/openborder/openborder/policy"
 )
 
 // inDialog runs one caller/callee pair through sbcd and applies the checks
@@ -116,10 +118,16 @@ func TestSessionTimerRefresh(t *testing.T) {
 	// refresh comes only at 50 s, so the first refresh the callee sees by then
 	// must be sbcd's.
 	const callerRefresh = 50 * time.Second
-	e, cr, er := inDialog(t, 14, "uac_timer.xml", "uas_timer.xml", func(o *SippOpts) {
+	e := newEnv(t, 14, func(c *policy.Config) { c.Media.Timeout = 5 * time.Minute }) // no RTP in this call
+	callee := e.callee("callee", "uas_timer.xml", 0, func(o *SippOpts) { o.Timeout = 90 * time.Second })
+	caller := e.caller("caller", "uac_timer.xml", 0, func(o *SippOpts) {
 		o.Duration = callerRefresh
 		o.Timeout = 90 * time.Second
 	})
+	cr, er := caller.Wait(t), callee.Wait(t)
+	wantExit0(t, cr, er)
+	e.checkBLeg(cr, er, true)
+	e.checkLeaks([]*SippResult{cr}, []*SippResult{er})
 	inv := initialInvites(er, false)
 	if len(inv) == 0 {
 		t.Fatal("no INVITE at the callee")

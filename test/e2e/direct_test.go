@@ -11,6 +11,7 @@ import (
 type scenarioPair struct {
 	name           string
 	caller, callee string
+	needs          string // a file the scenario needs
 	callerMod      func(*SippOpts)
 	calleeMod      func(*SippOpts)
 	// check looks at the far ends' results beyond the exit codes.
@@ -22,10 +23,9 @@ func TestScenariosDirect(t *testing.T) {
 	pairs := []scenarioPair{
 		{name: "basic", caller: "uac_basic.xml", callee: "uas_basic.xml",
 			callerMod: func(o *SippOpts) { o.Duration = 200 * time.Millisecond }},
-		{name: "rtp", caller: "uac_rtp.xml", callee: "uas_basic.xml",
+		{name: "rtp", caller: "uac_rtp.xml", callee: "uas_basic.xml", needs: g711aPcap,
 			calleeMod: func(o *SippOpts) { o.RTPEcho = true },
 			check: func(t *testing.T, caller, _ *SippResult) {
-				RequireFile(t, "/usr/share/sip-tester/g711a.pcap")
 				if len(caller.Requests(true, "BYE")) != 1 {
 					t.Errorf("caller sent no BYE")
 				}
@@ -75,6 +75,9 @@ func TestScenariosDirect(t *testing.T) {
 	for i, p := range pairs {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
+			if p.needs != "" {
+				RequireFile(t, p.needs)
+			}
 			topo := Topology{Net: 200 + i}
 			callee := StartSipp(t, SippOpts{
 				Name: "callee", Scenario: p.callee, LocalIP: topo.GatewayIP(0), LocalPort: GatewayPort,
