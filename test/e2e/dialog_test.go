@@ -73,6 +73,11 @@ func TestPrackToCallee(t *testing.T) {
 			t.Errorf("caller without 100rel got a reliable 183: Require %q RSeq %q", m.Header("Require"), m.Header("RSeq"))
 		}
 	}
+	// the caller's 183 was unreliable, so its SDP was only a preview: the
+	// answer must come again in the 200 (RFC 3261 13.2.1, RFC 3262 section 5)
+	if ok := first(cr.Responses(false, 200, "INVITE")); ok.Body == "" {
+		t.Errorf("caller's 200 has no SDP answer; an unreliable 183 cannot carry the only answer")
+	}
 	wantAttrs(t, e.callEnded(cr), map[string]string{"cause": "caller_bye", "status": "200"})
 }
 
