@@ -39,9 +39,11 @@ type B2BUA struct {
 
 	draining atomic.Bool
 	closed   atomic.Bool
-	wg       sync.WaitGroup
-	panics   atomic.Int64
-	seq      atomic.Uint64
+	// done is closed by Close: client transactions still running end.
+	done   chan struct{}
+	wg     sync.WaitGroup
+	panics atomic.Int64
+	seq    atomic.Uint64
 }
 
 // New builds a B2BUA; Start opens its listeners.
@@ -64,6 +66,7 @@ func New(cfg Config) (*B2BUA, error) {
 		realms: make(map[string]*realm),
 		calls:  newRegistry(),
 		reg:    newRegistrar(),
+		done:   make(chan struct{}),
 	}
 	b.pol.Store(cfg.Policy)
 	return b, nil
@@ -151,9 +154,7 @@ func (b *B2BUA) Close() {
 		return
 	}
 	b.reg.close()
-	for _, c := range b.calls.all() {
-		c.post(evHangup{cause: "shutdown"})
-	}
+	close(b.done)
 	for _, r := range b.realms {
 		r.close()
 	}

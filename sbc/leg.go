@@ -189,6 +189,8 @@ func (l *leg) start(c *call, req *sip.Request) (*sip.ClientTx, error) {
 			case <-tx.Done():
 				c.post(evTxDone{side: side, callID: callID, seq: seq, method: method, err: tx.Err()})
 				return
+			case <-l.realm.b.done:
+				return
 			}
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -99,6 +100,11 @@ func (r *realm) listen(pr *policy.Realm, dscp int, wg *sync.WaitGroup) error {
 			r.addrs["UDP"] = ap
 			r.closers = append(r.closers, pc.Close)
 			wg.Go(func() { _ = r.tpl.ServeUDP(pc) })
+			// Requests leave from this socket only once sipgo has pooled
+			// it; until then it would try to bind the port a second time.
+			if err := r.waitPooled(pc.LocalAddr().String()); err != nil {
+				return err
+			}
 		case "tcp", "tls":
 			ln, err := lc.Listen(ctx, "tcp", l.Address)
 			if err != nil {
@@ -122,6 +128,17 @@ func (r *realm) listen(pr *policy.Realm, dscp int, wg *sync.WaitGroup) error {
 		}
 	}
 	return nil
+}
+
+// waitPooled waits until sipgo serves a UDP listener.
+func (r *realm) waitPooled(addr string) error {
+	for range 500 {
+		if c, _ := r.tpl.GetConnection("udp", addr); c != nil {
+			return nil
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return fmt.Errorf("realm %s: udp listener %s not served", r.name, addr)
 }
 
 func (r *realm) close() {
