@@ -81,14 +81,16 @@ type call struct {
 	running bool
 
 	// setup
-	route      string
-	targets    []target
-	attempt    int
-	offerA     []byte // the caller's SDP offer (nil: late offer)
-	profile    MediaProfile
-	provisonal bool // a provisional response arrived on the current B attempt
-	abandoned  map[string]*leg
-	service    string
+	route   string
+	targets []target
+	attempt int
+	offerA  []byte // the caller's SDP offer (nil: late offer)
+	// earlyAnswer is the answer sbcd relayed to the caller in an 18x.
+	earlyAnswer []byte
+	profile     MediaProfile
+	provisonal  bool // a provisional response arrived on the current B attempt
+	abandoned   map[string]*leg
+	service     string
 
 	// 2xx retransmission per leg (sbcd as UAS of that leg's INVITE)
 	ok2xx      [2]*sip.Response

@@ -68,6 +68,9 @@ func (c *call) onInviteResponse(res *sip.Response) {
 				body = sdp
 			}
 		}
+		if body != nil {
+			c.earlyAnswer = body
+		}
 		a := c.legs[SideA]
 		if err := a.inviteTx.Respond(a.respond(a.invite, code, body, "application/sdp")); err != nil {
 			c.log.Debug("provisional to caller failed", "err", err)
@@ -146,6 +149,11 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 			_ = a.inviteTx.Respond(a.respond(a.invite, 488, nil, ""))
 			return
 		}
+	}
+	if body == nil && !lateOffer {
+		// The callee answered in a reliable provisional response; the
+		// caller got it unreliably, so its 2xx must carry the answer.
+		body = c.earlyAnswer
 	}
 	if !lateOffer {
 		c.ackB(nil)
