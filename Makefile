@@ -52,9 +52,14 @@ e2e:
 test: deps-test lint
 	$(GO) test -count=1 -timeout 25m ./...
 
-bench: build
+# bench: Go benchmarks of every package, then sbcd under sipp load: calls per
+# second with media anchored (short calls with SDP), and memory per held call.
+BENCH_CPS ?= 1500
+BENCH_HOLD ?= 4000
+bench: build deps-test
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s $$($(GO) list ./... | grep -v /test/)
-	@if [ -x test/load/bench.sh ]; then test/load/bench.sh; fi
+	$(GO) run ./test/load -mode cps -rate $(BENCH_CPS) -duration 30s -call-length 1s -sbcd bin/sbcd
+	$(GO) run ./test/load -mode hold -calls $(BENCH_HOLD) -rate 400 -hold 40s -sbcd bin/sbcd
 
 fuzz-short:
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -1,10 +1,12 @@
 package rtpengine
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -80,6 +82,10 @@ func (p *pool) allocate(withRTCP bool) (*portPair, error) {
 		pp, err := p.open(port, withRTCP)
 		if err != nil {
 			lastErr = err
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of file descriptors: no other port will do better.
+				break
+			}
 			continue
 		}
 		p.used[port] = true

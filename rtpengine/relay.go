@@ -21,9 +21,10 @@ import (
 // A change of the peer's address in SDP clears the latch.
 const relatchAfter = time.Second
 
-// readBufSize bounds one datagram; larger ones are truncated by the OS and
-// then fail validation.
-const readBufSize = 8192
+// readBufSize bounds one datagram. Media fits the path MTU (1500 bytes on
+// Ethernet, less with tunnels); a larger datagram is truncated by the OS.
+// Every socket owns one buffer, so this size is paid four times per call.
+const readBufSize = 2048
 
 // maxReadErrors ends a reader whose socket keeps failing.
 const maxReadErrors = 100

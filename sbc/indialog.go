@@ -225,6 +225,11 @@ func (c *call) onAck(e evRequest) {
 	c.stop(timer2xx)
 	if c.state == stateAnswered && e.side == SideA {
 		c.state = stateConfirmed
+		// The ACK confirms the dialog: the INVITE transaction has no
+		// retransmission left to absorb, so it need not wait for Timer L.
+		if a := c.legs[SideA]; a.inviteTx != nil {
+			a.inviteTx.Terminate()
+		}
 	}
 	other := e.side.Other()
 	seq := c.deferredAck[other]

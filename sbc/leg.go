@@ -185,7 +185,13 @@ func (l *leg) start(c *call, req *sip.Request) (*sip.ClientTx, error) {
 		defer tx.Terminate()
 		for {
 			select {
-			case <-tx.Responses():
+			case res := <-tx.Responses():
+				// The call already has the response from the ordered hook.
+				// Once it is final the transaction has nothing left to do,
+				// except re-ACKing a retransmitted non-2xx to an INVITE.
+				if res != nil && res.StatusCode >= 200 && (method != sip.INVITE || res.IsSuccess()) {
+					return
+				}
 			case <-tx.Done():
 				c.post(evTxDone{side: side, callID: callID, seq: seq, method: method, err: tx.Err()})
 				return

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync"
@@ -70,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // serve wires the planes together and runs until SIGTERM/SIGINT.
 func serve(path string, pol *policy.Set, log *slog.Logger) error {
+	raiseFileLimit(pol, log)
 	var b2bua *sbc.B2BUA
 	var once sync.Once
 	ready := make(chan struct{})
@@ -166,6 +168,10 @@ func serveAdmin(addr string, b *sbc.B2BUA, log *slog.Logger) (func(), error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "ok calls=%d\n", b.ActiveCalls())
 	})
+	// Profiles for operators chasing CPU or memory; the admin listener is
+	// a management address, never a realm's.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {

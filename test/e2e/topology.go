@@ -183,5 +183,11 @@ func BenchConfig(t Topology) *policy.Config {
 	cfg.SIP.InviteTimeout = 0
 	cfg.SIP.DrainTimeout = 0
 	cfg.SIP.SessionExpires = 0
+	// Room for thousands of calls: each call holds a port pair per realm
+	// for its length plus media.port_drain.
+	for i := range cfg.Realms {
+		cfg.Realms[i].Media.PortMin = 10000
+		cfg.Realms[i].Media.PortMax = 59999
+	}
 	return cfg
 }
