@@ -369,3 +369,33 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestMessageCrossesWithHiding(t *testing.T) {
+	tb := newTestBed(t)
+	body := "hello across the border"
+	tb.caller.send(tb.sbcA, fmt.Sprintf(`
+MESSAGE sip:1000@%s SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bK-msg1;rport
+Max-Forwards: 70
+From: <sip:alice@%s>;tag=msg-tag-1
+To: <sip:1000@%s>
+Call-ID: msg-call-1
+CSeq: 1 MESSAGE
+Content-Type: text/plain
+Content-Length: %d
+
+%s`, tb.sbcA, tb.caller.addr(), tb.caller.addr(), tb.sbcA, len(body), body))
+	m := tb.callee.expectRequest("MESSAGE", wait)
+	if string(m.Body()) != body {
+		t.Errorf("body %q", m.Body())
+	}
+	if ct := m.ContentType(); ct == nil || ct.Value() != "text/plain" {
+		t.Errorf("content type %v", ct)
+	}
+	if m.CallID().Value() == "msg-call-1" || bytes.Contains(tb.callee.raw[0], []byte(tb.caller.addr())) {
+		t.Errorf("MESSAGE leaked the caller's dialog or address:\n%s", tb.callee.raw[0])
+	}
+	tb.callee.send(tb.sbcB, reply(m, 202, "Accepted", "bob-msg", "", "", ""))
+	tb.caller.expectResponse(202, wait)
+	waitFor(t, func() bool { return tb.b.ActiveCalls() == 0 })
+}

@@ -23,37 +23,7 @@ func (b *B2BUA) newTransaction(r *realm, req *sip.Request, tx *sip.ServerTx) {
 		respondStateless(tx, req, 483)
 		return
 	}
-	pol := b.pol.Load()
-	c := newCall(b, pol)
-	c.method = req.Method
-	fromTag, _ := req.From().Params.Get("tag")
-	a := &leg{
-		side:       SideA,
-		realm:      r,
-		callID:     string(*req.CallID()),
-		localTag:   sip.GenerateTagN(16),
-		remoteTag:  fromTag,
-		localURI:   *req.To().Address.Clone(),
-		remoteURI:  *req.From().Address.Clone(),
-		localName:  req.To().DisplayName,
-		remoteName: req.From().DisplayName,
-		remoteCSeq: req.CSeq().SeqNo,
-		dest:       req.Source(),
-		transport:  req.Transport(),
-		invite:     req,
-		inviteTx:   tx,
-	}
-	if ct := req.Contact(); ct != nil {
-		a.remoteTarget = *ct.Address.Clone()
-	} else {
-		a.remoteTarget = *req.From().Address.Clone()
-	}
-	c.legs[SideA] = a
-	c.log = b.log.With("call_id", a.callID, "id", c.id, "method", string(req.Method))
-	key := legKey(r.name, a.callID, fromTag)
-	a.keys = append(a.keys, key)
-	b.calls.add(c)
-	b.calls.bind(key, c, SideA)
+	c := b.admit(r, req, tx)
 	c.post(evStart{})
 }
 

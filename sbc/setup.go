@@ -42,31 +42,43 @@ func (b *B2BUA) newCall(r *realm, req *sip.Request, tx *sip.ServerTx) {
 		respondStateless(tx, req, 482)
 		return
 	}
-	contact := req.Contact()
-	if contact == nil {
+	if req.Contact() == nil {
 		respondStateless(tx, req, 400)
 		return
 	}
-	pol := b.pol.Load()
-	c := newCall(b, pol)
+	c := b.admit(r, req, tx)
+	tx.OnCancel(func(*sip.Request) { c.post(evCancel{}) })
+	_ = tx.Respond(newResponse(req, 100))
+	c.post(evStart{})
+}
+
+// admit creates the call for a dialog-creating request and indexes its A
+// leg: the caller's dialog, in which sbcd is the UAS.
+func (b *B2BUA) admit(r *realm, req *sip.Request, tx *sip.ServerTx) *call {
+	c := newCall(b, b.pol.Load())
+	c.method = req.Method
 	fromTag, _ := req.From().Params.Get("tag")
 	a := &leg{
-		side:         SideA,
-		realm:        r,
-		callID:       string(*req.CallID()),
-		localTag:     sip.GenerateTagN(16),
-		remoteTag:    fromTag,
-		localURI:     *req.To().Address.Clone(),
-		remoteURI:    *req.From().Address.Clone(),
-		localName:    req.To().DisplayName,
-		remoteName:   req.From().DisplayName,
-		remoteCSeq:   req.CSeq().SeqNo,
-		remoteTarget: *contact.Address.Clone(),
-		dest:         req.Source(),
-		transport:    req.Transport(),
-		invite:       req,
-		inviteTx:     tx,
-		allow:        headerValue(req, "Allow"),
+		side:       SideA,
+		realm:      r,
+		callID:     string(*req.CallID()),
+		localTag:   sip.GenerateTagN(16),
+		remoteTag:  fromTag,
+		localURI:   *req.To().Address.Clone(),
+		remoteURI:  *req.From().Address.Clone(),
+		localName:  req.To().DisplayName,
+		remoteName: req.From().DisplayName,
+		remoteCSeq: req.CSeq().SeqNo,
+		dest:       req.Source(),
+		transport:  req.Transport(),
+		invite:     req,
+		inviteTx:   tx,
+		allow:      headerValue(req, "Allow"),
+	}
+	if ct := req.Contact(); ct != nil {
+		a.remoteTarget = *ct.Address.Clone()
+	} else {
+		a.remoteTarget = *req.From().Address.Clone()
 	}
 	for _, h := range req.GetHeaders("Record-Route") {
 		if rr, ok := h.(*sip.RecordRouteHeader); ok {
@@ -75,13 +87,14 @@ func (b *B2BUA) newCall(r *realm, req *sip.Request, tx *sip.ServerTx) {
 	}
 	c.legs[SideA] = a
 	c.log = b.log.With("call_id", a.callID, "id", c.id)
+	if req.Method != sip.INVITE {
+		c.log = c.log.With("method", string(req.Method))
+	}
 	key := legKey(r.name, a.callID, fromTag)
 	a.keys = append(a.keys, key)
 	b.calls.add(c)
 	b.calls.bind(key, c, SideA)
-	tx.OnCancel(func(*sip.Request) { c.post(evCancel{}) })
-	_ = tx.Respond(newResponse(req, 100))
-	c.post(evStart{})
+	return c
 }
 
 // loops reports whether an INVITE carries a Via branch of one of sbcd's own
