@@ -399,3 +399,84 @@ Content-Length: %d
 	tb.caller.expectResponse(202, wait)
 	waitFor(t, func() bool { return tb.b.ActiveCalls() == 0 })
 }
+
+// refer sends a REFER from the callee inside the call's B dialog.
+func (tb *testBed) refer(inv *sip.Request, callID, target string) {
+	tb.callee.send(tb.sbcB, fmt.Sprintf(`
+REFER %s SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bK-refer-%s;rport
+Max-Forwards: 70
+From: <sip:bob@%s>;tag=bobtag
+To: %s
+Call-ID: %s
+CSeq: 20 REFER
+Contact: <sip:bob@%s>
+Refer-To: <sip:%s@10.20.30.40>
+Content-Length: 0
+
+`, inv.Contact().Address.String(), tb.callee.addr(), callID, tb.callee.addr(), inv.From().Value(), inv.CallID().Value(), tb.callee.addr(), target))
+}
+
+func TestReferTransfersRemainingParty(t *testing.T) {
+	tb := newTestBed(t)
+	callID := "xfer-1"
+	inv, tag := tb.answered(t, callID)
+	tb.refer(inv, callID, "2000")
+	tb.callee.expectResponse(202, wait)
+	var newInv *sip.Request
+	var frags []string
+	byeOld := false
+	for newInv == nil || !byeOld || len(frags) < 2 {
+		m := tb.callee.recv(wait)
+		r, ok := m.(*sip.Request)
+		if !ok {
+			t.Fatalf("callee got %v (invite %v, bye %v, notify %v)", short(m), newInv != nil, byeOld, frags)
+		}
+		switch r.Method {
+		case sip.INVITE:
+			newInv = r
+			if r.Recipient.User != "2000" || r.CallID().Value() == inv.CallID().Value() {
+				t.Errorf("transfer INVITE %s, Call-ID %s", r.Recipient.String(), r.CallID().Value())
+			}
+			if bytes.Contains(tb.callee.raw[len(tb.callee.raw)-1], []byte("10.20.30.40")) {
+				t.Errorf("the Refer-To host crossed into the new INVITE")
+			}
+			tb.callee.send(tb.sbcB, reply(r, 200, "OK", "carol", "sip:carol@"+tb.callee.addr(), "", calleeSDP))
+		case sip.NOTIFY:
+			frags = append(frags, strings.TrimSpace(string(r.Body())))
+			tb.callee.send(tb.sbcB, reply(r, 200, "OK", "", "", "", ""))
+		case sip.BYE:
+			if r.CallID().Value() != inv.CallID().Value() {
+				t.Fatalf("BYE for the wrong dialog")
+			}
+			byeOld = true
+			tb.callee.send(tb.sbcB, reply(r, 200, "OK", "", "", "", ""))
+		case sip.ACK:
+		}
+	}
+	if frags[0] != "SIP/2.0 100 Trying" || frags[len(frags)-1] != "SIP/2.0 200 OK" {
+		t.Errorf("NOTIFY sipfrags %q", frags)
+	}
+	// The caller now talks to the transfer target: its BYE reaches the new dialog.
+	tb.caller.send(tb.sbcA, tb.inDialog("BYE", callID, tag, 2, ""))
+	tb.caller.expectResponse(200, wait)
+	for {
+		r, ok := tb.callee.recv(wait).(*sip.Request)
+		if !ok {
+			t.Fatal("no BYE on the new dialog")
+		}
+		if r.Method == sip.BYE {
+			if r.CallID().Value() != newInv.CallID().Value() {
+				t.Errorf("BYE went to %s, want the transfer target's dialog", r.CallID().Value())
+			}
+			break
+		}
+	}
+}
+
+func TestReferToUnroutableTargetIsRefused(t *testing.T) {
+	tb := newTestBed(t)
+	inv, _ := tb.answered(t, "xfer-2")
+	tb.refer(inv, "xfer-2", "404")
+	tb.callee.expectResponse(403, wait)
+}

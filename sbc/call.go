@@ -102,6 +102,9 @@ type call struct {
 	deferredAck [2]uint32
 	lastAck     [2]*sip.Request
 
+	// xfer is a transfer (REFER) in progress.
+	xfer *transfer
+
 	inFlight map[Side]map[uint32]*pending
 	held     [2]map[uint32]evRequest
 	reinvite bool

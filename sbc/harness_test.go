@@ -81,6 +81,7 @@ realms:
     media: {address: 127.0.3.1, port_min: 40000, port_max: 40999}
   - name: core
     listeners: [{transport: udp, address: "127.0.4.1:%d"}]
+    refer: transfer
     media: {address: 127.0.4.1, port_min: 41000, port_max: 41999}
 trunks:
   - name: pbx
@@ -93,6 +94,12 @@ routes:
     service: echo
   - name: out
     match: {source_realm: access}
+    trunks: [pbx]
+  - name: nowhere
+    match: {source_realm: core, ruri_user: {exact: "404"}}
+    reject: {code: 404}
+  - name: back
+    match: {source_realm: core}
     trunks: [pbx]
 `
 

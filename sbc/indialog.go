@@ -71,6 +71,7 @@ func (c *call) offer(e evRequest) {
 	var body []byte
 	withSDP := isSDP(req) && len(req.Body()) > 0
 	if withSDP {
+		x.peerSDP = req.Body()
 		ctx, cancel := mediaCtx()
 		sdp, err := c.b.media.Offer(ctx, c.id, e.side, req.Body(), c.profile)
 		cancel()
@@ -179,6 +180,7 @@ func (c *call) onDialogResponse(e evResponse) {
 	var body []byte
 	ctype := ""
 	if res.IsSuccess() && isSDP(res) && len(res.Body()) > 0 && (p.method == sip.INVITE || p.method == sip.UPDATE) {
+		y.peerSDP = res.Body()
 		ctx, cancel := mediaCtx()
 		var err error
 		if p.withSDP {
@@ -240,6 +242,7 @@ func (c *call) onAck(e evRequest) {
 	y := c.legs[other]
 	var body []byte
 	if isSDP(e.req) && len(e.req.Body()) > 0 {
+		c.legs[e.side].peerSDP = e.req.Body()
 		ctx, cancel := mediaCtx()
 		sdp, err := c.b.media.Answer(ctx, c.id, e.side, e.req.Body(), c.profile)
 		cancel()
@@ -272,6 +275,10 @@ func (c *call) onTxDone(e evTxDone) {
 		case stateEnding:
 			c.finish(c.cause, c.status)
 		}
+		return
+	}
+	if x := c.xfer; x != nil && x.leg != nil && e.callID == x.leg.callID && e.method == sip.INVITE {
+		c.transferFailed(408)
 		return
 	}
 	p := c.inFlight[e.side][e.seq]
@@ -317,8 +324,5 @@ func (c *call) refer(e evRequest) {
 		_ = e.tx.Respond(x.respond(e.req, 403, nil, ""))
 		return
 	}
-	// Transfer by re-targeting is not available yet: refuse rather than
-	// pass the internal Refer-To through.
-	c.log.Warn("REFER transfer requested but not supported; refusing")
-	_ = e.tx.Respond(x.respond(e.req, 403, nil, ""))
+	c.transfer(e)
 }

@@ -43,8 +43,9 @@ type leg struct {
 
 	// keys are the registry keys this leg is indexed under.
 	keys []string
-	// sdp is the last SDP sbcd sent on this leg.
-	sdp []byte
+	// sdp is the last SDP sbcd sent on this leg; peerSDP the last one
+	// received from the peer.
+	sdp, peerSDP []byte
 	// allow lists methods the peer said it accepts.
 	allow string
 	// trunk is the trunk a B leg was sent to (nil: a registered user or a redirect target).

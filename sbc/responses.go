@@ -16,6 +16,10 @@ func (c *call) onResponse(e evResponse) {
 	if cseq == nil {
 		return
 	}
+	if x := c.xfer; x != nil && x.leg != nil && string(*res.CallID()) == x.leg.callID {
+		c.onTransferResponse(res)
+		return
+	}
 	if e.side == SideB && c.method != sip.INVITE && cseq.MethodName == c.method {
 		if b := c.legs[SideB]; b != nil && string(*res.CallID()) == b.callID && cseq.SeqNo == b.out.CSeq().SeqNo {
 			c.onTransactionResponse(res)
@@ -59,6 +63,7 @@ func (c *call) onInviteResponse(res *sip.Response) {
 		}
 		var body []byte
 		if isSDP(res) && len(res.Body()) > 0 && c.offerA != nil {
+			b.peerSDP = res.Body()
 			ctx, cancel := mediaCtx()
 			sdp, err := c.b.media.Answer(ctx, c.id, SideB, res.Body(), c.profile)
 			cancel()
@@ -130,6 +135,7 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 	var body []byte
 	lateOffer := c.offerA == nil
 	if isSDP(res) && len(res.Body()) > 0 {
+		b.peerSDP = res.Body()
 		ctx, cancel := mediaCtx()
 		var err error
 		if lateOffer {

@@ -148,6 +148,7 @@ func (c *call) setup() {
 	if len(c.offerA) == 0 || !isSDP(req) {
 		c.offerA = nil
 	}
+	a.peerSDP = c.offerA
 	switch {
 	case d.Reject != nil:
 		c.fail(&Rejection{Code: d.Reject.Code, Reason: d.Reject.Reason, Label: "route"})
