@@ -45,12 +45,22 @@ type endpoint struct {
 	hold   atomic.Bool
 	params atomic.Pointer[mediaParams]
 
+	// rx unprotects what the peer sends us and tx protects what we send
+	// it (SDES-SRTP); nil means plain RTP on this side.
+	rx, tx atomic.Pointer[cipher]
+
 	c       counters
 	sentSRs srRing // SRs we forwarded to this endpoint's peer
 
 	// offeredMux: this endpoint's peer offered rtcp-mux (control plane
 	// only, guarded by the call's lock).
 	offeredMux bool
+	// ourCrypto are the a=crypto lines we offered to this endpoint's peer,
+	// peerCrypto the ones its offer carried, and peerProtos the protocol
+	// of its offer (control plane only).
+	ourCrypto  []cryptoAttr
+	peerCrypto []cryptoAttr
+	peerProtos []string
 }
 
 // setPeer publishes the addresses the peer signalled in SDP. A change of

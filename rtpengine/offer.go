@@ -122,7 +122,8 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 		mux[i] = offerMux(r.Flags.RTCPMux, st.mux)
 	}
 	b.setICE(r.Flags.ICE)
-	opts := rewriteOpts{addr: b.pool.cfg.Advertised, ports: ports, mux: mux, flags: &r.Flags, ice: b.ice}
+	opts := rewriteOpts{addr: b.pool.cfg.Advertised, ports: ports, mux: mux, flags: &r.Flags, ice: b.ice,
+		crypto: offerCrypto(sd, a, b, &r.Flags)}
 	if err := rewrite(sd, opts); err != nil {
 		return nil, err
 	}
@@ -190,7 +191,13 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 		ports[i] = int(ea.local.Port())
 	}
 	a.setICE(r.Flags.ICE)
-	opts := rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &r.Flags, ice: a.ice}
+	crypto, protos, err := answerCrypto(sd, a, b)
+	if err != nil {
+		e.logResult("answer", r.CallID, r.ToTag, len(streams), err)
+		return nil, err
+	}
+	opts := rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &r.Flags, ice: a.ice,
+		crypto: crypto, protos: protos}
 	if err := rewrite(sd, opts); err != nil {
 		e.logResult("answer", r.CallID, r.ToTag, len(streams), err)
 		return nil, err

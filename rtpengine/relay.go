@@ -46,6 +46,8 @@ type reader struct {
 	latch latch
 	seq   seqState
 	buf   [readBufSize]byte
+	// cb holds SRTP buffers once this reader meets a secure leg.
+	cb *cryptoBufs
 }
 
 // accept applies the latching rule to a valid packet with the given
@@ -180,12 +182,58 @@ func (r *reader) run(log *slog.Logger) {
 		}
 		errs = 0
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		out, dst, ok := r.handle(r.buf[:n], src, monoNow())
+		pkt, ok := r.unprotect(r.buf[:n])
 		if !ok {
 			continue
 		}
-		if _, err := out.WriteToUDPAddrPort(r.buf[:n], dst); err != nil {
+		out, dst, ok := r.handle(pkt, src, monoNow())
+		if !ok {
+			continue
+		}
+		if pkt, ok = r.protect(pkt); !ok {
+			continue
+		}
+		if _, err := out.WriteToUDPAddrPort(pkt, dst); err != nil {
 			r.ep.c.dropped.Add(1)
 		}
 	}
+}
+
+// unprotect decrypts an SRTP/SRTCP packet from a secure peer; other
+// packets (plain legs, STUN, DTLS) pass unchanged.
+func (r *reader) unprotect(b []byte) ([]byte, bool) {
+	rx := r.ep.rx.Load()
+	if rx == nil || len(b) == 0 || b[0] < 128 || b[0] > 191 {
+		return b, true
+	}
+	if r.cb == nil {
+		r.cb = new(cryptoBufs)
+	}
+	out, ok := rx.decrypt(r.cb.plain[:0], b)
+	if !ok {
+		r.ep.c.srtpErrors.Add(1)
+		r.ep.c.dropped.Add(1)
+	}
+	return out, ok
+}
+
+// protect encrypts a packet for a secure partner leg.
+func (r *reader) protect(b []byte) ([]byte, bool) {
+	p := r.ep.partner.Load()
+	if p == nil {
+		return b, true
+	}
+	tx := p.tx.Load()
+	if tx == nil {
+		return b, true
+	}
+	if r.cb == nil {
+		r.cb = new(cryptoBufs)
+	}
+	out, ok := tx.encrypt(r.cb.out[:0], b)
+	if !ok {
+		p.c.srtpErrors.Add(1)
+		p.c.dropped.Add(1)
+	}
+	return out, ok
 }

@@ -80,6 +80,10 @@ type rewriteOpts struct {
 	mux   []bool     // per m= line: a=rtcp-mux (else a=rtcp:port+1)
 	flags *Flags
 	ice   *iceCreds // non-nil: offer ICE-lite (host candidates)
+	// crypto are our a=crypto lines per m= line; protos, when set for a
+	// line, is the protocol it must carry (an answer mirrors the offer).
+	crypto [][]cryptoAttr
+	protos [][]string
 }
 
 func addrType(a netip.Addr) string {
@@ -146,6 +150,14 @@ func rewrite(sd *sdp.SessionDescription, o rewriteOpts) error {
 		}
 		if o.flags.TransportProtocol != "" && slices.Contains(md.MediaName.Protos, "RTP") {
 			md.MediaName.Protos = strings.Split(o.flags.TransportProtocol, "/")
+		}
+		if i < len(o.protos) && o.protos[i] != nil && slices.Contains(md.MediaName.Protos, "RTP") {
+			md.MediaName.Protos = slices.Clone(o.protos[i])
+		}
+		if i < len(o.crypto) {
+			for _, c := range o.crypto[i] {
+				md.Attributes = append(md.Attributes, sdp.NewAttribute("crypto", c.String()))
+			}
 		}
 		md.MediaName.Port = sdp.RangedPort{Value: o.ports[i]}
 		if md.ConnectionInformation != nil || sd.ConnectionInformation == nil {

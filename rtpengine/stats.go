@@ -18,6 +18,9 @@ type counters struct {
 	jitterNs, rttNs      atomic.Int64
 	lastRecv             atomic.Int64 // monoNow() of the last accepted packet; 0 = never
 	stun, dtls           atomic.Uint64
+	// srtpErrors counts packets that failed SRTP authentication, replay
+	// checks or protection (also counted in dropped).
+	srtpErrors atomic.Uint64
 }
 
 // Sequence tracking limits (RFC 3550 A.1).

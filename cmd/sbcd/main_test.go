@@ -60,3 +60,11 @@ func TestBadFlagsAndLogSettings(t *testing.T) {
 		t.Errorf("stderr: %s", errb.String())
 	}
 }
+
+func TestTransportForSRTPPolicy(t *testing.T) {
+	for in, want := range map[string]string{"sdes": "RTP/SAVP", "none": "RTP/AVP", "optional": "", "": "", "dtls": ""} {
+		if got := transportFor(in); got != want {
+			t.Errorf("transportFor(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -24,7 +24,8 @@ func (m mediaAdapter) Offer(ctx context.Context, call string, from sbc.Side, sdp
 		CallID: call, FromTag: legTag[from], ToTag: legTag[to], SDP: sdp,
 		Flags: rtpengine.Flags{
 			FromInterface: p.Realm[from], ToInterface: p.Realm[to], Codecs: p.Codecs[to],
-			ReplaceOrigin: true, ReplaceSessionConnection: true,
+			TransportProtocol: transportFor(p.SRTP[to]),
+			ReplaceOrigin:     true, ReplaceSessionConnection: true,
 		},
 	})
 	return out, classify(err)
@@ -64,6 +65,19 @@ func (m mediaAdapter) Delete(call string) sbc.MediaStats {
 	}
 	out.MOS = st.MOS
 	return out
+}
+
+// transportFor maps a leg's srtp policy onto the protocol offered to it:
+// sdes offers RTP/SAVP with sbcd's own keys, none offers plain RTP/AVP,
+// optional (and dtls, until DTLS-SRTP lands) keeps what the offerer chose.
+func transportFor(srtp string) string {
+	switch srtp {
+	case "sdes":
+		return "RTP/SAVP"
+	case "none":
+		return "RTP/AVP"
+	}
+	return ""
 }
 
 // classify maps engine errors onto the errors the B2BUA understands.

@@ -1,0 +1,312 @@
+package rtpengine
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/srtp/v3"
+)
+
+// SDES-SRTP (RFC 4568) is terminated per leg: every leg that speaks SRTP
+// gets keys of ours, and each direction is decrypted on the way in and
+// encrypted for the other leg on the way out, so any mix works (SRTP <->
+// RTP, SRTP <-> SRTP with independent keys).
+
+// suite is a crypto suite sbcd speaks.
+type suite struct {
+	name    string
+	profile srtp.ProtectionProfile
+}
+
+// suites in sbcd's order of preference when it answers an offer.
+var suites = []suite{
+	{"AEAD_AES_128_GCM", srtp.ProtectionProfileAeadAes128Gcm},
+	{"AEAD_AES_256_GCM", srtp.ProtectionProfileAeadAes256Gcm},
+	{"AES_CM_128_HMAC_SHA1_80", srtp.ProtectionProfileAes128CmHmacSha1_80},
+	{"AES_CM_128_HMAC_SHA1_32", srtp.ProtectionProfileAes128CmHmacSha1_32},
+}
+
+// offerSuites are what sbcd offers to a leg, one a=crypto line each (the
+// widely supported one first).
+var offerSuites = []string{"AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_32"}
+
+func suiteByName(name string) (suite, bool) {
+	for _, s := range suites {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return suite{}, false
+}
+
+// cryptoAttr is one a=crypto line: tag, suite and master key||salt.
+type cryptoAttr struct {
+	tag   int
+	suite suite
+	key   []byte
+}
+
+// keyLen is the length of key||salt for a suite.
+func keyLen(s suite) int {
+	k, _ := s.profile.KeyLen()
+	n, _ := s.profile.SaltLen()
+	return k + n
+}
+
+// parseCrypto reads the value of an a=crypto attribute:
+// "1 AES_CM_128_HMAC_SHA1_80 inline:<base64>[|lifetime][|mki:len]".
+// Suites sbcd does not speak and key parameters it cannot honour (MKI,
+// several keys) are errors the caller skips over.
+func parseCrypto(v string) (cryptoAttr, error) {
+	f := strings.Fields(v)
+	if len(f) < 3 {
+		return cryptoAttr{}, fmt.Errorf("%w: a=crypto %q", ErrBadSDP, v)
+	}
+	tag, err := strconv.Atoi(f[0])
+	if err != nil || tag < 0 || tag > 999999999 {
+		return cryptoAttr{}, fmt.Errorf("%w: a=crypto tag %q", ErrBadSDP, f[0])
+	}
+	s, ok := suiteByName(f[1])
+	if !ok {
+		return cryptoAttr{}, fmt.Errorf("%w: crypto suite %q not supported", ErrBadSDP, f[1])
+	}
+	params := strings.Split(f[2], ";")
+	if len(params) != 1 {
+		return cryptoAttr{}, fmt.Errorf("%w: several SRTP keys in one line", ErrBadSDP)
+	}
+	inline, ok := strings.CutPrefix(params[0], "inline:")
+	if !ok {
+		return cryptoAttr{}, fmt.Errorf("%w: key method of %q is not inline", ErrBadSDP, f[2])
+	}
+	parts := strings.Split(inline, "|")
+	for _, p := range parts[1:] {
+		if strings.Contains(p, ":") {
+			return cryptoAttr{}, fmt.Errorf("%w: SRTP MKI not supported", ErrBadSDP)
+		}
+	}
+	key, err := base64.StdEncoding.DecodeString(parts[0])
+	if err != nil {
+		key, err = base64.RawStdEncoding.DecodeString(parts[0])
+	}
+	if err != nil || len(key) != keyLen(s) {
+		return cryptoAttr{}, fmt.Errorf("%w: bad %s key", ErrBadSDP, s.name)
+	}
+	return cryptoAttr{tag: tag, suite: s, key: key}, nil
+}
+
+// newCrypto makes a line of ours with a fresh random key.
+func newCrypto(tag int, s suite) cryptoAttr {
+	key := make([]byte, keyLen(s))
+	_, _ = rand.Read(key)
+	return cryptoAttr{tag: tag, suite: s, key: key}
+}
+
+func (c cryptoAttr) String() string {
+	return strconv.Itoa(c.tag) + " " + c.suite.name + " inline:" + base64.StdEncoding.EncodeToString(c.key)
+}
+
+// cipher protects or unprotects one direction of one endpoint. RTP and
+// RTCP have their own contexts; each is used by one reader at a time, and
+// its mutex (per stream, never shared between streams) only matters while
+// rtcp-mux changes hands between readers.
+type cipher struct {
+	rtpMu  sync.Mutex
+	rtp    *srtp.Context
+	rtcpMu sync.Mutex
+	rtcp   *srtp.Context
+	// rtpHdr and rtcpHdr are scratch headers, guarded by the mutexes.
+	rtpHdr  rtp.Header
+	rtcpHdr rtcp.Header
+}
+
+// newCipher builds the contexts for a key; inbound contexts get replay
+// protection.
+func newCipher(c cryptoAttr, inbound bool) (*cipher, error) {
+	k, _ := c.suite.profile.KeyLen()
+	var opts []srtp.ContextOption
+	if inbound {
+		opts = []srtp.ContextOption{srtp.SRTPReplayProtection(128), srtp.SRTCPReplayProtection(128)}
+	}
+	r, err := srtp.CreateContext(c.key[:k], c.key[k:], c.suite.profile, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("srtp context: %w", err)
+	}
+	rc, err := srtp.CreateContext(c.key[:k], c.key[k:], c.suite.profile, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("srtcp context: %w", err)
+	}
+	return &cipher{rtp: r, rtcp: rc}, nil
+}
+
+// isRTCP tells RTCP from RTP by the packet type byte (RFC 5761).
+func isRTCP(b []byte) bool { return len(b) > 1 && b[1] >= 192 && b[1] <= 223 }
+
+// decrypt unprotects a packet into dst; ok is false for packets that fail
+// authentication or replay checks, or are malformed.
+func (c *cipher) decrypt(dst, b []byte) ([]byte, bool) {
+	if len(b) < 12 || b[0]>>6 != 2 {
+		return nil, false
+	}
+	if isRTCP(b) {
+		c.rtcpMu.Lock()
+		out, err := c.rtcp.DecryptRTCP(dst, b, &c.rtcpHdr)
+		c.rtcpMu.Unlock()
+		return out, err == nil
+	}
+	c.rtpMu.Lock()
+	out, err := c.rtp.DecryptRTP(dst, b, &c.rtpHdr)
+	c.rtpMu.Unlock()
+	return out, err == nil
+}
+
+// encrypt protects a packet into dst.
+func (c *cipher) encrypt(dst, b []byte) ([]byte, bool) {
+	if isRTCP(b) {
+		c.rtcpMu.Lock()
+		out, err := c.rtcp.EncryptRTCP(dst, b, &c.rtcpHdr)
+		c.rtcpMu.Unlock()
+		return out, err == nil
+	}
+	c.rtpMu.Lock()
+	out, err := c.rtp.EncryptRTP(dst, b, &c.rtpHdr)
+	c.rtpMu.Unlock()
+	return out, err == nil
+}
+
+// cryptoBufs are a reader's buffers for SRTP, allocated the first time the
+// reader meets a secure leg.
+type cryptoBufs struct {
+	plain [readBufSize]byte
+	out   [readBufSize + 64]byte
+}
+
+// isSecureProto tells whether an m= protocol is SDES-SRTP (not DTLS).
+func isSecureProto(protos []string) bool {
+	p := strings.Join(protos, "/")
+	return (p == "RTP/SAVP" || p == "RTP/SAVPF")
+}
+
+// cryptoLines reads the usable a=crypto lines of an m= line.
+func cryptoLines(md *sdp.MediaDescription) []cryptoAttr {
+	var out []cryptoAttr
+	for _, a := range md.Attributes {
+		if a.Key != "crypto" {
+			continue
+		}
+		if c, err := parseCrypto(a.Value); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// offerCrypto records the offerer's SDES lines and protocol per stream and
+// makes fresh lines of ours for every stream the other side receives as
+// SDES-SRTP (the offer's protocol, or the one Flags asks for).
+func offerCrypto(sd *sdp.SessionDescription, a, b *monologue, f *Flags) [][]cryptoAttr {
+	out := make([][]cryptoAttr, len(sd.MediaDescriptions))
+	for i, md := range sd.MediaDescriptions {
+		if i >= len(a.eps) || i >= len(b.eps) || a.eps[i] == nil || b.eps[i] == nil {
+			continue
+		}
+		ea, eb := a.eps[i], b.eps[i]
+		ea.peerProtos = slices.Clone(md.MediaName.Protos)
+		ea.peerCrypto = cryptoLines(md)
+		target := md.MediaName.Protos
+		if f.TransportProtocol != "" && slices.Contains(target, "RTP") {
+			target = strings.Split(f.TransportProtocol, "/")
+		}
+		eb.ourCrypto = nil
+		if isSecureProto(target) {
+			for j, name := range offerSuites {
+				s, _ := suiteByName(name)
+				eb.ourCrypto = append(eb.ourCrypto, newCrypto(j+1, s))
+			}
+		}
+		out[i] = eb.ourCrypto
+	}
+	return out
+}
+
+// answerCrypto keys both sides once the answer is in. The answerer's side
+// decrypts with the key of its answer and encrypts with our offered line of
+// the same tag; the offerer's side gets a line of ours in the suite sbcd
+// prefers among those offered, and the answer mirrors the offer's protocol.
+func answerCrypto(sd *sdp.SessionDescription, a, b *monologue) ([][]cryptoAttr, [][]string, error) {
+	n := len(sd.MediaDescriptions)
+	crypto, protos := make([][]cryptoAttr, n), make([][]string, n)
+	for i, md := range sd.MediaDescriptions {
+		if i >= len(a.eps) || i >= len(b.eps) || a.eps[i] == nil || b.eps[i] == nil {
+			continue
+		}
+		ea, eb := a.eps[i], b.eps[i]
+		var rx, tx *cipher
+		if len(eb.ourCrypto) > 0 {
+			for _, pc := range cryptoLines(md) {
+				for _, oc := range eb.ourCrypto {
+					if oc.tag != pc.tag || oc.suite.name != pc.suite.name {
+						continue
+					}
+					var err error
+					if rx, err = newCipher(pc, true); err == nil {
+						tx, err = newCipher(oc, false)
+					}
+					if err != nil {
+						return nil, nil, fmt.Errorf("%w: m= line %d: %w", ErrBadSDP, i+1, err)
+					}
+				}
+				if tx != nil {
+					break
+				}
+			}
+			if tx == nil && isSecureProto(md.MediaName.Protos) {
+				return nil, nil, fmt.Errorf("%w: m= line %d: the answer has no a=crypto matching the offer", ErrBadSDP, i+1)
+			}
+		}
+		eb.rx.Store(rx)
+		eb.tx.Store(tx)
+
+		var arx, atx *cipher
+		if ea.peerProtos != nil {
+			protos[i] = ea.peerProtos
+		}
+		if isSecureProto(ea.peerProtos) {
+			chosen, ok := preferred(ea.peerCrypto)
+			if !ok {
+				return nil, nil, fmt.Errorf("%w: m= line %d: the offer has no supported crypto suite", ErrBadSDP, i+1)
+			}
+			ours := newCrypto(chosen.tag, chosen.suite)
+			var err error
+			if arx, err = newCipher(chosen, true); err == nil {
+				atx, err = newCipher(ours, false)
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: m= line %d: %w", ErrBadSDP, i+1, err)
+			}
+			crypto[i] = []cryptoAttr{ours}
+		}
+		ea.rx.Store(arx)
+		ea.tx.Store(atx)
+	}
+	return crypto, protos, nil
+}
+
+// preferred picks the offered line whose suite sbcd prefers.
+func preferred(offered []cryptoAttr) (cryptoAttr, bool) {
+	for _, s := range suites {
+		for _, c := range offered {
+			if c.suite.name == s.name {
+				return c, true
+			}
+		}
+	}
+	return cryptoAttr{}, false
+}
