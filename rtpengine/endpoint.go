@@ -45,6 +45,11 @@ type endpoint struct {
 	hold   atomic.Bool
 	params atomic.Pointer[mediaParams]
 
+	// ice holds our ICE-lite credentials towards the peer (nil: no ICE);
+	// consent is monoNow() of the peer's last valid binding request.
+	ice     atomic.Pointer[iceCreds]
+	consent atomic.Int64
+
 	// rx unprotects what the peer sends us and tx protects what we send
 	// it (SDES-SRTP); nil means plain RTP on this side.
 	rx, tx atomic.Pointer[cipher]

@@ -122,6 +122,7 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 		mux[i] = offerMux(r.Flags.RTCPMux, st.mux)
 	}
 	b.setICE(r.Flags.ICE)
+	b.publishICE()
 	opts := rewriteOpts{addr: b.pool.cfg.Advertised, ports: ports, mux: mux, flags: &r.Flags, ice: b.ice,
 		crypto: offerCrypto(sd, a, b, &r.Flags)}
 	if err := rewrite(sd, opts); err != nil {
@@ -191,6 +192,7 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 		ports[i] = int(ea.local.Port())
 	}
 	a.setICE(r.Flags.ICE)
+	a.publishICE()
 	crypto, protos, err := answerCrypto(sd, a, b)
 	if err != nil {
 		e.logResult("answer", r.CallID, r.ToTag, len(streams), err)

@@ -123,10 +123,12 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *net.UDPCo
 			p.sentSRs.put(ri.srNTPMid, now)
 		}
 	case kindSTUN:
-		// Hook: ICE-lite binding requests (RFC 8445 lite) are answered
-		// here once ICE is implemented; until then they are counted.
+		// ICE-lite: binding requests are answered here (ice.go); anything
+		// else STUN-shaped is dropped.
 		c.stun.Add(1)
-		c.dropped.Add(1)
+		if !r.answerSTUN(b, src, now) {
+			c.dropped.Add(1)
+		}
 		return nil, dst, false
 	case kindDTLS:
 		// Hook: DTLS-SRTP records go to the leg's DTLS endpoint here once
@@ -151,7 +153,7 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *net.UDPCo
 	} else {
 		out, dst = p.rtcpDest()
 	}
-	if !usable(dst) {
+	if !usable(dst) || !p.hasConsent(now) {
 		c.dropped.Add(1)
 		return nil, dst, false
 	}
