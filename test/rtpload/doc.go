@@ -1,0 +1,36 @@
+// Command rtpload measures sbcd's media relay under a packet load, the way
+// operators compare relays: CPU per relayed packet, loss, reordering,
+// duplicates and added latency.
+//
+//	go run ./test/rtpload -calls 840 -pps 50 -duration 30s
+//
+// It starts sbcd (built from ./cmd/sbcd unless -sbcd names a binary) with a
+// one-realm configuration in a temp dir, waits until the rtpengine "ng"
+// control socket answers ping, and sets up -calls calls over ng: an offer
+// from tag A whose SDP points at one of the tool's sockets, and an answer
+// from tag B pointing at another. Then, for -duration, every call carries
+// RTP both ways at -pps packets per second per direction (50 pps is G.711
+// with 20 ms packets; 840 calls relay 84,000 packets/s). Each packet carries
+// its stream number, a sequence number and the monotonic send time in its
+// payload; the receiver derives per-stream loss (expected versus received),
+// reordering, duplicates, misrouted packets and the added latency
+// (receive time minus send time; p50/p99/max over all packets).
+//
+// sbcd's CPU time (utime+stime from /proc/<pid>/stat) is read before and
+// after the measured window and reported as CPU seconds, percent of one
+// core and microseconds of sbcd CPU per relayed packet. The tool prints one
+// "key=value" line and exits non-zero when the loss exceeds -max-loss
+// percent. Every call is deleted over ng at the end and sbcd is stopped.
+//
+// -direct skips sbcd and connects the two sockets of each call to each
+// other: the figures then show what the tool and the kernel's loopback add
+// by themselves, a baseline for the latency figures.
+//
+// The tool is cheap by design so that sbcd, not the tool, is measured on a
+// small machine: one sender goroutine paces all streams (spread evenly over
+// each packet interval, one precomputed packet per stream, no allocation
+// per packet), and a few receiver goroutines each serve a share of the
+// sockets through their own epoll set. Sockets are connected, so a send is
+// one write(2) and a receive one read(2). Only 127.0.0.1 is ever a target.
+// It runs on Linux only.
+package main

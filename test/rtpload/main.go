@@ -1,0 +1,496 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/openborder/openborder/test/e2e"
+)
+
+type options struct {
+	sbcd      string
+	calls     int
+	pps       int
+	duration  time.Duration
+	payload   int
+	srtp      string
+	maxLoss   float64
+	receivers int
+	direct    bool
+	portMin   int
+	portMax   int
+	pprof     string
+	grace     time.Duration
+}
+
+var errLoss = errors.New("loss above -max-loss")
+
+func main() {
+	var o options
+	flag.StringVar(&o.sbcd, "sbcd", "", "sbcd binary (default: go build ./cmd/sbcd into a temp dir)")
+	flag.IntVar(&o.calls, "calls", 840, "calls to relay at once (each: RTP both ways)")
+	flag.IntVar(&o.pps, "pps", 50, "packets per second per stream and direction")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long to send")
+	flag.IntVar(&o.payload, "payload", 160, "RTP payload bytes per packet (160 = G.711, 20 ms)")
+	flag.StringVar(&o.srtp, "srtp", "none", "none (plain RTP/AVP); sdes is not implemented yet")
+	flag.Float64Var(&o.maxLoss, "max-loss", 0.01, "exit non-zero when more than this percentage of packets is lost")
+	flag.IntVar(&o.receivers, "receivers", 2, "receiver goroutines (each with its own epoll set)")
+	flag.BoolVar(&o.direct, "direct", false, "no sbcd: connect each call's two sockets to each other (baseline)")
+	flag.IntVar(&o.portMin, "port-min", 20000, "first media port of sbcd")
+	flag.IntVar(&o.portMax, "port-max", 39999, "last media port of sbcd")
+	flag.StringVar(&o.pprof, "pprof", "", "write a CPU profile of sbcd over the measured window to this file")
+	flag.DurationVar(&o.grace, "grace", time.Second, "how long to keep receiving after the last send")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "rtpload:", err)
+		os.Exit(1)
+	}
+}
+
+func (o options) validate() error {
+	var errs []error
+	if o.calls <= 0 || o.calls > 10000 {
+		errs = append(errs, fmt.Errorf("-calls %d: want 1..10000", o.calls))
+	}
+	if o.pps <= 0 || o.pps > 1000 {
+		errs = append(errs, fmt.Errorf("-pps %d: want 1..1000", o.pps))
+	}
+	if o.duration < time.Second || o.duration > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("-duration %v: want 1s..24h", o.duration))
+	}
+	if o.payload < minPayload || o.payload > 1400 {
+		errs = append(errs, fmt.Errorf("-payload %d: want %d..1400", o.payload, minPayload))
+	}
+	if o.srtp != "none" {
+		errs = append(errs, fmt.Errorf("-srtp %q: only none is implemented", o.srtp))
+	}
+	if o.maxLoss < 0 || o.maxLoss > 100 {
+		errs = append(errs, fmt.Errorf("-max-loss %g: want a percentage 0..100", o.maxLoss))
+	}
+	if o.receivers < 1 || o.receivers > 64 {
+		errs = append(errs, fmt.Errorf("-receivers %d: want 1..64", o.receivers))
+	}
+	if o.portMin < 1024 || o.portMax > 65535 || o.portMax-o.portMin+1 < 4*o.calls {
+		errs = append(errs, fmt.Errorf("-port-min %d -port-max %d: want >= 1024, <= 65535 and 4 ports per call", o.portMin, o.portMax))
+	}
+	if o.grace < 0 || o.grace > time.Minute {
+		errs = append(errs, fmt.Errorf("-grace %v: want 0..1m", o.grace))
+	}
+	return errors.Join(errs...)
+}
+
+// call is one relayed call: socket a is tag A's, b tag B's. Stream 2i
+// (A to B) is written on a and read on b; stream 2i+1 the other way.
+type call struct {
+	id   string
+	a, b udpSock
+}
+
+func run(o options) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	dir, err := os.MkdirTemp("", "rtpload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	var (
+		sbcd  *e2e.Sbcd
+		ngc   *ngClient
+		admin string
+	)
+	if !o.direct {
+		sbcd, ngc, admin, err = startSbcd(o, dir)
+		if err != nil {
+			return err
+		}
+		defer stopSbcd(sbcd)
+		defer ngc.Close()
+	}
+
+	calls := make([]call, 0, o.calls)
+	defer func() {
+		for _, c := range calls {
+			c.a.close()
+			c.b.close()
+		}
+	}()
+	setupStart := time.Now()
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := range o.calls {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c, err := setupCall(ngc, fmt.Sprintf("rtpload-%s-%d", tag, i))
+		if c.a.fd >= 0 || c.b.fd >= 0 {
+			calls = append(calls, c)
+		}
+		if err != nil {
+			return fmt.Errorf("call %d of %d: %w", i+1, o.calls, err)
+		}
+	}
+	setup := time.Since(setupStart)
+	if ngc != nil {
+		defer func() {
+			failed := 0
+			for _, c := range calls {
+				if err := ngc.delete(c.id); err != nil {
+					failed++
+				}
+			}
+			if failed > 0 {
+				fmt.Fprintf(os.Stderr, "rtpload: %d of %d deletes failed\n", failed, len(calls))
+			}
+		}()
+	}
+
+	res, err := relay(ctx, o, calls, sbcd, admin)
+	if err != nil {
+		return err
+	}
+	res.add("setup_s", "%.2f", setup.Seconds())
+	fmt.Println(res.String())
+	if res.lossPct > o.maxLoss {
+		return fmt.Errorf("%w: %.4f%% > %g%%", errLoss, res.lossPct, o.maxLoss)
+	}
+	if res.misrouted > 0 {
+		return fmt.Errorf("%d packets arrived on the wrong stream", res.misrouted)
+	}
+	return nil
+}
+
+// setupCall opens the two sockets of a call and, through sbcd, points each
+// at the port sbcd allocated for it; without ngc (-direct) at each other.
+func setupCall(ngc *ngClient, id string) (call, error) {
+	c := call{id: id, a: udpSock{fd: -1}, b: udpSock{fd: -1}}
+	var err error
+	if c.a, err = openSock(); err != nil {
+		return c, err
+	}
+	if c.b, err = openSock(); err != nil {
+		return c, err
+	}
+	dstA, dstB := c.b.local, c.a.local
+	if ngc != nil {
+		// the offer's reply is for B, the answer's reply for A
+		if dstB, err = ngc.offerAnswer("offer", id, "A", "", c.a.local); err != nil {
+			return c, err
+		}
+		if dstA, err = ngc.offerAnswer("answer", id, "A", "B", c.b.local); err != nil {
+			return c, err
+		}
+	}
+	if err := c.a.connect(dstA); err != nil {
+		return c, err
+	}
+	return c, c.b.connect(dstB)
+}
+
+// result is the key=value line plus the figures the exit code depends on.
+type result struct {
+	kv
+	lossPct   float64
+	misrouted uint64
+}
+
+func relay(ctx context.Context, o options, calls []call, sbcd *e2e.Sbcd, admin string) (*result, error) {
+	nStreams := 2 * len(calls)
+	rounds := int(o.duration.Seconds() * float64(o.pps))
+	period := time.Second / time.Duration(o.pps)
+	slots := max(1, int(period/time.Millisecond))
+	tsStep := uint32(8000 / o.pps)
+
+	snd := &sender{fds: make([]int, nStreams), pkts: make([][]byte, nStreams), sent: make([]uint64, nStreams)}
+	streams := make([]*streamStats, nStreams)
+	maxFD := 0
+	for i, c := range calls {
+		snd.fds[2*i], snd.fds[2*i+1] = c.a.fd, c.b.fd
+		maxFD = max(maxFD, c.a.fd, c.b.fd)
+	}
+	fdStream := make([]int32, maxFD+1)
+	for i := range fdStream {
+		fdStream[i] = -1
+	}
+	for s := range nStreams {
+		snd.pkts[s] = newPacket(uint32(s), o.payload, 0, 0x5000_0000+uint32(s))
+		streams[s] = newStreamStats(rounds)
+		fdStream[snd.fds[s^1]] = int32(s) // stream s arrives on the other socket of its call
+	}
+
+	rcv := make([]*receiver, 0, o.receivers)
+	defer func() {
+		for _, r := range rcv {
+			r.close()
+		}
+	}()
+	for range min(o.receivers, nStreams) {
+		r, err := newReceiver()
+		if err != nil {
+			return nil, err
+		}
+		r.fdStream, r.streams = fdStream, streams
+		rcv = append(rcv, r)
+	}
+	for s := range nStreams {
+		if err := rcv[s%len(rcv)].add(snd.fds[s^1]); err != nil {
+			return nil, err
+		}
+	}
+
+	base := time.Now()
+	start := base.Add(100 * time.Millisecond)
+	deadline := start.Add(o.duration + o.grace + 10*time.Second) // hard bound of the receivers
+	var stopRx atomic.Bool
+	var wg sync.WaitGroup
+	for _, r := range rcv {
+		wg.Go(func() { r.run(&stopRx, deadline, base) })
+	}
+	defer func() { stopRx.Store(true); wg.Wait() }()
+
+	pid := "self"
+	if sbcd != nil {
+		pid = strconv.Itoa(sbcd.Pid())
+	}
+	var profErr error
+	var profWG sync.WaitGroup
+	if o.pprof != "" && admin != "" {
+		secs := max(1, int(o.duration.Seconds())-1)
+		profWG.Go(func() { profErr = fetchProfile(ctx, admin, secs, o.pprof) })
+	}
+
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return nil, err
+	}
+	self0, err := cpuTime("self")
+	if err != nil {
+		return nil, err
+	}
+	snd.run(ctx, base, start, rounds, slots, period, tsStep)
+	window := time.Since(start)
+	cpu1, err := cpuTime(pid)
+	if err != nil {
+		return nil, err
+	}
+	self1, err := cpuTime("self")
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-time.After(o.grace):
+	case <-ctx.Done():
+	}
+	stopRx.Store(true)
+	wg.Wait()
+	profWG.Wait()
+	if profErr != nil {
+		fmt.Fprintln(os.Stderr, "rtpload: profile:", profErr)
+	}
+
+	t, err := summarize(snd.sent, streams)
+	if err != nil {
+		return nil, err
+	}
+	h := new(histogram)
+	var misrouted, malformed, readErrs uint64
+	for _, r := range rcv {
+		h.merge(r.hist)
+		misrouted += r.misrouted
+		malformed += r.malformed
+		readErrs += r.readErrors
+	}
+	res := &result{lossPct: t.lossPercent(), misrouted: misrouted}
+	mode := "relay"
+	if o.direct {
+		mode = "direct"
+	}
+	cpu, self := cpu1-cpu0, self1-self0
+	res.add("mode", "%s", mode)
+	res.add("calls", "%d", len(calls))
+	res.add("streams", "%d", nStreams)
+	res.add("pps", "%d", o.pps)
+	res.add("payload", "%d", o.payload)
+	res.add("srtp", "%s", o.srtp)
+	res.add("window_s", "%.2f", window.Seconds())
+	res.add("sent", "%d", t.sent)
+	res.add("received", "%d", t.received)
+	res.add("relayed_pps", "%.0f", float64(t.received)/window.Seconds())
+	res.add("lost", "%d", t.lost)
+	res.add("loss_pct", "%.4f", res.lossPct)
+	res.add("streams_with_loss", "%d", t.streamsWithLoss)
+	res.add("worst_stream_lost", "%d", t.worstStreamLoss)
+	res.add("reordered", "%d", t.reordered)
+	res.add("duplicates", "%d", t.duplicates)
+	res.add("misrouted", "%d", misrouted)
+	res.add("malformed", "%d", malformed+t.outOfRange)
+	res.add("send_errors", "%d", snd.errors)
+	res.add("read_errors", "%d", readErrs)
+	res.add("send_lag_max_ms", "%.1f", float64(snd.maxLag)/1e6)
+	res.add("latency_p50_us", "%d", h.quantile(0.50))
+	res.add("latency_p99_us", "%d", h.quantile(0.99))
+	res.add("latency_p999_us", "%d", h.quantile(0.999))
+	res.add("latency_max_us", "%d", h.maxNs/1000)
+	if sbcd != nil {
+		res.add("sbcd_cpu_s", "%.2f", cpu.Seconds())
+		res.add("sbcd_cpu_pct", "%.1f", 100*cpu.Seconds()/window.Seconds())
+		perPkt := 0.0
+		if t.received > 0 {
+			perPkt = float64(cpu.Microseconds()) / float64(t.received)
+		}
+		res.add("cpu_per_pkt_us", "%.2f", perPkt)
+	}
+	res.add("tool_cpu_pct", "%.1f", 100*self.Seconds()/window.Seconds())
+	return res, nil
+}
+
+// startSbcd writes a one-realm config, starts sbcd and waits until its ng
+// socket answers ping.
+func startSbcd(o options, dir string) (*e2e.Sbcd, *ngClient, string, error) {
+	bin := o.sbcd
+	if bin == "" {
+		bin = filepath.Join(dir, "sbcd")
+		b := exec.Command("go", "build", "-o", bin, "./cmd/sbcd")
+		b.Dir = repoRoot()
+		if out, err := b.CombinedOutput(); err != nil {
+			return nil, nil, "", fmt.Errorf("go build ./cmd/sbcd: %w\n%s", err, out)
+		}
+	}
+	ngPort, err1 := freePort("udp")
+	sipPort, err2 := freePort("udp")
+	adminPort, err3 := freePort("tcp")
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, nil, "", err
+	}
+	ngAddr := netip.AddrPortFrom(loopback, ngPort)
+	admin := netip.AddrPortFrom(loopback, adminPort).String()
+	cfg := filepath.Join(dir, "rtpload.yaml")
+	yaml := fmt.Sprintf(`log: {level: warn, format: json}
+media: {ng: "%s", timeout: 600s}
+admin: {address: "%s"}
+realms:
+  - name: access
+    listeners: [{transport: udp, address: "127.0.0.1:%d"}]
+    media: {address: 127.0.0.1, port_min: %d, port_max: %d}
+`, ngAddr, admin, sipPort, o.portMin, o.portMax)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		return nil, nil, "", err
+	}
+	s, err := e2e.StartSbcdCmd(bin, cfg, "-log-level", "warn")
+	if err != nil {
+		return nil, nil, "", err
+	}
+	ngc, err := dialNG(ngAddr)
+	if err != nil {
+		stopSbcd(s)
+		return nil, nil, "", err
+	}
+	ngc.timeout, ngc.tries = 200*time.Millisecond, 1
+	var perr error
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+		if perr = ngc.ping(); perr == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // a refused send fails at once
+	}
+	if perr != nil {
+		ngc.Close()
+		stopSbcd(s)
+		return nil, nil, "", fmt.Errorf("sbcd's ng socket does not answer: %w\n%s", perr, s.Dump(30))
+	}
+	ngc.timeout, ngc.tries = time.Second, 3
+	return s, ngc, admin, nil
+}
+
+// stopSbcd asks sbcd to stop and kills it if it has not after 10 s.
+func stopSbcd(s *e2e.Sbcd) {
+	if err := s.Signal(syscall.SIGTERM); err == nil {
+		if _, err := s.Wait(10 * time.Second); err == nil {
+			return
+		}
+	}
+	s.Kill()
+}
+
+// freePort returns a port on 127.0.0.1 that was free a moment ago.
+func freePort(network string) (uint16, error) {
+	if network == "tcp" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		defer l.Close()
+		return uint16(l.Addr().(*net.TCPAddr).Port), nil
+	}
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
+}
+
+// repoRoot is the module root, found from the working directory upwards.
+func repoRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
+}
+
+// fetchProfile saves a CPU profile of sbcd from its admin listener.
+func fetchProfile(ctx context.Context, admin string, secs int, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs+15)*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

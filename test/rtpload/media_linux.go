@@ -1,0 +1,173 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// udpSock is a non-blocking UDP socket bound to 127.0.0.1 on a port the
+// kernel chose, used through raw system calls so that a send is one
+// write(2) and a receive one read(2).
+type udpSock struct {
+	fd    int
+	local netip.AddrPort
+}
+
+func openSock() (udpSock, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return udpSock{fd: -1}, fmt.Errorf("socket: %w", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: loopback.As4()}); err != nil {
+		syscall.Close(fd)
+		return udpSock{fd: -1}, fmt.Errorf("bind: %w", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		return udpSock{fd: -1}, fmt.Errorf("getsockname: %w", err)
+	}
+	in, ok := sa.(*syscall.SockaddrInet4)
+	if !ok {
+		syscall.Close(fd)
+		return udpSock{fd: -1}, fmt.Errorf("getsockname: %T", sa)
+	}
+	return udpSock{fd: fd, local: netip.AddrPortFrom(loopback, uint16(in.Port))}, nil
+}
+
+// connect fixes the socket's peer: writes go there and only its
+// datagrams are received.
+func (s udpSock) connect(dst netip.AddrPort) error {
+	if dst.Addr() != loopback {
+		return fmt.Errorf("connect to %s: only %s is a target", dst, loopback)
+	}
+	if err := syscall.Connect(s.fd, &syscall.SockaddrInet4{Addr: dst.Addr().As4(), Port: int(dst.Port())}); err != nil {
+		return fmt.Errorf("connect to %s: %w", dst, err)
+	}
+	return nil
+}
+
+func (s udpSock) close() {
+	if s.fd >= 0 {
+		syscall.Close(s.fd)
+	}
+}
+
+// receiver reads a share of the sockets through its own epoll set and
+// keeps the statistics of the streams arriving on them.
+type receiver struct {
+	epfd int
+	fds  []int
+	// fdStream maps a file descriptor to the stream it must receive
+	// (shared, read-only during the run).
+	fdStream []int32
+	streams  []*streamStats // shared slice; this receiver touches its own streams only
+	hist     *histogram
+
+	misrouted, malformed, readErrors, wakeups uint64
+}
+
+func newReceiver() (*receiver, error) {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	return &receiver{epfd: ep, hist: new(histogram)}, nil
+}
+
+func (r *receiver) add(fd int) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
+	if err := syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl: %w", err)
+	}
+	r.fds = append(r.fds, fd)
+	return nil
+}
+
+func (r *receiver) close() { syscall.Close(r.epfd) }
+
+// run reads until stop is set or the hard deadline passes. base is the
+// clock origin of the send times in the probes.
+func (r *receiver) run(stop *atomic.Bool, deadline, base time.Time) {
+	events := make([]syscall.EpollEvent, 256)
+	buf := make([]byte, 2048)
+	for !stop.Load() && time.Now().Before(deadline) {
+		n, err := syscall.EpollWait(r.epfd, events, 20)
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			r.readErrors++
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		r.wakeups++
+		for i := range n {
+			fd := int(events[i].Fd)
+			nr, err := syscall.Read(fd, buf)
+			if err != nil {
+				if !errors.Is(err, syscall.EAGAIN) {
+					r.readErrors++ // e.g. ECONNREFUSED from an ICMP error
+				}
+				continue
+			}
+			now := time.Since(base)
+			stream, seq, sent, err := probe(buf[:nr])
+			if err != nil {
+				r.malformed++
+				continue
+			}
+			if fd >= len(r.fdStream) || int32(stream) != r.fdStream[fd] {
+				r.misrouted++
+				continue
+			}
+			r.streams[stream].record(seq)
+			r.hist.add(int64(now) - sent)
+		}
+	}
+}
+
+// sender paces every stream: each packet interval is cut into slots and
+// the streams of one slot are sent together, so the load is spread evenly
+// instead of arriving as one burst per interval.
+type sender struct {
+	fds    []int    // fds[s] sends stream s
+	pkts   [][]byte // one prepared packet per stream
+	sent   []uint64
+	errors uint64
+	maxLag time.Duration // worst delay behind the schedule
+}
+
+// run sends rounds packets on every stream, one every period, starting at
+// start, or until ctx ends. tsStep is the RTP timestamp increment per packet.
+func (s *sender) run(ctx context.Context, base, start time.Time, rounds, slots int, period time.Duration, tsStep uint32) {
+	n := len(s.fds)
+	for r := range rounds {
+		if ctx.Err() != nil {
+			return
+		}
+		for k := range slots {
+			target := start.Add(time.Duration(r)*period + time.Duration(k)*period/time.Duration(slots))
+			if d := time.Until(target); d > 0 {
+				time.Sleep(d)
+			} else {
+				s.maxLag = max(s.maxLag, -d)
+			}
+			for st := k; st < n; st += slots {
+				stamp(s.pkts[st], uint32(r), uint32(r)*tsStep, int64(time.Since(base)))
+				if _, err := syscall.Write(s.fds[st], s.pkts[st]); err != nil {
+					s.errors++
+					continue
+				}
+				s.sent[st]++
+			}
+		}
+	}
+}
