@@ -50,6 +50,12 @@ type endpoint struct {
 	ice     atomic.Pointer[iceCreds]
 	consent atomic.Int64
 
+	// dtls is the DTLS-SRTP association with the peer (nil: none);
+	// secure means this side must not carry plain media: packets are
+	// dropped until its keys exist.
+	dtls   atomic.Pointer[dtlsSession]
+	secure atomic.Bool
+
 	// rx unprotects what the peer sends us and tx protects what we send
 	// it (SDES-SRTP); nil means plain RTP on this side.
 	rx, tx atomic.Pointer[cipher]
@@ -66,6 +72,9 @@ type endpoint struct {
 	ourCrypto  []cryptoAttr
 	peerCrypto []cryptoAttr
 	peerProtos []string
+	// peerFP and peerSetup are the a=fingerprint and a=setup of the
+	// peer's latest SDP (control plane only).
+	peerFP, peerSetup string
 }
 
 // setPeer publishes the addresses the peer signalled in SDP. A change of

@@ -2,6 +2,8 @@ package rtpengine
 
 import (
 	"fmt"
+
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 	"log/slog"
 	"sort"
 	"sync"
@@ -22,6 +24,9 @@ type Engine struct {
 
 	mu    sync.Mutex
 	calls map[string]*call
+
+	// id is the DTLS certificate of the engine.
+	id identity
 }
 
 // call is one call's media state. mu serialises control operations on the
@@ -63,6 +68,11 @@ func New(cfg Config) (*Engine, error) {
 		stop:  make(chan struct{}),
 		calls: make(map[string]*call),
 	}
+	cert, err := selfsign.GenerateSelfSigned()
+	if err != nil {
+		return nil, fmt.Errorf("dtls certificate: %w", err)
+	}
+	e.id = identity{cert: cert, fingerprint: "sha-256 " + certFingerprint(cert.Certificate[0])}
 	for _, ic := range cfg.Interfaces {
 		p := newPool(ic, cfg.PortDrain, cfg.ListenUDP)
 		e.pools[ic.Name] = p
@@ -180,6 +190,9 @@ func (e *Engine) releaseEndpoint(ep *endpoint) {
 		p.partner.CompareAndSwap(ep, nil)
 	}
 	ep.partner.Store(nil)
+	if s := ep.dtls.Swap(nil); s != nil {
+		_ = s.Close()
+	}
 	ep.pool.release(ep.pp)
 }
 

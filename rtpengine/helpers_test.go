@@ -23,7 +23,7 @@ func newTestEngine(t testing.TB, base int, coreAdv netip.Addr, mod func(*Config)
 			{Name: "core", Addr: loopback, Advertised: coreAdv, PortMin: base + 20, PortMax: base + 39},
 		},
 		PortDrain: time.Millisecond,
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:    testLogger(t),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -139,3 +139,15 @@ func rtcpSR(ssrc uint32, ntpSec, ntpFrac uint32) []byte {
 func put32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
+
+// testLogger discards logs unless the test runs verbose.
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(testLogWriter{t}, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+type testLogWriter struct{ t testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }

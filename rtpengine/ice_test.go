@@ -10,7 +10,7 @@ import (
 	"github.com/pion/stun/v4"
 )
 
-func sdpAttr(sdpText []byte, key string) string {
+func sdpLine(sdpText []byte, key string) string {
 	for _, l := range strings.Split(string(sdpText), "\r\n") {
 		if v, ok := strings.CutPrefix(l, "a="+key+":"); ok {
 			return v
@@ -42,7 +42,7 @@ func TestICELiteAnswersChecksAndNominates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ufrag, pwd := sdpAttr(off, "ice-ufrag"), sdpAttr(off, "ice-pwd")
+	ufrag, pwd := sdpLine(off, "ice-ufrag"), sdpLine(off, "ice-pwd")
 	if ufrag == "" || pwd == "" || !strings.Contains(string(off), "a=ice-lite") {
 		t.Fatalf("offer lacks ICE-lite credentials:\n%s", off)
 	}
@@ -104,7 +104,7 @@ func TestICEConsentExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	sbcA, sbcB := lo(sdpMediaPorts(t, ans)[0]), lo(sdpMediaPorts(t, off)[0])
-	b.send(bindingRequest(t, sdpAttr(off, "ice-ufrag")+":peer", sdpAttr(off, "ice-pwd"), true), sbcB)
+	b.send(bindingRequest(t, sdpLine(off, "ice-ufrag")+":peer", sdpLine(off, "ice-pwd"), true), sbcB)
 	if _, _, ok := b.recv(2 * time.Second); !ok {
 		t.Fatal("no binding response")
 	}

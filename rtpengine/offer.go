@@ -124,7 +124,7 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 	b.setICE(r.Flags.ICE)
 	b.publishICE()
 	opts := rewriteOpts{addr: b.pool.cfg.Advertised, ports: ports, mux: mux, flags: &r.Flags, ice: b.ice,
-		crypto: offerCrypto(sd, a, b, &r.Flags)}
+		sec: e.offerSecurity(sd, a, b, &r.Flags), fingerprint: e.id.fingerprint}
 	if err := rewrite(sd, opts); err != nil {
 		return nil, err
 	}
@@ -193,13 +193,13 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 	}
 	a.setICE(r.Flags.ICE)
 	a.publishICE()
-	crypto, protos, err := answerCrypto(sd, a, b)
+	sec, err := e.answerSecurity(sd, a, b)
 	if err != nil {
 		e.logResult("answer", r.CallID, r.ToTag, len(streams), err)
 		return nil, err
 	}
 	opts := rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &r.Flags, ice: a.ice,
-		crypto: crypto, protos: protos}
+		sec: sec, fingerprint: e.id.fingerprint}
 	if err := rewrite(sd, opts); err != nil {
 		e.logResult("answer", r.CallID, r.ToTag, len(streams), err)
 		return nil, err

@@ -131,10 +131,13 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *net.UDPCo
 		}
 		return nil, dst, false
 	case kindDTLS:
-		// Hook: DTLS-SRTP records go to the leg's DTLS endpoint here once
-		// DTLS is implemented; until then they are counted.
+		// DTLS-SRTP records go to the leg's DTLS session (dtls.go).
 		c.dtls.Add(1)
-		c.dropped.Add(1)
+		if s := ep.dtls.Load(); s != nil {
+			s.feed(b, src)
+		} else {
+			c.dropped.Add(1)
+		}
 		return nil, dst, false
 	default:
 		c.dropped.Add(1)
@@ -204,8 +207,17 @@ func (r *reader) run(log *slog.Logger) {
 // unprotect decrypts an SRTP/SRTCP packet from a secure peer; other
 // packets (plain legs, STUN, DTLS) pass unchanged.
 func (r *reader) unprotect(b []byte) ([]byte, bool) {
+	if len(b) == 0 || b[0] < 128 || b[0] > 191 {
+		return b, true
+	}
 	rx := r.ep.rx.Load()
-	if rx == nil || len(b) == 0 || b[0] < 128 || b[0] > 191 {
+	if rx == nil {
+		if r.ep.secure.Load() {
+			// A secure leg without keys yet: nothing passes in clear.
+			r.ep.c.srtpErrors.Add(1)
+			r.ep.c.dropped.Add(1)
+			return nil, false
+		}
 		return b, true
 	}
 	if r.cb == nil {
@@ -227,6 +239,10 @@ func (r *reader) protect(b []byte) ([]byte, bool) {
 	}
 	tx := p.tx.Load()
 	if tx == nil {
+		if p.secure.Load() {
+			p.c.dropped.Add(1)
+			return nil, false
+		}
 		return b, true
 	}
 	if r.cb == nil {

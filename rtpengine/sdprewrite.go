@@ -80,10 +80,10 @@ type rewriteOpts struct {
 	mux   []bool     // per m= line: a=rtcp-mux (else a=rtcp:port+1)
 	flags *Flags
 	ice   *iceCreds // non-nil: offer ICE-lite (host candidates)
-	// crypto are our a=crypto lines per m= line; protos, when set for a
-	// line, is the protocol it must carry (an answer mirrors the offer).
-	crypto [][]cryptoAttr
-	protos [][]string
+	// sec carries our a=crypto lines, a=setup values and forced protocols
+	// per m= line; fingerprint is our DTLS certificate's a=fingerprint.
+	sec         secureOpts
+	fingerprint string
 }
 
 func addrType(a netip.Addr) string {
@@ -151,13 +151,18 @@ func rewrite(sd *sdp.SessionDescription, o rewriteOpts) error {
 		if o.flags.TransportProtocol != "" && slices.Contains(md.MediaName.Protos, "RTP") {
 			md.MediaName.Protos = strings.Split(o.flags.TransportProtocol, "/")
 		}
-		if i < len(o.protos) && o.protos[i] != nil && slices.Contains(md.MediaName.Protos, "RTP") {
-			md.MediaName.Protos = slices.Clone(o.protos[i])
+		if i < len(o.sec.protos) && o.sec.protos[i] != nil && slices.Contains(md.MediaName.Protos, "RTP") {
+			md.MediaName.Protos = slices.Clone(o.sec.protos[i])
 		}
-		if i < len(o.crypto) {
-			for _, c := range o.crypto[i] {
+		if i < len(o.sec.crypto) {
+			for _, c := range o.sec.crypto[i] {
 				md.Attributes = append(md.Attributes, sdp.NewAttribute("crypto", c.String()))
 			}
+		}
+		if i < len(o.sec.setup) && o.sec.setup[i] != "" {
+			md.Attributes = append(md.Attributes,
+				sdp.NewAttribute("fingerprint", o.fingerprint),
+				sdp.NewAttribute("setup", o.sec.setup[i]))
 		}
 		md.MediaName.Port = sdp.RangedPort{Value: o.ports[i]}
 		if md.ConnectionInformation != nil || sd.ConnectionInformation == nil {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,97 +205,6 @@ func cryptoLines(md *sdp.MediaDescription) []cryptoAttr {
 		}
 	}
 	return out
-}
-
-// offerCrypto records the offerer's SDES lines and protocol per stream and
-// makes fresh lines of ours for every stream the other side receives as
-// SDES-SRTP (the offer's protocol, or the one Flags asks for).
-func offerCrypto(sd *sdp.SessionDescription, a, b *monologue, f *Flags) [][]cryptoAttr {
-	out := make([][]cryptoAttr, len(sd.MediaDescriptions))
-	for i, md := range sd.MediaDescriptions {
-		if i >= len(a.eps) || i >= len(b.eps) || a.eps[i] == nil || b.eps[i] == nil {
-			continue
-		}
-		ea, eb := a.eps[i], b.eps[i]
-		ea.peerProtos = slices.Clone(md.MediaName.Protos)
-		ea.peerCrypto = cryptoLines(md)
-		target := md.MediaName.Protos
-		if f.TransportProtocol != "" && slices.Contains(target, "RTP") {
-			target = strings.Split(f.TransportProtocol, "/")
-		}
-		eb.ourCrypto = nil
-		if isSecureProto(target) {
-			for j, name := range offerSuites {
-				s, _ := suiteByName(name)
-				eb.ourCrypto = append(eb.ourCrypto, newCrypto(j+1, s))
-			}
-		}
-		out[i] = eb.ourCrypto
-	}
-	return out
-}
-
-// answerCrypto keys both sides once the answer is in. The answerer's side
-// decrypts with the key of its answer and encrypts with our offered line of
-// the same tag; the offerer's side gets a line of ours in the suite sbcd
-// prefers among those offered, and the answer mirrors the offer's protocol.
-func answerCrypto(sd *sdp.SessionDescription, a, b *monologue) ([][]cryptoAttr, [][]string, error) {
-	n := len(sd.MediaDescriptions)
-	crypto, protos := make([][]cryptoAttr, n), make([][]string, n)
-	for i, md := range sd.MediaDescriptions {
-		if i >= len(a.eps) || i >= len(b.eps) || a.eps[i] == nil || b.eps[i] == nil {
-			continue
-		}
-		ea, eb := a.eps[i], b.eps[i]
-		var rx, tx *cipher
-		if len(eb.ourCrypto) > 0 {
-			for _, pc := range cryptoLines(md) {
-				for _, oc := range eb.ourCrypto {
-					if oc.tag != pc.tag || oc.suite.name != pc.suite.name {
-						continue
-					}
-					var err error
-					if rx, err = newCipher(pc, true); err == nil {
-						tx, err = newCipher(oc, false)
-					}
-					if err != nil {
-						return nil, nil, fmt.Errorf("%w: m= line %d: %w", ErrBadSDP, i+1, err)
-					}
-				}
-				if tx != nil {
-					break
-				}
-			}
-			if tx == nil && isSecureProto(md.MediaName.Protos) {
-				return nil, nil, fmt.Errorf("%w: m= line %d: the answer has no a=crypto matching the offer", ErrBadSDP, i+1)
-			}
-		}
-		eb.rx.Store(rx)
-		eb.tx.Store(tx)
-
-		var arx, atx *cipher
-		if ea.peerProtos != nil {
-			protos[i] = ea.peerProtos
-		}
-		if isSecureProto(ea.peerProtos) {
-			chosen, ok := preferred(ea.peerCrypto)
-			if !ok {
-				return nil, nil, fmt.Errorf("%w: m= line %d: the offer has no supported crypto suite", ErrBadSDP, i+1)
-			}
-			ours := newCrypto(chosen.tag, chosen.suite)
-			var err error
-			if arx, err = newCipher(chosen, true); err == nil {
-				atx, err = newCipher(ours, false)
-			}
-			if err != nil {
-				return nil, nil, fmt.Errorf("%w: m= line %d: %w", ErrBadSDP, i+1, err)
-			}
-			crypto[i] = []cryptoAttr{ours}
-		}
-		ea.rx.Store(arx)
-		ea.tx.Store(atx)
-	}
-	return crypto, protos, nil
 }
 
 // preferred picks the offered line whose suite sbcd prefers.
