@@ -62,7 +62,7 @@ func TestBadFlagsAndLogSettings(t *testing.T) {
 }
 
 func TestTransportForSRTPPolicy(t *testing.T) {
-	for in, want := range map[string]string{"sdes": "RTP/SAVP", "none": "RTP/AVP", "optional": "", "": "", "dtls": ""} {
+	for in, want := range map[string]string{"sdes": "RTP/SAVP", "none": "RTP/AVP", "optional": "", "": "", "dtls": "UDP/TLS/RTP/SAVP"} {
 		if got := transportFor(in); got != want {
 			t.Errorf("transportFor(%q) = %q, want %q", in, got, want)
 		}

@@ -68,12 +68,15 @@ func (m mediaAdapter) Delete(call string) sbc.MediaStats {
 }
 
 // transportFor maps a leg's srtp policy onto the protocol offered to it:
-// sdes offers RTP/SAVP with sbcd's own keys, none offers plain RTP/AVP,
-// optional (and dtls, until DTLS-SRTP lands) keeps what the offerer chose.
+// sdes offers RTP/SAVP with sbcd's own keys, dtls offers UDP/TLS/RTP/SAVP
+// with sbcd's certificate, none offers plain RTP/AVP, optional keeps what
+// the offerer chose.
 func transportFor(srtp string) string {
 	switch srtp {
 	case "sdes":
 		return "RTP/SAVP"
+	case "dtls":
+		return "UDP/TLS/RTP/SAVP"
 	case "none":
 		return "RTP/AVP"
 	}
