@@ -2,6 +2,7 @@ package rtpengine
 
 import (
 	"io"
+	"os"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -151,3 +152,14 @@ func testLogger(t testing.TB) *slog.Logger {
 type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// skipUnlessCI skips a test whose environment is not as it needs (a port
+// taken by something else); in CI (CI=true) that is a failure, never a
+// silent skip.
+func skipUnlessCI(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}

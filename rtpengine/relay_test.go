@@ -125,7 +125,7 @@ func newPeerAt(t testing.TB, port uint16) *peer {
 	_ = p.conn.Close()
 	c, err := listenDefault(netUDPAddr(lo(int(port))))
 	if err != nil {
-		t.Skipf("port %d busy: %v", port, err)
+		skipUnlessCI(t, "port %d busy: %v", port, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return &peer{t: t, conn: c, addr: lo(int(port))}
