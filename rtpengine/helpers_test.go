@@ -2,10 +2,10 @@ package rtpengine
 
 import (
 	"io"
-	"os"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"testing"
 	"time"
