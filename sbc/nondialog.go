@@ -13,14 +13,7 @@ import (
 // hiding, without media. SUBSCRIBE creates a dialog on both legs that lives
 // until a NOTIFY terminates it or it expires.
 func (b *B2BUA) newTransaction(r *realm, req *sip.Request, tx *sip.ServerTx) {
-	if b.draining.Load() {
-		res := newResponse(req, 503)
-		res.AppendHeader(sip.NewHeader("Retry-After", "60"))
-		_ = tx.Respond(res)
-		return
-	}
-	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
-		respondStateless(tx, req, 483)
+	if b.refuseNew(req, tx) {
 		return
 	}
 	c := b.admit(r, req, tx)

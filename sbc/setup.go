@@ -28,18 +28,7 @@ const maxRedirects = 5
 
 // newCall takes a dialog-creating INVITE.
 func (b *B2BUA) newCall(r *realm, req *sip.Request, tx *sip.ServerTx) {
-	if b.draining.Load() {
-		res := newResponse(req, 503)
-		res.AppendHeader(sip.NewHeader("Retry-After", "60"))
-		_ = tx.Respond(res)
-		return
-	}
-	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
-		respondStateless(tx, req, 483)
-		return
-	}
-	if b.loops(req) {
-		respondStateless(tx, req, 482)
+	if b.refuseNew(req, tx) {
 		return
 	}
 	if req.Contact() == nil {
@@ -95,6 +84,25 @@ func (b *B2BUA) admit(r *realm, req *sip.Request, tx *sip.ServerTx) *call {
 	b.calls.add(c)
 	b.calls.bind(key, c, SideA)
 	return c
+}
+
+// refuseNew answers a request that may not start anything new: sbcd is
+// draining (503 with Retry-After), Max-Forwards is exhausted (483) or the
+// request came back to sbcd (482). It reports whether it answered.
+func (b *B2BUA) refuseNew(req *sip.Request, tx *sip.ServerTx) bool {
+	switch {
+	case b.draining.Load():
+		res := newResponse(req, 503)
+		res.AppendHeader(sip.NewHeader("Retry-After", "60"))
+		_ = tx.Respond(res)
+	case req.MaxForwards() != nil && req.MaxForwards().Val() == 0:
+		respondStateless(tx, req, 483)
+	case b.loops(req):
+		respondStateless(tx, req, 482)
+	default:
+		return false
+	}
+	return true
 }
 
 // loops reports whether an INVITE carries a Via branch of one of sbcd's own
