@@ -17,20 +17,7 @@ import (
 // the relay at the offerer's addresses, and returns the SDP for the other
 // side.
 func (e *Engine) Offer(ctx context.Context, r OfferRequest) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if r.CallID == "" || r.FromTag == "" {
-		return nil, fmt.Errorf("%w: call ID and from-tag are required", ErrBadRequest)
-	}
-	if err := r.Flags.validate(); err != nil {
-		return nil, err
-	}
-	sd, streams, err := parseSDP(r.SDP)
-	if err != nil {
-		return nil, err
-	}
-	c, err := e.lockCall(r.CallID, true)
+	sd, streams, c, err := e.begin(ctx, r.CallID, r.FromTag, &r.Flags, r.SDP, true)
 	if err != nil {
 		return nil, err
 	}
@@ -135,20 +122,7 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 // Answer anchors the SDP answer of r.ToTag to the offer of r.FromTag and
 // returns the SDP for the offerer.
 func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if r.CallID == "" || r.FromTag == "" {
-		return nil, fmt.Errorf("%w: call ID and from-tag are required", ErrBadRequest)
-	}
-	if err := r.Flags.validate(); err != nil {
-		return nil, err
-	}
-	sd, streams, err := parseSDP(r.SDP)
-	if err != nil {
-		return nil, err
-	}
-	c, err := e.lockCall(r.CallID, false)
+	sd, streams, c, err := e.begin(ctx, r.CallID, r.FromTag, &r.Flags, r.SDP, false)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +181,29 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 	c.lastSig.Store(monoNow())
 	e.logResult("answer", r.CallID, r.ToTag, len(streams), nil)
 	return a.origin.stamp(sd, r.Flags.ReplaceOrigin, a.pool.cfg.Advertised, e.sessionID())
+}
+
+// begin checks an offer or answer and returns its parsed SDP and the call,
+// locked (created when create is set).
+func (e *Engine) begin(ctx context.Context, callID, fromTag string, f *Flags, body []byte, create bool) (*sdp.SessionDescription, []sdpStream, *call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, nil, err
+	}
+	if callID == "" || fromTag == "" {
+		return nil, nil, nil, fmt.Errorf("%w: call ID and from-tag are required", ErrBadRequest)
+	}
+	if err := f.validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	sd, streams, err := parseSDP(body)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := e.lockCall(callID, create)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return sd, streams, c, nil
 }
 
 // ensureEndpoints makes m's endpoints match the streams: existing ones are
