@@ -82,60 +82,65 @@ func (s *Server) handle(ctx context.Context, body []byte) Value {
 	return resp
 }
 
-func (s *Server) offer(ctx context.Context, msg Value) (Value, error) {
-	var r rtpengine.OfferRequest
+// sdpCommand holds what offer and answer share.
+type sdpCommand struct {
+	callID, fromTag, toTag string
+	sdp                    []byte
+	flags                  rtpengine.Flags
+	warn                   []string
+}
+
+// parseSDPCommand reads the keys of offer and answer; the answer needs a to-tag.
+func parseSDPCommand(msg Value, needToTag bool) (sdpCommand, error) {
+	var c sdpCommand
 	var err error
-	if r.CallID, err = requiredString(msg, "call-id"); err != nil {
-		return Value{}, err
+	if c.callID, err = requiredString(msg, "call-id"); err != nil {
+		return c, err
 	}
-	if r.FromTag, err = requiredString(msg, "from-tag"); err != nil {
-		return Value{}, err
+	if c.fromTag, err = requiredString(msg, "from-tag"); err != nil {
+		return c, err
 	}
-	if r.ToTag, _, err = optionalString(msg, "to-tag"); err != nil {
-		return Value{}, err
+	if needToTag {
+		c.toTag, err = requiredString(msg, "to-tag")
+	} else {
+		c.toTag, _, err = optionalString(msg, "to-tag")
 	}
-	if r.SDP, err = requiredBytes(msg, "sdp"); err != nil {
-		return Value{}, err
+	if err != nil {
+		return c, err
 	}
-	var warn []string
-	if r.Flags, err = parseFlags(msg, &warn); err != nil {
+	if c.sdp, err = requiredBytes(msg, "sdp"); err != nil {
+		return c, err
+	}
+	c.flags, err = parseFlags(msg, &c.warn)
+	return c, err
+}
+
+func (s *Server) offer(ctx context.Context, msg Value) (Value, error) {
+	c, err := parseSDPCommand(msg, false)
+	if err != nil {
 		return Value{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
 	defer cancel()
-	sdp, err := s.eng.Offer(ctx, r)
+	sdp, err := s.eng.Offer(ctx, rtpengine.OfferRequest{CallID: c.callID, FromTag: c.fromTag, ToTag: c.toTag, SDP: c.sdp, Flags: c.flags})
 	if err != nil {
 		return Value{}, err
 	}
-	return sdpReply(sdp, warn), nil
+	return sdpReply(sdp, c.warn), nil
 }
 
 func (s *Server) answer(ctx context.Context, msg Value) (Value, error) {
-	var r rtpengine.AnswerRequest
-	var err error
-	if r.CallID, err = requiredString(msg, "call-id"); err != nil {
-		return Value{}, err
-	}
-	if r.FromTag, err = requiredString(msg, "from-tag"); err != nil {
-		return Value{}, err
-	}
-	if r.ToTag, err = requiredString(msg, "to-tag"); err != nil {
-		return Value{}, err
-	}
-	if r.SDP, err = requiredBytes(msg, "sdp"); err != nil {
-		return Value{}, err
-	}
-	var warn []string
-	if r.Flags, err = parseFlags(msg, &warn); err != nil {
+	c, err := parseSDPCommand(msg, true)
+	if err != nil {
 		return Value{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, CommandTimeout)
 	defer cancel()
-	sdp, err := s.eng.Answer(ctx, r)
+	sdp, err := s.eng.Answer(ctx, rtpengine.AnswerRequest{CallID: c.callID, FromTag: c.fromTag, ToTag: c.toTag, SDP: c.sdp, Flags: c.flags})
 	if err != nil {
 		return Value{}, err
 	}
-	return sdpReply(sdp, warn), nil
+	return sdpReply(sdp, c.warn), nil
 }
 
 func sdpReply(sdp []byte, warn []string) Value {
