@@ -22,6 +22,8 @@ type Config struct {
 	Media Media
 	// Logger receives sbc's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Observer sees messages, refusals and ended calls. Default: none.
+	Observer Observer
 	// SIPLogger receives sipgo's own logs. Default: Logger at warn level and above.
 	SIPLogger *slog.Logger
 }
@@ -30,6 +32,7 @@ type Config struct {
 type B2BUA struct {
 	pol    atomic.Pointer[policy.Set]
 	media  Media
+	obs    Observer
 	log    *slog.Logger
 	sipLog *slog.Logger
 
@@ -59,8 +62,12 @@ func New(cfg Config) (*B2BUA, error) {
 	if sipLog == nil {
 		sipLog = slog.New(levelFilter{h: log.Handler(), min: slog.LevelWarn}).With("component", "sipgo")
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	b := &B2BUA{
 		media:  cfg.Media,
+		obs:    cfg.Observer,
 		log:    log,
 		sipLog: sipLog,
 		realms: make(map[string]*realm),
@@ -114,6 +121,9 @@ func (b *B2BUA) Reload(s *policy.Set) {
 // ActiveCalls counts calls in progress.
 func (b *B2BUA) ActiveCalls() int { return b.calls.count() }
 
+// Registrations is the number of live registered contacts.
+func (b *B2BUA) Registrations() int { return b.reg.count() }
+
 // Drain stops taking new calls (503 with Retry-After) and waits for calls
 // in progress to end; at the deadline every remaining call gets BYE on both
 // legs. It returns when no call is left or ctx ends.
@@ -164,7 +174,7 @@ func (b *B2BUA) Close() {
 func (b *B2BUA) closedCh() <-chan struct{} { return b.reg.done }
 
 // dispatch routes a new server transaction to the code that owns it.
-func (b *B2BUA) dispatch(r *realm, req *sip.Request, tx *sip.ServerTx) {
+func (b *B2BUA) dispatch(r *realm, req *sip.Request, tx *serverTx) {
 	if req.IsAck() {
 		// ACK for a 2xx (ACKs for non-2xx are absorbed by the transaction).
 		if c, side := b.findDialog(r, req); c != nil {
@@ -174,18 +184,18 @@ func (b *B2BUA) dispatch(r *realm, req *sip.Request, tx *sip.ServerTx) {
 	}
 	if req.IsCancel() {
 		// The INVITE transaction it would cancel no longer exists.
-		respondStateless(tx, req, 481)
+		respondStateless(tx, req, 481, "no_transaction")
 		return
 	}
 	to := req.To()
 	if to == nil || req.From() == nil || req.CallID() == nil || req.CSeq() == nil {
-		respondStateless(tx, req, 400)
+		respondStateless(tx, req, 400, "bad_request")
 		return
 	}
 	if totag, _ := to.Params.Get("tag"); totag != "" {
 		c, side := b.findDialog(r, req)
 		if c == nil {
-			respondStateless(tx, req, 481)
+			respondStateless(tx, req, 481, "no_dialog")
 			return
 		}
 		c.post(evRequest{side: side, req: req, tx: tx})
@@ -205,6 +215,7 @@ func (b *B2BUA) dispatch(r *realm, req *sip.Request, tx *sip.ServerTx) {
 		if code == 0 {
 			code = 501
 		}
+		b.obs.Rejected(r.name, req.Method, "unknown_method")
 		res := newResponse(req, code)
 		res.AppendHeader(sip.NewHeader("Allow", allowHeader))
 		_ = tx.Respond(res)
@@ -221,11 +232,13 @@ func (b *B2BUA) newID() string {
 	return fmt.Sprintf("ob-%d-%s", b.seq.Add(1), sip.GenerateTagN(8))
 }
 
-// respondStateless answers a request that belongs to no call.
-func respondStateless(tx *sip.ServerTx, req *sip.Request, code int) {
+// respondStateless refuses a request that belongs to no call; reason is
+// the label it is counted under.
+func respondStateless(tx *serverTx, req *sip.Request, code int, reason string) {
 	if tx == nil {
 		return
 	}
+	tx.r.b.obs.Rejected(tx.r.name, req.Method, reason)
 	_ = tx.Respond(newResponse(req, code))
 }
 

@@ -18,7 +18,7 @@ type (
 	evRequest struct {
 		side Side
 		req  *sip.Request
-		tx   *sip.ServerTx
+		tx   *serverTx
 	}
 	evResponse struct {
 		side Side
@@ -113,9 +113,14 @@ type call struct {
 	timers    map[timerKind]*time.Timer
 	timerGens map[timerKind]uint64
 
-	start, answered time.Time
-	cause           string
-	status          int
+	start, ringing, answered time.Time
+	cause                    string
+	status                   int
+	// reason is the label of sbcd's own rejection, if any.
+	reason string
+	// callerIn/calleeIn are the caller's From and R-URI users as received.
+	callerIn, calleeIn string
+	attempts           []Attempt
 	hold            bool
 }
 
@@ -298,6 +303,7 @@ func (c *call) finish(cause string, status int) {
 	if !c.answered.IsZero() {
 		dur = time.Since(c.answered)
 	}
+	c.b.obs.CallEnded(c.record(st))
 	c.log.Info("call ended",
 		"cause", c.cause,
 		"status", c.status,
@@ -307,6 +313,39 @@ func (c *call) finish(cause string, status int) {
 		"b_rtp_in", st.RTPIn[SideB],
 		"mos", st.MOS,
 	)
+}
+
+// record describes the ended call for observers.
+func (c *call) record(st MediaStats) *CallRecord {
+	rec := &CallRecord{
+		ID: c.id, Method: string(c.method), Route: c.route,
+		CallerIn: c.callerIn, CalleeIn: c.calleeIn,
+		Start: c.start, Ringing: c.ringing, Answered: c.answered, End: time.Now(),
+		Cause: c.cause, Reason: c.reason, Status: c.status,
+		Attempts: c.attempts, Media: st,
+	}
+	if a := c.legs[SideA]; a != nil {
+		rec.ACallID, rec.ARealm = a.callID, a.realm.name
+	}
+	if n := len(rec.Attempts); n > 0 {
+		if rec.Attempts[n-1].Status == 0 {
+			rec.Attempts[n-1].Status = c.status
+		}
+		rec.Gateway = rec.Attempts[n-1].Gateway
+	}
+	if b := c.legs[SideB]; b != nil {
+		rec.BCallID, rec.BRealm = b.callID, b.realm.name
+		if b.trunk != nil {
+			rec.Trunk = b.trunk.Name
+		}
+		if b.out != nil {
+			rec.CalleeOut = b.out.Recipient.User
+			if f := b.out.From(); f != nil {
+				rec.CallerOut = f.Address.User
+			}
+		}
+	}
+	return rec
 }
 
 func (c *call) setupTime() time.Duration {

@@ -107,6 +107,7 @@ routes:
 type testBed struct {
 	b       *B2BUA
 	media   *fakeMedia
+	obs     *recObserver
 	caller  *peer
 	callee  *peer
 	sbcA    string // access listener
@@ -129,14 +130,15 @@ func newTestBed(t *testing.T) *testBed {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	}
-	b, err := New(Config{Policy: pol, Media: fm, Logger: log})
+	obs := &recObserver{}
+	b, err := New(Config{Policy: pol, Media: fm, Logger: log, Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
-	tb := &testBed{b: b, media: fm, caller: caller, callee: callee,
+	tb := &testBed{b: b, media: fm, obs: obs, caller: caller, callee: callee,
 		sbcA: fmt.Sprintf("127.0.3.1:%d", pa), sbcB: fmt.Sprintf("127.0.4.1:%d", pb)}
 	t.Cleanup(b.Close)
 	return tb

@@ -36,7 +36,7 @@ type leg struct {
 
 	// Leg A: the caller's INVITE (with sbcd's To tag) and its transaction.
 	invite   *sip.Request
-	inviteTx *sip.ServerTx
+	inviteTx *serverTx
 	// Leg B: the INVITE sbcd sent and its transaction.
 	out   *sip.Request
 	outTx *sip.ClientTx
@@ -173,6 +173,7 @@ func (l *leg) send(c *call, req *sip.Request) error {
 // start is send that also returns the transaction.
 func (l *leg) start(c *call, req *sip.Request) (*sip.ClientTx, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	l.realm.observe(Out, req)
 	tx, err := l.realm.txl.Request(ctx, req)
 	if err != nil {
 		cancel()
@@ -212,6 +213,7 @@ func (l *leg) write(req *sip.Request) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", req.Method, err)
 	}
+	l.realm.observe(Out, req)
 	return conn.WriteMsg(req)
 }
 

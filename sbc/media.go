@@ -1,6 +1,9 @@
 package sbc
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Side names a leg of a call: A faces the caller, B the callee.
 type Side int
@@ -33,8 +36,12 @@ type MediaProfile struct {
 
 // MediaStats is what the media plane reports when a call ends.
 type MediaStats struct {
-	// RTPIn counts RTP packets received from each leg's peer.
-	RTPIn [2]uint64
+	// RTPIn counts RTP packets received from each leg's peer, BytesIn
+	// their bytes; Lost and Jitter come from their sequence (RFC 3550).
+	RTPIn   [2]uint64
+	BytesIn [2]uint64
+	Lost    [2]uint64
+	Jitter  [2]time.Duration
 	// MOS is the estimated mean opinion score of the worse direction (0 if unknown).
 	MOS float64
 }

@@ -12,7 +12,7 @@ import (
 // SUBSCRIBE: they are routed like calls and cross the border with the same
 // hiding, without media. SUBSCRIBE creates a dialog on both legs that lives
 // until a NOTIFY terminates it or it expires.
-func (b *B2BUA) newTransaction(r *realm, req *sip.Request, tx *sip.ServerTx) {
+func (b *B2BUA) newTransaction(r *realm, req *sip.Request, tx *serverTx) {
 	if b.refuseNew(req, tx) {
 		return
 	}

@@ -209,6 +209,7 @@ func (r *realm) via(transport, branch string) *sip.ViaHeader {
 // order. Responses go to their call from here; requests go through the
 // transaction layer (onRequest).
 func (r *realm) onMessage(m sip.Message) {
+	r.observe(In, m)
 	res, ok := m.(*sip.Response)
 	if !ok {
 		return
@@ -227,12 +228,13 @@ func (r *realm) onMessage(m sip.Message) {
 }
 
 // onRequest runs on a transaction-layer goroutine for each new server transaction.
-func (r *realm) onRequest(req *sip.Request, tx *sip.ServerTx) {
+func (r *realm) onRequest(req *sip.Request, stx *sip.ServerTx) {
+	tx := &serverTx{ServerTx: stx, r: r}
 	defer func() {
 		if p := recover(); p != nil {
 			r.b.panics.Add(1)
 			r.log.Error("request handler panic", "err", p, "method", string(req.Method))
-			respondStateless(tx, req, 500)
+			respondStateless(tx, req, 500, "internal_error")
 		}
 	}()
 	r.b.dispatch(r, req, tx)

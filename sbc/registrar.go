@@ -53,6 +53,21 @@ func (r *registrar) lookup(realm, user string) []binding {
 	return out
 }
 
+// count gives the number of live bindings.
+func (r *registrar) count() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	now, n := time.Now(), 0
+	for _, bs := range r.users {
+		for _, b := range bs {
+			if b.expires.After(now) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // update applies one REGISTER and returns the user's bindings.
 func (r *registrar) update(realm, user string, add []binding, remove []sip.Uri, removeAll bool) []binding {
 	key := realm + "\x00" + user
@@ -128,15 +143,15 @@ func sameContact(a, b sip.Uri) bool {
 }
 
 // register answers REGISTER in a realm that is a registrar.
-func (b *B2BUA) register(r *realm, req *sip.Request, tx *sip.ServerTx) {
+func (b *B2BUA) register(r *realm, req *sip.Request, tx *serverTx) {
 	pr := b.pol.Load().Realm(r.name)
 	if pr == nil || !pr.Registrar {
-		respondStateless(tx, req, 403)
+		respondStateless(tx, req, 403, "not_registrar")
 		return
 	}
 	user := req.To().Address.User
 	if user == "" {
-		respondStateless(tx, req, 400)
+		respondStateless(tx, req, 400, "bad_request")
 		return
 	}
 	expires := defaultExpires
@@ -161,7 +176,7 @@ func (b *B2BUA) register(r *realm, req *sip.Request, tx *sip.ServerTx) {
 		}
 		if ct.Address.Wildcard {
 			if e != 0 {
-				respondStateless(tx, req, 400)
+				respondStateless(tx, req, 400, "bad_request")
 				return
 			}
 			removeAll = true
@@ -197,7 +212,7 @@ func (b *B2BUA) register(r *realm, req *sip.Request, tx *sip.ServerTx) {
 }
 
 // options answers OPTIONS outside a dialog: sbcd answers for itself.
-func (b *B2BUA) options(r *realm, req *sip.Request, tx *sip.ServerTx) {
+func (b *B2BUA) options(r *realm, req *sip.Request, tx *serverTx) {
 	res := newResponse(req, 200)
 	res.AppendHeader(sip.NewHeader("Allow", allowHeader))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
@@ -206,11 +221,11 @@ func (b *B2BUA) options(r *realm, req *sip.Request, tx *sip.ServerTx) {
 }
 
 // outOfDialog handles requests that create no INVITE dialog.
-func (b *B2BUA) outOfDialog(r *realm, req *sip.Request, tx *sip.ServerTx) {
+func (b *B2BUA) outOfDialog(r *realm, req *sip.Request, tx *serverTx) {
 	switch req.Method {
 	case sip.BYE, sip.INFO, sip.UPDATE, sip.PRACK, sip.REFER:
 		// These only make sense within a dialog sbcd knows.
-		respondStateless(tx, req, 481)
+		respondStateless(tx, req, 481, "no_dialog")
 	default:
 		b.newTransaction(r, req, tx)
 	}

@@ -50,6 +50,9 @@ func (c *call) onInviteResponse(res *sip.Response) {
 			return
 		}
 		c.provisonal = true
+		if c.ringing.IsZero() {
+			c.ringing = time.Now()
+		}
 		if b.cancelPending {
 			b.cancelPending = false
 			_ = b.send(c, b.cancel())

@@ -27,12 +27,12 @@ type target struct {
 const maxRedirects = 5
 
 // newCall takes a dialog-creating INVITE.
-func (b *B2BUA) newCall(r *realm, req *sip.Request, tx *sip.ServerTx) {
+func (b *B2BUA) newCall(r *realm, req *sip.Request, tx *serverTx) {
 	if b.refuseNew(req, tx) {
 		return
 	}
 	if req.Contact() == nil {
-		respondStateless(tx, req, 400)
+		respondStateless(tx, req, 400, "bad_request")
 		return
 	}
 	c := b.admit(r, req, tx)
@@ -43,7 +43,7 @@ func (b *B2BUA) newCall(r *realm, req *sip.Request, tx *sip.ServerTx) {
 
 // admit creates the call for a dialog-creating request and indexes its A
 // leg: the caller's dialog, in which sbcd is the UAS.
-func (b *B2BUA) admit(r *realm, req *sip.Request, tx *sip.ServerTx) *call {
+func (b *B2BUA) admit(r *realm, req *sip.Request, tx *serverTx) *call {
 	c := newCall(b, b.pol.Load())
 	c.method = req.Method
 	fromTag, _ := req.From().Params.Get("tag")
@@ -75,6 +75,7 @@ func (b *B2BUA) admit(r *realm, req *sip.Request, tx *sip.ServerTx) *call {
 		}
 	}
 	c.legs[SideA] = a
+	c.callerIn, c.calleeIn = req.From().Address.User, req.Recipient.User
 	c.log = b.log.With("call_id", a.callID, "id", c.id)
 	if req.Method != sip.INVITE {
 		c.log = c.log.With("method", string(req.Method))
@@ -89,16 +90,17 @@ func (b *B2BUA) admit(r *realm, req *sip.Request, tx *sip.ServerTx) *call {
 // refuseNew answers a request that may not start anything new: sbcd is
 // draining (503 with Retry-After), Max-Forwards is exhausted (483) or the
 // request came back to sbcd (482). It reports whether it answered.
-func (b *B2BUA) refuseNew(req *sip.Request, tx *sip.ServerTx) bool {
+func (b *B2BUA) refuseNew(req *sip.Request, tx *serverTx) bool {
 	switch {
 	case b.draining.Load():
+		b.obs.Rejected(tx.r.name, req.Method, "draining")
 		res := newResponse(req, 503)
 		res.AppendHeader(sip.NewHeader("Retry-After", "60"))
 		_ = tx.Respond(res)
 	case req.MaxForwards() != nil && req.MaxForwards().Val() == 0:
-		respondStateless(tx, req, 483)
+		respondStateless(tx, req, 483, "too_many_hops")
 	case b.loops(req):
-		respondStateless(tx, req, 482)
+		respondStateless(tx, req, 482, "loop")
 	default:
 		return false
 	}
@@ -232,6 +234,14 @@ func (c *call) nextAttempt(code int) {
 	t := c.targets[0]
 	c.targets = c.targets[1:]
 	c.attempt++
+	if n := len(c.attempts); n > 0 && c.attempts[n-1].Status == 0 {
+		c.attempts[n-1].Status = code
+	}
+	at := Attempt{Realm: t.realm.name, Gateway: t.dest, Start: time.Now()}
+	if t.trunk != nil {
+		at.Trunk = t.trunk.Name
+	}
+	c.attempts = append(c.attempts, at)
 	if old := c.legs[SideB]; old != nil {
 		c.abandoned[old.callID] = old
 	}
@@ -369,9 +379,14 @@ func (c *call) fail(rej *Rejection) {
 	if err := a.inviteTx.Respond(res); err != nil && !errors.Is(err, sip.ErrTransactionCanceled) {
 		c.log.Warn("final response failed", "err", err)
 	}
+	// "failed" and "rejected" labels are the far side's answers; any
+	// other label is sbcd's own refusal.
 	cause := "rejected"
-	if rej.Label == "failed" {
+	if rej.Label == "failed" || rej.Label == "rejected" {
 		cause = "failed"
+	} else {
+		c.reason = rej.Label
+		c.b.obs.Rejected(a.realm.name, c.method, rej.Label)
 	}
 	c.finish(cause, rej.Code)
 }

@@ -112,6 +112,7 @@ func (c *call) resend2xx(s Side) {
 		}
 		return
 	}
+	c.legs[s].realm.observe(Out, res)
 	_ = c.okConn[s].WriteMsg(res)
 	c.okInterval[s] = min(2*c.okInterval[s], t2)
 	c.after(timer2xx, s, c.okInterval[s])

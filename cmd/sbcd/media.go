@@ -61,6 +61,9 @@ func (m mediaAdapter) Delete(call string) sbc.MediaStats {
 		}
 		for _, s := range l.Streams {
 			out.RTPIn[side] += s.PacketsIn
+			out.BytesIn[side] += s.BytesIn
+			out.Lost[side] += s.Lost
+			out.Jitter[side] = max(out.Jitter[side], s.Jitter)
 		}
 	}
 	out.MOS = st.MOS
