@@ -121,7 +121,7 @@ type call struct {
 	// callerIn/calleeIn are the caller's From and R-URI users as received.
 	callerIn, calleeIn string
 	attempts           []Attempt
-	hold            bool
+	hold               bool
 }
 
 func newCall(b *B2BUA, pol *policy.Set) *call {
