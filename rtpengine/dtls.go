@@ -243,6 +243,7 @@ func (e *Engine) startDTLS(s *dtlsSession, client bool) {
 			e.log.Info("dtls: no SRTP keys", "err", err)
 			return
 		}
+		ep.c.dtlsDone.Add(1)
 		<-s.done
 	}()
 }

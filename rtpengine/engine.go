@@ -27,6 +27,11 @@ type Engine struct {
 
 	// id is the DTLS certificate of the engine.
 	id identity
+
+	// released sums the counters of released endpoints (see Metrics).
+	relMu    sync.Mutex
+	released Traffic
+	reported Traffic // the last Metrics().Traffic
 }
 
 // call is one call's media state. mu serialises control operations on the
@@ -194,6 +199,11 @@ func (e *Engine) releaseEndpoint(ep *endpoint) {
 		_ = s.Close()
 	}
 	ep.pool.release(ep.pp)
+	var t Traffic
+	t.add(&ep.c)
+	e.relMu.Lock()
+	e.released.Add(t)
+	e.relMu.Unlock()
 }
 
 // Delete ends a call (fromTag "") or one monologue of it and returns the

@@ -21,8 +21,9 @@ type counters struct {
 	// srtpErrors counts packets that failed SRTP authentication, replay
 	// checks or protection (also counted in dropped).
 	srtpErrors atomic.Uint64
-	// dtlsFailures counts DTLS handshakes that failed or gave no keys.
-	dtlsFailures atomic.Uint64
+	// dtlsFailures counts DTLS handshakes that failed or gave no keys,
+	// dtlsDone those that gave SRTP keys.
+	dtlsFailures, dtlsDone atomic.Uint64
 }
 
 // Sequence tracking limits (RFC 3550 A.1).
