@@ -1,0 +1,68 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// mediaCollector reads the media plane's snapshot at scrape time.
+type mediaCollector struct {
+	src Media
+
+	calls, streams, packets, bytes, lost, dropped *prometheus.Desc
+	srtpErrors, stun, dtlsPackets, dtls           *prometheus.Desc
+	poolCap, poolUse                              *prometheus.Desc
+}
+
+func newMediaCollector(src Media) *mediaCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(ns+"_media_"+name, help, labels, nil)
+	}
+	return &mediaCollector{
+		src:         src,
+		calls:       d("calls", "Calls with media anchored now."),
+		streams:     d("streams", "Anchored media streams (one per leg and m= line) now."),
+		packets:     d("packets_total", "Media packets received from peers (in) and sent to them (out).", "direction"),
+		bytes:       d("bytes_total", "Media bytes received from peers (in) and sent to them (out).", "direction"),
+		lost:        d("lost_packets_total", "RTP packets lost on the way to sbcd (RFC 3550 sequence gaps)."),
+		dropped:     d("dropped_packets_total", "Packets sbcd refused: malformed, from a non-latched source, failed SRTP, no destination."),
+		srtpErrors:  d("srtp_errors_total", "Packets that failed SRTP authentication, replay checks or protection."),
+		stun:        d("stun_requests_total", "STUN binding requests (ICE connectivity checks and consent) answered."),
+		dtlsPackets: d("dtls_packets_total", "DTLS records received on media ports."),
+		dtls:        d("dtls_handshakes_total", "DTLS-SRTP handshakes by result (ok, failed).", "result"),
+		poolCap:     d("port_pool_capacity", "Port pairs a media pool can allocate.", "pool"),
+		poolUse:     d("port_pool_in_use", "Port pairs of a media pool in use now.", "pool"),
+	}
+}
+
+func (c *mediaCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.calls, c.streams, c.packets, c.bytes, c.lost, c.dropped,
+		c.srtpErrors, c.stun, c.dtlsPackets, c.dtls, c.poolCap, c.poolUse} {
+		ch <- d
+	}
+}
+
+func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.src.Metrics()
+	t := m.Traffic
+	g := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	n := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+	}
+	g(c.calls, float64(m.Calls))
+	g(c.streams, float64(m.Streams))
+	n(c.packets, t.PacketsIn, "in")
+	n(c.packets, t.PacketsOut, "out")
+	n(c.bytes, t.BytesIn, "in")
+	n(c.bytes, t.BytesOut, "out")
+	n(c.lost, t.Lost)
+	n(c.dropped, t.Dropped)
+	n(c.srtpErrors, t.SRTPErrors)
+	n(c.stun, t.STUN)
+	n(c.dtlsPackets, t.DTLSPackets)
+	n(c.dtls, t.DTLSHandshakes, "ok")
+	n(c.dtls, t.DTLSFailures, "failed")
+	for _, p := range m.Pools {
+		g(c.poolCap, float64(p.Capacity), p.Name)
+		g(c.poolUse, float64(p.InUse), p.Name)
+	}
+}
