@@ -17,11 +17,32 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openborder/openborder/firmware/metrics"
 	"github.com/openborder/openborder/policy"
 	"github.com/openborder/openborder/rtpengine"
 	"github.com/openborder/openborder/rtpengine/ng"
 	"github.com/openborder/openborder/sbc"
 )
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+// callsGauge reads the B2BUA once it exists (metrics are built first).
+type callsGauge struct{ b **sbc.B2BUA }
+
+func (g callsGauge) ActiveCalls() int {
+	if *g.b == nil {
+		return 0
+	}
+	return (*g.b).ActiveCalls()
+}
+
+func (g callsGauge) Registrations() int {
+	if *g.b == nil {
+		return 0
+	}
+	return (*g.b).Registrations()
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -87,7 +108,9 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	}
 	defer engine.Close()
 
-	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: mediaAdapter{engine}, Logger: log.With("component", "sbc")})
+	mreg := metrics.New(metrics.Config{Calls: callsGauge{&b2bua}, Media: engine, Version: version})
+	mreg.ConfigLoaded(pol.Hash(), false)
+	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: mediaAdapter{engine}, Observer: mreg, Logger: log.With("component", "sbc")})
 	if err != nil {
 		return err
 	}
@@ -111,7 +134,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		defer srv.Close()
 	}
 	if addr := pol.Config().Admin.Address; addr != "" {
-		stop, err := serveAdmin(addr, b2bua, log)
+		stop, err := serveAdmin(addr, b2bua, mreg, log)
 		if err != nil {
 			return err
 		}
@@ -124,7 +147,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	defer signal.Stop(sigs)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			reload(path, b2bua, log)
+			reload(path, b2bua, mreg, log)
 			continue
 		}
 		deadline := b2bua.Policy().Config().SIP.DrainTimeout
@@ -142,11 +165,12 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 
 // reload is the one reload entry point: the new policy is parsed, validated
 // and compiled whole, then swapped; a bad file leaves the old one running.
-func reload(path string, b *sbc.B2BUA, log *slog.Logger) {
+func reload(path string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) {
 	start := time.Now()
 	pol, err := policy.Load(path)
 	if err != nil {
 		var errs policy.Errors
+		m.ConfigReloadFailed()
 		if errors.As(err, &errs) {
 			log.Error("policy reload failed", "err", err.Error(), "problems", len(errs))
 			return
@@ -155,11 +179,12 @@ func reload(path string, b *sbc.B2BUA, log *slog.Logger) {
 		return
 	}
 	b.Reload(pol)
+	m.ConfigLoaded(pol.Hash(), true)
 	log.Info("policy reloaded", "hash", pol.Hash(), "took_ms", time.Since(start).Milliseconds())
 }
 
-// serveAdmin starts the management listener (/healthz for now).
-func serveAdmin(addr string, b *sbc.B2BUA, log *slog.Logger) (func(), error) {
+// serveAdmin starts the management listener: /healthz, /metrics, pprof.
+func serveAdmin(addr string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
@@ -168,6 +193,7 @@ func serveAdmin(addr string, b *sbc.B2BUA, log *slog.Logger) (func(), error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "ok calls=%d\n", b.ActiveCalls())
 	})
+	mux.Handle("GET /metrics", m.Handler())
 	// Profiles for operators chasing CPU or memory; the admin listener is
 	// a management address, never a realm's.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
