@@ -71,6 +71,26 @@ type MediaConfig struct {
 type AdminConfig struct {
 	// Address is host:port. Empty disables the listener.
 	Address string `yaml:"address"`
+	// Tokens may call the admin API (Authorization: Bearer <token>).
+	// Without tokens the API refuses every call; /healthz and /metrics
+	// need none.
+	Tokens []AdminToken `yaml:"tokens"`
+	// AuditLog is a file every change made through the API is appended
+	// to (JSON lines). Empty: changes are only logged.
+	AuditLog string `yaml:"audit_log"`
+	// CertFile and KeyFile serve the admin listener over HTTPS.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// AdminToken is one API credential. Only the token's SHA-256 is stored.
+type AdminToken struct {
+	// Name identifies the holder in the audit log. Required, unique.
+	Name string `yaml:"name"`
+	// Role is read_only, operator or lawful_intercept.
+	Role string `yaml:"role"`
+	// SHA256 is the hex SHA-256 of the token (e.g. `printf %s TOKEN | sha256sum`).
+	SHA256 string `yaml:"sha256"`
 }
 
 // RealmConfig is one network sbcd borders on.

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
@@ -91,6 +92,7 @@ func (v *validator) validate() {
 	if c.Admin.Address != "" {
 		v.addrPort("admin.address", c.Admin.Address)
 	}
+	v.admin()
 	v.normalization()
 	v.realmsCheck()
 	v.trunksCheck()
@@ -484,5 +486,24 @@ func (v *validator) stringMatch(p string, m StringMatch) {
 func (v *validator) regex(p, re string) {
 	if _, err := regexp.Compile(re); err != nil {
 		v.errAt(p, "invalid regex %q: %v", re, err)
+	}
+}
+
+func (v *validator) admin() {
+	a := v.cfg.Admin
+	seen := map[string]string{}
+	for i, t := range a.Tokens {
+		p := fmt.Sprintf("admin.tokens[%d]", i)
+		v.name(p+".name", "token", t.Name, seen)
+		v.enum(p+".role", t.Role, "read_only", "operator", "lawful_intercept")
+		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
+			v.errAt(p+".sha256", "must be 64 hex digits (the SHA-256 of the token), got %d characters", len(t.SHA256))
+		}
+	}
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		v.errAt("admin.cert_file", "cert_file and key_file go together")
+	} else if a.CertFile != "" {
+		v.readable("admin", "cert_file", a.CertFile)
+		v.readable("admin", "key_file", a.KeyFile)
 	}
 }
