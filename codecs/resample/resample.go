@@ -131,7 +131,7 @@ func (r *Resampler) OutputLen(n int) int {
 	if n <= 0 || r.t >= span {
 		return 0
 	}
-	return (span-r.t+r.down-1)/r.down
+	return (span - r.t + r.down - 1) / r.down
 }
 
 // Reset clears the filter history, as for a new stream.
