@@ -90,7 +90,7 @@ func objOID(group uint32, subs ...uint32) OID {
 	return append(o, subs...)
 }
 
-func scalarOID(group, n uint32) OID  { return objOID(group, n, 0) }
+func scalarOID(group, n uint32) OID   { return objOID(group, n, 0) }
 func columnOID(group, col uint32) OID { return objOID(group, 2, 1, col) }
 func notificationOID(n uint32) OID {
 	return Subtree.Append(arcNotifications, n)

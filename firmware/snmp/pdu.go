@@ -253,6 +253,9 @@ func (d *decoder) oid() (OID, bool, error) {
 		return nil, false, err
 	}
 	var o OID
+	if n == 0 && prefix == 0 {
+		return nil, include == 1, nil // the null OID
+	}
 	if prefix != 0 {
 		o = make(OID, 0, 5+n)
 		o = append(o, 1, 3, 6, 1, uint32(prefix))
