@@ -177,6 +177,10 @@ func (c *call) apply(ev any) {
 			c.teardown("internal_error", 500)
 		}
 	}()
+	if q, ok := ev.(evInfo); ok {
+		q.reply <- c.info()
+		return
+	}
 	if c.state == stateEnded {
 		if r, ok := ev.(evRequest); ok && r.tx != nil && !r.req.IsAck() {
 			_ = r.tx.Respond(newResponse(r.req, 481))

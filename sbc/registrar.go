@@ -1,6 +1,7 @@
 package sbc
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,33 @@ func (r *registrar) lookup(realm, user string) []binding {
 			out = append(out, b)
 		}
 	}
+	return out
+}
+
+// list gives the live bindings, sorted by realm and user.
+func (r *registrar) list() []Registration {
+	r.mu.RLock()
+	now := time.Now()
+	var out []Registration
+	for key, bs := range r.users {
+		realm, user, _ := strings.Cut(key, "\x00")
+		for _, b := range bs {
+			if b.expires.After(now) {
+				out = append(out, Registration{Realm: realm, User: user, Contact: b.contact.String(),
+					Source: b.source, Transport: b.transport, Expires: b.expires.UTC()})
+			}
+		}
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Realm != out[j].Realm {
+			return out[i].Realm < out[j].Realm
+		}
+		if out[i].User != out[j].User {
+			return out[i].User < out[j].User
+		}
+		return out[i].Contact < out[j].Contact
+	})
 	return out
 }
 
