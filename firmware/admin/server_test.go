@@ -31,7 +31,9 @@ func (f *fakeBackend) Tokens() []Token {
 func (f *fakeBackend) Status(context.Context) Status {
 	return Status{Version: "1.0", ActiveCalls: 2, PolicyHash: "abc"}
 }
-func (f *fakeBackend) Calls(context.Context) any { return []map[string]string{{"id": "c1"}, {"id": "c2"}} }
+func (f *fakeBackend) Calls(context.Context) any {
+	return []map[string]string{{"id": "c1"}, {"id": "c2"}}
+}
 func (f *fakeBackend) Call(_ context.Context, id string) (any, error) {
 	if id != "c1" {
 		return nil, fmt.Errorf("call %q: %w", id, ErrNotFound)
@@ -57,7 +59,7 @@ func (f *fakeBackend) Validate(_ context.Context, doc []byte) error {
 	return nil
 }
 func (f *fakeBackend) Reload(context.Context) (string, error) { f.reloads++; return "def", nil }
-func (f *fakeBackend) Summary(context.Context) Summary     { return Summary{ActiveCalls: 2} }
+func (f *fakeBackend) Summary(context.Context) Summary        { return Summary{ActiveCalls: 2} }
 
 func newTestServer(t *testing.T) (*httptest.Server, *fakeBackend, *bytes.Buffer) {
 	t.Helper()
