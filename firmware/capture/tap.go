@@ -1,0 +1,327 @@
+package capture
+
+import (
+	"hash/maphash"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Tap is the hot-path entry point of a Capturer. Its methods are safe for
+// concurrent use and never wait for the writer or for I/O.
+type Tap struct {
+	c *Capturer
+}
+
+// item is one queued record with its own copy of the payload.
+type item struct {
+	rec   Record
+	buf   []byte
+	caps  *[]*session // sessions of the call, immutable
+	addr  bool        // an address filter matched the remote address
+	ring  bool        // goes into the ring
+	bytes int64       // accounted against the queue's byte budget
+}
+
+// Packet offers a record to the capture. When no capture wants it (not
+// SIP for the ring, no running capture selects its call or address) it
+// returns at once; otherwise it copies the payload into a pooled buffer
+// and queues it. A full queue drops the record and counts it in
+// Stats().Dropped. The caller keeps ownership of rec and its payload.
+func (t *Tap) Packet(rec *Record) {
+	c := t.c
+	if c.closed.Load() {
+		return
+	}
+	wantRing := c.ringOn && rec.Kind == SIP
+	var caps *[]*session
+	if rec.CallKey != "" && c.callSessions.Load() > 0 {
+		caps = c.calls.captures(rec.CallKey)
+	}
+	addr := false
+	if list := c.addrSessions.Load(); list != nil {
+		ra := rec.Remote.Addr().Unmap()
+		for _, s := range *list {
+			if s.filter.Prefix.Contains(ra) {
+				addr = true
+				break
+			}
+		}
+	}
+	if !wantRing && caps == nil && !addr {
+		return
+	}
+	n := len(rec.Payload)
+	if n > MaxPayload || !rec.Local.IsValid() && !rec.Remote.IsValid() {
+		c.invalid.Add(1)
+		return
+	}
+	cost := int64(n) + ringOverhead
+	if c.queuedBytes.Add(cost) > c.cfg.QueueBytes {
+		c.queuedBytes.Add(-cost)
+		c.dropped.Add(1)
+		return
+	}
+	it := c.pool.Get().(*item)
+	it.buf = append(it.buf[:0], rec.Payload...)
+	it.rec = *rec
+	it.rec.Payload = it.buf
+	if it.rec.Time.IsZero() {
+		it.rec.Time = time.Now()
+	}
+	it.caps, it.addr, it.ring, it.bytes = caps, addr, wantRing, cost
+	select {
+	case c.queue <- it:
+		c.accepted.Add(1)
+	default:
+		c.queuedBytes.Add(-cost)
+		c.dropped.Add(1)
+		c.release(it)
+	}
+}
+
+// CallStarted tells the capture about a call and returns whether a
+// running capture records it. Call it once when the call starts, and again
+// with the same key when more is known (the other leg's Call-ID): the
+// descriptions are merged and the filters evaluated again. A call, once
+// selected, stays selected until its capture ends.
+func (t *Tap) CallStarted(call Call) bool {
+	c := t.c
+	if call.Key == "" || c.closed.Load() {
+		return false
+	}
+	e, ok := c.calls.upsert(call, c.cfg.MaxCalls)
+	if !ok {
+		c.untracked.Add(1)
+		return false
+	}
+	if c.sessions.Load() == nil {
+		return e.caps.Load() != nil
+	}
+	c.filterMu.Lock()
+	defer c.filterMu.Unlock()
+	e.mu.Lock()
+	desc := e.call
+	e.mu.Unlock()
+	for _, s := range *c.sessions.Load() {
+		if s.filter.matchesCall(&desc) {
+			e.addCap(s)
+		}
+	}
+	return e.caps.Load() != nil
+}
+
+// CallEnded tells the capture that the call is over. Records of the call
+// are still recognised for Config.CallLinger, for the messages that follow
+// the end (the 200 to a BYE, the last RTCP).
+func (t *Tap) CallEnded(key string) {
+	t.c.calls.end(key, time.Now())
+}
+
+// Stats returns the capture's counters.
+func (t *Tap) Stats() Stats { return t.c.Stats() }
+
+// callEntry is what the Tap knows about one call.
+type callEntry struct {
+	mu    sync.Mutex // guards call
+	call  Call
+	ended atomic.Int64               // unix nanoseconds; 0 while the call runs
+	caps  atomic.Pointer[[]*session] // captures recording this call; nil if none
+}
+
+// addCap adds s to the entry's captures. Caller holds Capturer.filterMu.
+func (e *callEntry) addCap(s *session) {
+	old := e.caps.Load()
+	var list []*session
+	if old != nil {
+		for _, x := range *old {
+			if x == s {
+				return
+			}
+		}
+		list = append(list, *old...)
+	}
+	list = append(list, s)
+	e.caps.Store(&list)
+}
+
+// removeCap removes s from the entry's captures. Caller holds
+// Capturer.filterMu.
+func (e *callEntry) removeCap(s *session) {
+	old := e.caps.Load()
+	if old == nil {
+		return
+	}
+	list := make([]*session, 0, len(*old))
+	for _, x := range *old {
+		if x != s {
+			list = append(list, x)
+		}
+	}
+	if len(list) == 0 {
+		e.caps.Store(nil)
+		return
+	}
+	e.caps.Store(&list)
+}
+
+const callShards = 64
+
+// callTable maps call keys to entries, sharded so that concurrent calls
+// rarely share a lock.
+type callTable struct {
+	seed   maphash.Seed
+	shards [callShards]callShard
+}
+
+type callShard struct {
+	mu sync.RWMutex
+	m  map[string]*callEntry
+	_  [32]byte // keep neighbouring shards' locks off one cache line
+}
+
+func newCallTable() *callTable {
+	t := &callTable{seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*callEntry)
+	}
+	return t
+}
+
+func (t *callTable) shard(key string) *callShard {
+	return &t.shards[maphash.String(t.seed, key)%callShards]
+}
+
+// captures returns the captures recording the call, or nil.
+func (t *callTable) captures(key string) *[]*session {
+	sh := t.shard(key)
+	sh.mu.RLock()
+	e := sh.m[key]
+	sh.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	return e.caps.Load()
+}
+
+// upsert adds or merges a call; false when the table is full.
+func (t *callTable) upsert(c Call, maxCalls int) (*callEntry, bool) {
+	sh := t.shard(c.Key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e := sh.m[c.Key]; e != nil {
+		e.mu.Lock()
+		e.call.CallIDs = mergeStrings(e.call.CallIDs, c.CallIDs)
+		e.call.Numbers = mergeStrings(e.call.Numbers, c.Numbers)
+		e.call.Addrs = mergeAddrs(e.call.Addrs, c.Addrs)
+		e.mu.Unlock()
+		e.ended.Store(0)
+		return e, true
+	}
+	if len(sh.m) >= max(1, maxCalls/callShards) {
+		return nil, false
+	}
+	e := &callEntry{call: Call{
+		Key:     c.Key,
+		CallIDs: mergeStrings(nil, c.CallIDs),
+		Numbers: mergeStrings(nil, c.Numbers),
+		Addrs:   mergeAddrs(nil, c.Addrs),
+	}}
+	sh.m[c.Key] = e
+	return e, true
+}
+
+func (t *callTable) end(key string, now time.Time) {
+	sh := t.shard(key)
+	sh.mu.RLock()
+	e := sh.m[key]
+	sh.mu.RUnlock()
+	if e != nil {
+		e.ended.Store(now.UnixNano())
+	}
+}
+
+// sweep forgets calls that ended before cutoff and returns how many calls
+// remain.
+func (t *callTable) sweep(cutoff time.Time) int {
+	n := 0
+	cut := cutoff.UnixNano()
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			if ended := e.ended.Load(); ended != 0 && ended < cut {
+				delete(sh.m, k)
+			}
+		}
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// each calls fn for every call, shard by shard under the shard's read lock.
+func (t *callTable) each(fn func(*callEntry)) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.m {
+			fn(e)
+		}
+		sh.mu.RUnlock()
+	}
+}
+
+func (t *callTable) len() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Bounds on what one call description keeps.
+const maxCallValues = 16
+
+func mergeStrings(dst, src []string) []string {
+	for _, s := range src {
+		if s == "" || len(dst) >= maxCallValues {
+			continue
+		}
+		dup := false
+		for _, d := range dst {
+			if d == s {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+func mergeAddrs(dst, src []netip.Addr) []netip.Addr {
+	for _, a := range src {
+		if !a.IsValid() || len(dst) >= maxCallValues {
+			continue
+		}
+		a = a.Unmap()
+		dup := false
+		for _, d := range dst {
+			if d == a {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			dst = append(dst, a)
+		}
+	}
+	return dst
+}
