@@ -246,7 +246,9 @@ func TestAgentSession(t *testing.T) {
 			t.Fatalf("Notify: %v", err)
 		}
 
-		go func() { errc <- a.Notify(context.Background(), Overload{ActiveCalls: 10, MaxCalls: 10, Reason: "calls"}) }()
+		go func() {
+			errc <- a.Notify(context.Background(), Overload{ActiveCalls: 10, MaxCalls: 10, Reason: "calls"})
+		}()
 		c.respond(c.read(), ErrCodeProcessingError)
 		if err := <-errc; !errors.Is(err, ErrMasterRefused) {
 			t.Fatalf("refused Notify err = %v", err)
