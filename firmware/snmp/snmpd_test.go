@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -264,13 +265,19 @@ func TestWithSnmpd(t *testing.T) {
 	d.start()
 
 	snap := testSnapshot()
+	var activeCalls atomic.Uint32 // changed while the agent serves
+	activeCalls.Store(snap.Calls.Active)
 	a, err := New(Config{
 		Address:      fmt.Sprintf("tcp:127.0.0.1:%d", d.axPort),
 		Timeout:      2 * time.Second,
 		PingInterval: 500 * time.Millisecond,
 		MinBackoff:   50 * time.Millisecond,
 		MaxBackoff:   500 * time.Millisecond,
-	}, SourceFunc(func() Snapshot { return snap }), nil)
+	}, SourceFunc(func() Snapshot {
+		s := snap
+		s.Calls.Active = activeCalls.Load()
+		return s
+	}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +438,7 @@ func TestWithSnmpd(t *testing.T) {
 		}
 		d.start()
 		waitConnected(t, a, before+1)
-		snap.Calls.Active = 77 // the source is read again per request
+		activeCalls.Store(77) // the source is read again per request
 		out, err := run(t, tools["snmpget"], append(v2c, root+".1.4.1.0")...)
 		if err != nil {
 			t.Fatalf("snmpget after restart: %v\n%s", err, out)
