@@ -41,14 +41,14 @@ func (o *osc) renorm() {
 
 // Generator plays one Tone with its cadence. Not safe for concurrent use.
 type Generator struct {
-	tone    Tone
-	rate    int
-	a1, a2  float64
-	o1, o2  osc
-	steps   [MaxCadence]int // cadence steps in samples
-	n       int
-	step    int // current cadence step
-	left    int // samples left in it
+	tone   Tone
+	rate   int
+	a1, a2 float64
+	o1, o2 osc
+	steps  [MaxCadence]int // cadence steps in samples
+	n      int
+	step   int // current cadence step
+	left   int // samples left in it
 }
 
 // NewGenerator returns a Generator of t at rate 8000, 16000 or 48000 Hz.
