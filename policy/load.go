@@ -73,6 +73,7 @@ func Parse(file string, data []byte) (*Set, error) {
 	}
 	sum := sha256.Sum256(data)
 	s.hash = hex.EncodeToString(sum[:])
+	s.source = append([]byte(nil), data...)
 	return s, nil
 }
 

@@ -13,6 +13,7 @@ import (
 type Set struct {
 	cfg         *Config
 	hash        string
+	source      []byte
 	realms      []*Realm
 	realmByName map[string]*Realm
 	trunks      []*Trunk
@@ -104,6 +105,9 @@ type Rules []rule
 
 // Hash is the SHA-256 (hex) of the file bytes the Set was parsed from.
 func (s *Set) Hash() string { return s.hash }
+
+// Source is the document the set was parsed from (do not modify).
+func (s *Set) Source() []byte { return s.source }
 
 // Config is the decoded configuration with defaults filled and TLS file
 // names resolved. It is shared: treat it as read-only.

@@ -121,6 +121,9 @@ func (b *B2BUA) Reload(s *policy.Set) {
 // ActiveCalls counts calls in progress.
 func (b *B2BUA) ActiveCalls() int { return b.calls.count() }
 
+// Draining reports whether sbcd is refusing new calls before stopping.
+func (b *B2BUA) Draining() bool { return b.draining.Load() }
+
 // Registrations is the number of live registered contacts.
 func (b *B2BUA) Registrations() int { return b.reg.count() }
 

@@ -1,16 +1,28 @@
 // Command sbcctl is the operator's command-line tool for sbcd.
 //
-//	sbcctl check-config FILE    validate a policy file offline
-//	sbcctl [-admin ADDR] health ask a running sbcd whether it is healthy
+//	sbcctl check-config FILE        validate a policy file offline
+//	sbcctl health                   ask a running sbcd whether it is healthy
+//	sbcctl status                   version, uptime, policy, counts
+//	sbcctl calls                    calls in progress
+//	sbcctl call ID                  one call with both legs and media stats
+//	sbcctl hangup ID                end a call (operator)
+//	sbcctl registrations            registered contacts
+//	sbcctl trunks                   trunks and gateways
+//	sbcctl policy show              the running policy
+//	sbcctl policy validate FILE     check a file against the running sbcd
+//	sbcctl policy reload            reload the policy file (operator)
+//	sbcctl summary                  metrics summary
+//
+// API commands take the token from -token-file or $SBCCTL_TOKEN and print
+// tables, or the API's JSON with -json.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"time"
+	"strings"
 
 	"github.com/openborder/openborder/policy"
 )
@@ -19,44 +31,125 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+const usage = `usage: sbcctl [flags] COMMAND
+commands: check-config FILE | health | status | calls | call ID | hangup ID |
+          registrations | trunks | policy show | policy validate FILE |
+          policy reload | summary
+flags:`
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sbcctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	admin := fs.String("admin", "127.0.0.1:8080", "admin API address of sbcd")
+	addr := fs.String("admin", "127.0.0.1:8080", "admin address of sbcd (host:port, or an http(s):// URL)")
+	tokenFile := fs.String("token-file", "", "file holding the API token (default: $SBCCTL_TOKEN)")
+	asJSON := fs.Bool("json", false, "print the API's JSON instead of tables")
+	insecure := fs.Bool("insecure", false, "do not verify the admin listener's TLS certificate")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sbcctl [-admin ADDR] check-config FILE | health")
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	switch fs.Arg(0) {
-	case "check-config":
-		if fs.NArg() != 2 {
+	cmd, rest := fs.Arg(0), fs.Args()
+	if len(rest) > 0 {
+		rest = rest[1:]
+	}
+	if cmd == "check-config" {
+		if len(rest) != 1 {
 			fs.Usage()
 			return 2
 		}
-		set, err := policy.Load(fs.Arg(1))
+		set, err := policy.Load(rest[0])
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s: OK (%d realms, %d trunks)\n", fs.Arg(1), len(set.Realms()), len(set.Trunks()))
+		fmt.Fprintf(stdout, "%s: OK (%d realms, %d trunks)\n", rest[0], len(set.Realms()), len(set.Trunks()))
 		return 0
-	case "health":
-		c := http.Client{Timeout: 5 * time.Second}
-		res, err := c.Get("http://" + *admin + "/healthz")
+	}
+	token := strings.TrimSpace(os.Getenv("SBCCTL_TOKEN"))
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
 		if err != nil {
-			fmt.Fprintln(stderr, "sbcd not reachable:", err)
-			return 1
+			fmt.Fprintln(stderr, "token file:", err)
+			return 2
 		}
-		defer res.Body.Close()
-		_, _ = io.Copy(stdout, res.Body)
-		if res.StatusCode != http.StatusOK {
-			return 1
-		}
+		token = strings.TrimSpace(string(b))
+	}
+	c := newClient(*addr, token, *insecure)
+	o := &out{w: stdout, json: *asJSON}
+	err := dispatch(c, o, cmd, rest)
+	switch e := err.(type) {
+	case nil:
 		return 0
-	default:
+	case usageError:
+		fmt.Fprintln(stderr, e)
 		fs.Usage()
 		return 2
+	default:
+		fmt.Fprintln(stderr, "sbcctl:", err)
+		return 1
 	}
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+func dispatch(c *client, o *out, cmd string, args []string) error {
+	want := func(n int) error {
+		if len(args) != n {
+			return usageError(fmt.Sprintf("%s takes %d argument(s)", cmd, n))
+		}
+		return nil
+	}
+	switch cmd {
+	case "health":
+		return c.health(o.w)
+	case "status":
+		return o.show(c.get("/api/v1/status"), showStatus)
+	case "calls":
+		return o.show(c.get("/api/v1/calls"), showCalls)
+	case "call":
+		if err := want(1); err != nil {
+			return err
+		}
+		return o.show(c.get("/api/v1/calls/"+pathEscape(args[0])), showCall)
+	case "hangup":
+		if err := want(1); err != nil {
+			return err
+		}
+		return o.show(c.do("DELETE", "/api/v1/calls/"+pathEscape(args[0]), nil), showResult)
+	case "registrations":
+		return o.show(c.get("/api/v1/registrations"), showRegistrations)
+	case "trunks":
+		return o.show(c.get("/api/v1/trunks"), showTrunks)
+	case "summary":
+		return o.show(c.get("/api/v1/metrics/summary"), showSummary)
+	case "policy":
+		if len(args) == 0 {
+			return usageError("policy needs show, validate FILE or reload")
+		}
+		sub, args := args[0], args[1:]
+		switch sub {
+		case "show":
+			return o.show(c.get("/api/v1/policy"), showPolicy)
+		case "validate":
+			if len(args) != 1 {
+				return usageError("policy validate takes a FILE")
+			}
+			doc, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			return o.show(c.do("POST", "/api/v1/policy/validate", doc), showResult)
+		case "reload":
+			return o.show(c.do("POST", "/api/v1/policy/reload", nil), showResult)
+		}
+		return usageError("unknown policy command " + sub)
+	case "":
+		return usageError("no command")
+	}
+	return usageError("unknown command " + cmd)
 }

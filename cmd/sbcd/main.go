@@ -9,8 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync"
@@ -134,7 +132,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		defer srv.Close()
 	}
 	if addr := pol.Config().Admin.Address; addr != "" {
-		stop, err := serveAdmin(addr, b2bua, mreg, log)
+		stop, err := serveAdmin(addr, &adminBackend{path: path, b: b2bua, e: engine, m: mreg, log: log, started: time.Now()}, log)
 		if err != nil {
 			return err
 		}
@@ -147,7 +145,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	defer signal.Stop(sigs)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			reload(path, b2bua, mreg, log)
+			_, _ = reload(path, b2bua, mreg, log)
 			continue
 		}
 		deadline := b2bua.Policy().Config().SIP.DrainTimeout
@@ -163,9 +161,14 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	return nil
 }
 
+// reloadMu serialises reloads from SIGHUP and from the admin API.
+var reloadMu sync.Mutex
+
 // reload is the one reload entry point: the new policy is parsed, validated
 // and compiled whole, then swapped; a bad file leaves the old one running.
-func reload(path string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) {
+func reload(path string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) (string, error) {
+	reloadMu.Lock()
+	defer reloadMu.Unlock()
 	start := time.Now()
 	pol, err := policy.Load(path)
 	if err != nil {
@@ -173,43 +176,13 @@ func reload(path string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) {
 		m.ConfigReloadFailed()
 		if errors.As(err, &errs) {
 			log.Error("policy reload failed", "err", err.Error(), "problems", len(errs))
-			return
+			return "", err
 		}
 		log.Error("policy reload failed", "err", err.Error())
-		return
+		return "", err
 	}
 	b.Reload(pol)
 	m.ConfigLoaded(pol.Hash(), true)
 	log.Info("policy reloaded", "hash", pol.Hash(), "took_ms", time.Since(start).Milliseconds())
-}
-
-// serveAdmin starts the management listener: /healthz, /metrics, pprof.
-func serveAdmin(addr string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("admin listener: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "ok calls=%d\n", b.ActiveCalls())
-	})
-	mux.Handle("GET /metrics", m.Handler())
-	// Profiles for operators chasing CPU or memory; the admin listener is
-	// a management address, never a realm's.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("admin listener stopped", "err", err)
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	}, nil
+	return pol.Hash(), nil
 }

@@ -13,6 +13,9 @@ import (
 var (
 	sbcdBin  string
 	buildErr error
+
+	sbcctlBin string
+	ctlErr    error
 )
 
 func TestMain(m *testing.M) {
@@ -22,6 +25,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	sbcdBin, buildErr = buildSbcd(dir)
+	sbcctlBin, ctlErr = buildTool(dir, "sbcctl")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -49,4 +53,24 @@ func needSbcd(t *testing.T) string {
 		t.Fatalf("sbcd is not available: %v", buildErr)
 	}
 	return sbcdBin
+}
+
+// buildTool builds ./cmd/<name> into dir.
+func buildTool(dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/%s: %w\n%s", name, err, out)
+	}
+	return bin, nil
+}
+
+// needSbcctl returns the sbcctl binary or fails the test.
+func needSbcctl(t *testing.T) string {
+	t.Helper()
+	if ctlErr != nil {
+		t.Fatalf("sbcctl is not available: %v", ctlErr)
+	}
+	return sbcctlBin
 }
