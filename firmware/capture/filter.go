@@ -71,6 +71,10 @@ func ParseFilter(s string) (Filter, error) {
 			if err != nil {
 				return Filter{}, fmt.Errorf("%w: %q: %w", ErrFilter, s, err)
 			}
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				// Records carry unmapped addresses: match them as IPv4.
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			f = AddrFilter(p)
 		} else {
 			a, err := netip.ParseAddr(value)

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"strings"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
