@@ -16,6 +16,8 @@ type Config struct {
 	Media MediaConfig `yaml:"media"`
 	// Admin is the management HTTP listener (admin API, /metrics, /healthz).
 	Admin AdminConfig `yaml:"admin"`
+	// SNMP connects sbcd to the system's snmpd as an AgentX subagent.
+	SNMP SNMPConfig `yaml:"snmp"`
 	// Realms are the networks sbcd borders on. At least one is required.
 	Realms []RealmConfig `yaml:"realms"`
 	// Trunks are the SIP peers (gateways) reached through a realm.
@@ -81,6 +83,13 @@ type AdminConfig struct {
 	// CertFile and KeyFile serve the admin listener over HTTPS.
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+}
+
+// SNMPConfig is the AgentX subagent.
+type SNMPConfig struct {
+	// AgentX is snmpd's agentXSocket: "unix:/path" or "tcp:127.0.0.1:705".
+	// Empty disables the subagent.
+	AgentX string `yaml:"agentx"`
 }
 
 // AdminToken is one API credential. Only the token's SHA-256 is stored.

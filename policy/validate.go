@@ -93,6 +93,7 @@ func (v *validator) validate() {
 		v.addrPort("admin.address", c.Admin.Address)
 	}
 	v.admin()
+	v.snmp()
 	v.normalization()
 	v.realmsCheck()
 	v.trunksCheck()
@@ -505,5 +506,20 @@ func (v *validator) admin() {
 	} else if a.CertFile != "" {
 		v.readable("admin", "cert_file", a.CertFile)
 		v.readable("admin", "key_file", a.KeyFile)
+	}
+}
+
+func (v *validator) snmp() {
+	a := v.cfg.SNMP.AgentX
+	switch {
+	case a == "":
+	case strings.HasPrefix(a, "unix:") && len(a) > len("unix:"), strings.HasPrefix(a, "/"):
+	case strings.HasPrefix(a, "tcp:"):
+		ap, ok := v.addrPort("snmp.agentx", strings.TrimPrefix(a, "tcp:"))
+		if ok && !ap.Addr().IsLoopback() {
+			v.errAt("snmp.agentx", "AgentX carries no authentication: use a loopback address or a unix socket, not %s", ap.Addr())
+		}
+	default:
+		v.errAt("snmp.agentx", "%q is not unix:/path, /path or tcp:127.0.0.1:port", a)
 	}
 }

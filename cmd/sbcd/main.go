@@ -131,6 +131,14 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		wg.Go(func() { _ = srv.Serve(ctx, pc) })
 		defer srv.Close()
 	}
+	agent, err := startSNMP(pol.Config().SNMP.AgentX, &snmpSource{b: b2bua, e: engine, m: mreg, started: time.Now()}, log)
+	if err != nil {
+		return fmt.Errorf("snmp: %w", err)
+	}
+	if agent != nil {
+		defer agent.Close()
+		reloadFailed = func(msg string) { notifyReloadFailed(agent, msg) }
+	}
 	if addr := pol.Config().Admin.Address; addr != "" {
 		stop, err := serveAdmin(addr, &adminBackend{path: path, b: b2bua, e: engine, m: mreg, log: log, started: time.Now()}, log)
 		if err != nil {
@@ -164,6 +172,9 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 // reloadMu serialises reloads from SIGHUP and from the admin API.
 var reloadMu sync.Mutex
 
+// reloadFailed is told about refused reloads (the SNMP notification).
+var reloadFailed = func(string) {}
+
 // reload is the one reload entry point: the new policy is parsed, validated
 // and compiled whole, then swapped; a bad file leaves the old one running.
 func reload(path string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) (string, error) {
@@ -174,6 +185,8 @@ func reload(path string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) (s
 	if err != nil {
 		var errs policy.Errors
 		m.ConfigReloadFailed()
+		lastReload.set(false, err.Error())
+		reloadFailed(err.Error())
 		if errors.As(err, &errs) {
 			log.Error("policy reload failed", "err", err.Error(), "problems", len(errs))
 			return "", err
@@ -183,6 +196,7 @@ func reload(path string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) (s
 	}
 	b.Reload(pol)
 	m.ConfigLoaded(pol.Hash(), true)
+	lastReload.set(true, "")
 	log.Info("policy reloaded", "hash", pol.Hash(), "took_ms", time.Since(start).Milliseconds())
 	return pol.Hash(), nil
 }

@@ -1,9 +1,11 @@
 package metrics
 
 import (
+	"math"
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -64,6 +66,7 @@ type Registry struct {
 	config     *prometheus.GaugeVec
 
 	trunks *trunkWindows
+	totals totals
 
 	mu       sync.RWMutex
 	msgCache map[msgKey]prometheus.Counter
@@ -231,7 +234,9 @@ func (r *Registry) CallEnded(rec *sbc.CallRecord) {
 	if rec.Method != string(sip.INVITE) {
 		return
 	}
-	r.calls.WithLabelValues(rec.ARealm, Outcome(rec)).Inc()
+	outcome := Outcome(rec)
+	r.calls.WithLabelValues(rec.ARealm, outcome).Inc()
+	r.totals.count(outcome, rec.Media.MOS)
 	if !rec.Ringing.IsZero() {
 		r.pdd.Observe(rec.Ringing.Sub(rec.Start).Seconds())
 	}
@@ -302,4 +307,54 @@ func networkEffective(status int) bool {
 		return true
 	}
 	return false
+}
+
+// totals are the call figures other exporters (SNMP) read cheaply.
+type totals struct {
+	attempts, answered, failed atomic.Uint64
+	mosSum                     atomic.Uint64 // float64 bits
+	mosN                       atomic.Uint64
+}
+
+func (t *totals) count(outcome string, mos float64) {
+	t.attempts.Add(1)
+	switch outcome {
+	case "answered":
+		t.answered.Add(1)
+	case "cancelled", "busy", "no_answer":
+	default:
+		t.failed.Add(1)
+	}
+	if mos > 0 {
+		for {
+			old := t.mosSum.Load()
+			if t.mosSum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+mos)) {
+				break
+			}
+		}
+		t.mosN.Add(1)
+	}
+}
+
+// Totals are call counts since start: every ended INVITE, those
+// answered, and those that failed or were refused (not cancelled, busy or
+// unanswered); MeanMOS over calls with media (0: none yet).
+type Totals struct {
+	Attempts, Answered, Failed uint64
+	MeanMOS                    float64
+}
+
+// Totals returns the call totals.
+func (r *Registry) Totals() Totals {
+	t := Totals{Attempts: r.totals.attempts.Load(), Answered: r.totals.answered.Load(), Failed: r.totals.failed.Load()}
+	if n := r.totals.mosN.Load(); n > 0 {
+		t.MeanMOS = math.Float64frombits(r.totals.mosSum.Load()) / float64(n)
+	}
+	return t
+}
+
+// TrunkASR is a trunk's answer-seizure ratio over the sliding window; ok
+// is false when the window holds no attempt.
+func (r *Registry) TrunkASR(trunk string) (asr float64, ok bool) {
+	return r.trunks.asrOf(trunk)
 }

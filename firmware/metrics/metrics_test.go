@@ -142,6 +142,13 @@ func TestCallOutcomesAndTrunkRatios(t *testing.T) {
 	if v := value(t, r, "openborder_media_mos", nil); v != 1 {
 		t.Errorf("mos samples = %v", v)
 	}
+	tot := r.Totals()
+	if tot.Attempts != 3 || tot.Answered != 1 || tot.Failed != 1 || tot.MeanMOS != 4.3 {
+		t.Errorf("totals %+v", tot)
+	}
+	if asr, ok := r.TrunkASR("pbx"); !ok || asr < 0.333 || asr > 0.334 {
+		t.Errorf("TrunkASR = %v %v", asr, ok)
+	}
 	// The window slides: 16 minutes later the ratios are gone.
 	now = now.Add(16 * time.Minute)
 	if v := value(t, r, "openborder_trunk_window_attempts", map[string]string{"trunk": "pbx"}); v != 0 {

@@ -113,3 +113,24 @@ func (w *trunkWindows) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+func (w *trunkWindows) asrOf(trunk string) (float64, bool) {
+	s := w.slot()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ring, ok := w.trunks[trunk]
+	if !ok {
+		return 0, false
+	}
+	var attempts, answered uint64
+	for _, b := range ring {
+		if b.slot > s-buckets && b.slot <= s {
+			attempts += b.attempts
+			answered += b.answered
+		}
+	}
+	if attempts == 0 {
+		return 0, false
+	}
+	return float64(answered) / float64(attempts), true
+}
