@@ -651,3 +651,85 @@ func BenchmarkTapPacket(b *testing.B) {
 		}
 	})
 }
+
+// TestConcurrentUse runs calls on several goroutines while captures start
+// and stop; under -race this checks the Tap's synchronisation, and each
+// capture must hold only records of the call it selected.
+func TestConcurrentUse(t *testing.T) {
+	c := newTest(t, Config{MaxCaptures: 64})
+	tap := c.Tap()
+	const workers, calls = 4, 50
+	var ids []string
+	start := func(i int) {
+		id, err := c.Start(context.Background(), NumberFilter("wa-"+string(rune('A'+i*2))), Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for i := range 10 { // calls started after these are selected when they start
+		start(i)
+	}
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range calls {
+				key := "w" + string(rune('a'+w)) + "-" + string(rune('A'+i))
+				tap.CallStarted(Call{Key: key, Numbers: []string{key}})
+				recs := sipCall(time.Now(), 2)
+				for j := range recs {
+					recs[j].CallKey = key
+				}
+				feed(tap, recs)
+				tap.CallEnded(key)
+			}
+		}()
+	}
+	for i := 10; i < 20; i++ {
+		start(i)
+		if i%3 == 0 {
+			if _, err := c.Stop(context.Background(), ids[i/2]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = c.Stats()
+		if _, err := c.List(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range workers {
+		<-done
+	}
+	settle(t, c)
+	total := int64(0)
+	defer func() {
+		t.Logf("%d captures hold %d packets", len(ids), total)
+		if total == 0 {
+			t.Error("no capture recorded anything")
+		}
+	}()
+	for _, id := range ids {
+		info, err := c.Stop(context.Background(), id)
+		total += info.Packets
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _, err := c.Open(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts, section := readPcapng(t, f)
+		f.Close()
+		if int64(len(pkts)) != info.Packets {
+			t.Errorf("%s: file has %d packets, info says %d", id, len(pkts), info.Packets)
+		}
+		want := strings.TrimPrefix(section[strings.Index(section, "filter=number:"):], "filter=number:")
+		want = want[:strings.Index(want, ";")]
+		for _, p := range pkts {
+			if !strings.HasSuffix(p.comment, "call="+want) {
+				t.Fatalf("%s: capture of %s holds %q", id, want, p.comment)
+			}
+		}
+	}
+}
