@@ -733,3 +733,44 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCaptureToFile measures what a capture sustains end to end: the
+// Tap is fed no faster than the writer drains it into the capture file.
+func BenchmarkCaptureToFile(b *testing.B) {
+	c, err := New(Config{Dir: b.TempDir(), RingOff: true, Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	id, err := c.Start(context.Background(), CallFilter(callKey), Limits{Bytes: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tap := c.Tap()
+	tap.CallStarted(theCall())
+	recs := sipCall(time.Now(), 50)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		for len(c.queue) > cap(c.queue)/2 {
+			runtime.Gosched()
+		}
+		tap.Packet(&recs[i%len(recs)])
+		i++
+	}
+	if err := c.do(context.Background(), func() {}); err != nil {
+		b.Fatal(err)
+	}
+	for len(c.queue) > 0 {
+		runtime.Gosched()
+	}
+	info, err := c.Stop(context.Background(), id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := c.Stats()
+	if st.Dropped != 0 || info.Packets != int64(i) {
+		b.Fatalf("%d dropped, %d of %d written", st.Dropped, info.Packets, i)
+	}
+	b.ReportMetric(float64(info.Packets)/b.Elapsed().Seconds(), "packets/s")
+}

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -62,6 +63,7 @@ type session struct {
 	maxBytes int64
 	tmp      string
 	f        *os.File
+	bw       *bufio.Writer // between the Writer and the file: fewer, larger writes
 	w        *Writer
 	packets  atomic.Int64
 
@@ -146,7 +148,8 @@ func (c *Capturer) Start(ctx context.Context, f Filter, lim Limits) (string, err
 	if err != nil {
 		return "", fmt.Errorf("capture: create file: %w", err)
 	}
-	w, err := NewWriter(file, WriterOptions{RawIP: c.cfg.RawIP,
+	bw := bufio.NewWriterSize(file, 64<<10)
+	w, err := NewWriter(bw, WriterOptions{RawIP: c.cfg.RawIP,
 		Comment: sectionComment(c.cfg.Node, f.String(), now, lim)})
 	if err == nil {
 		err = w.Flush()
@@ -156,7 +159,7 @@ func (c *Capturer) Start(ctx context.Context, f Filter, lim Limits) (string, err
 		_ = os.Remove(s.tmp)
 		return "", err
 	}
-	s.f, s.w = file, w
+	s.f, s.bw, s.w = file, bw, w
 
 	var startErr error
 	err = c.do(ctx, func() { startErr = c.attach(s) })
@@ -237,6 +240,9 @@ func (c *Capturer) finish(s *session, reason string) {
 	c.filterMu.Unlock()
 
 	err := s.w.Flush()
+	if err == nil {
+		err = s.bw.Flush()
+	}
 	if err == nil {
 		err = s.f.Sync()
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -217,4 +218,38 @@ func BenchmarkSenderSend(b *testing.B) {
 	for b.Loop() {
 		s.Send(p)
 	}
+	st := s.Stats()
+	b.ReportMetric(float64(st.Dropped)/float64(st.Dropped+st.Sent+uint64(st.Queued)), "dropped/op")
+}
+
+// BenchmarkSenderThroughput measures what reaches a UDP collector on
+// loopback when Send is called no faster than the sender drains.
+func BenchmarkSenderThroughput(b *testing.B) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pc.Close()
+	go func() { // the collector: read and discard until closed
+		buf := make([]byte, 65535)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	s, err := NewSender(SenderConfig{Addr: pc.LocalAddr().String(), Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := sipPacket(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		for !s.Send(p) {
+			runtime.Gosched()
+		}
+	}
+	_ = s.Close()
+	st := s.Stats()
+	b.ReportMetric(float64(st.Sent)/b.Elapsed().Seconds(), "packets/s")
 }
