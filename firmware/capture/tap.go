@@ -57,6 +57,10 @@ func (t *Tap) Packet(rec *Record) {
 		c.invalid.Add(1)
 		return
 	}
+	if len(c.queue) == cap(c.queue) { // full: drop before copying
+		c.dropped.Add(1)
+		return
+	}
 	cost := int64(n) + ringOverhead
 	if c.queuedBytes.Add(cost) > c.cfg.QueueBytes {
 		c.queuedBytes.Add(-cost)
