@@ -143,6 +143,27 @@ func (g goertzel) power(x []float32) float32 {
 	return s1*s1 + s2*s2 - c*s1*s2
 }
 
+// powers8 runs eight Goertzel filters over x in one pass (independent
+// recurrences pipeline well) and stores |X|² in out.
+func powers8(c *[8]float32, x []float32, out *[8]float64) {
+	var a0, a1, a2, a3, a4, a5, a6, a7 float32
+	var b0, b1, b2, b3, b4, b5, b6, b7 float32
+	c0, c1, c2, c3, c4, c5, c6, c7 := c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+	for _, v := range x {
+		a0, b0 = v+c0*a0-b0, a0
+		a1, b1 = v+c1*a1-b1, a1
+		a2, b2 = v+c2*a2-b2, a2
+		a3, b3 = v+c3*a3-b3, a3
+		a4, b4 = v+c4*a4-b4, a4
+		a5, b5 = v+c5*a5-b5, a5
+		a6, b6 = v+c6*a6-b6, a6
+		a7, b7 = v+c7*a7-b7, a7
+	}
+	p := func(s1, s2, c float32) float64 { return float64(s1*s1 + s2*s2 - c*s1*s2) }
+	out[0], out[1], out[2], out[3] = p(a0, b0, c0), p(a1, b1, c1), p(a2, b2, c2), p(a3, b3, c3)
+	out[4], out[5], out[6], out[7] = p(a4, b4, c4), p(a5, b5, c5), p(a6, b6, c6), p(a7, b7, c7)
+}
+
 // tone is one DTMF frequency with its fine-analysis filters.
 type tone struct {
 	freq     float64
@@ -161,6 +182,7 @@ type Detector struct {
 	bin   float64
 	low   [4]tone
 	high  [4]tone
+	nom   [8]float32 // nominal coefficients: low group then high group
 	buf   [maxWin]float32
 	fill  int
 	pos   int64 // samples consumed so far
@@ -209,6 +231,8 @@ func NewDetector(rate int, cfg DetectorConfig) (*Detector, error) {
 	for i := range lowFreqs {
 		d.low[i] = mk(lowFreqs[i])
 		d.high[i] = mk(highFreqs[i])
+		d.nom[i] = d.low[i].nominal.coef
+		d.nom[4+i] = d.high[i].nominal.coef
 	}
 	a := amplitude(cfg.MinLevel)
 	d.minAmp2 = a * a
@@ -334,6 +358,11 @@ func (d *Detector) end(dst []Event) []Event {
 	return dst
 }
 
+// coefs returns the side-bin coefficients of t.
+func coefs(t *tone) []float32 {
+	return []float32{t.side[0].coef, t.side[1].coef, t.side[2].coef, t.side[3].coef}
+}
+
 // toneEnergy is the fine analysis of one candidate tone.
 type toneEnergy struct {
 	energy float64 // |X|² summed over the nominal bin and its neighbours
@@ -344,11 +373,7 @@ type toneEnergy struct {
 // analyse measures a candidate tone in x: energy over three bins and the
 // frequency deviation interpolated between the nominal bin and its
 // stronger neighbour (exact for a rectangular window: δ = |X₁|/(|X₀|+|X₁|)).
-func (d *Detector) analyse(t *tone, p0 float64, x []float32) toneEnergy {
-	var p [4]float64
-	for i := range t.side {
-		p[i] = float64(t.side[i].power(x))
-	}
+func (d *Detector) analyse(t *tone, p0 float64, p []float64) toneEnergy {
 	// p[0]=-2, p[1]=-1, p[2]=+1, p[3]=+2 bins.
 	near, far, sign := p[2], p[3], 1.0
 	if p[1] > p[2] {
@@ -397,11 +422,11 @@ func (d *Detector) classify(x []float32, hold bool) int {
 	if total/n < d.minAmp2 {
 		return -1
 	}
-	var lp, hp [4]float64
+	var all [8]float64
+	powers8(&d.nom, x, &all)
+	lp, hp := all[:4], all[4:]
 	li, hi := 0, 0
-	for i := range d.low {
-		lp[i] = float64(d.low[i].nominal.power(x))
-		hp[i] = float64(d.high[i].nominal.power(x))
+	for i := range lp {
 		if lp[i] > lp[li] {
 			li = i
 		}
@@ -414,8 +439,13 @@ func (d *Detector) classify(x []float32, hold bool) int {
 	if (lp[li]+hp[hi])*2/n < 0.3*minRatio*total {
 		return -1
 	}
-	lt := d.analyse(&d.low[li], lp[li], x)
-	ht := d.analyse(&d.high[hi], hp[hi], x)
+	var sc [8]float32
+	var side [8]float64
+	copy(sc[:4], coefs(&d.low[li]))
+	copy(sc[4:], coefs(&d.high[hi]))
+	powers8(&sc, x, &side)
+	lt := d.analyse(&d.low[li], lp[li], side[:4])
+	ht := d.analyse(&d.high[hi], hp[hi], side[4:])
 	if !lt.ok || !ht.ok {
 		return -1
 	}
