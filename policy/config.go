@@ -1,6 +1,10 @@
 package policy
 
-import "time"
+import (
+	"time"
+
+	"github.com/openborder/openborder/cdr"
+)
 
 // Config is the YAML document as written by the operator. Load decodes it
 // strictly, fills defaults, validates it and compiles it into a *Set; code
@@ -16,6 +20,8 @@ type Config struct {
 	Media MediaConfig `yaml:"media"`
 	// Admin is the management HTTP listener (admin API, /metrics, /healthz).
 	Admin AdminConfig `yaml:"admin"`
+	// CDR configures call detail records (files, RADIUS accounting).
+	CDR CDRConfig `yaml:"cdr"`
 	// SNMP connects sbcd to the system's snmpd as an AgentX subagent.
 	SNMP SNMPConfig `yaml:"snmp"`
 	// Realms are the networks sbcd borders on. At least one is required.
@@ -83,6 +89,74 @@ type AdminConfig struct {
 	// CertFile and KeyFile serve the admin listener over HTTPS.
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+}
+
+// CDRConfig configures call detail records: one record per call attempt,
+// on disk before the call is released, and optionally RADIUS accounting.
+type CDRConfig struct {
+	// Dir holds the CDR files (created if missing). Empty: no CDR files.
+	Dir string `yaml:"dir"`
+	// Name is the files' base name (Name.csv, Name.jsonl). Default cdr.
+	Name string `yaml:"name"`
+	// Formats is csv and/or jsonl. Default [csv].
+	Formats []string `yaml:"formats"`
+	// MaxSize rotates a file at this many bytes. Default 64 MiB; -1 disables.
+	MaxSize int64 `yaml:"max_size"`
+	// RotateInterval rotates the files at every multiple of it (UTC).
+	// Default 24h (midnight UTC); -1s disables.
+	RotateInterval time.Duration `yaml:"rotate_interval"`
+	// MaxDelay lets a batch wait this long for more records before its
+	// fsync. Default 0.
+	MaxDelay time.Duration `yaml:"max_delay"`
+	// RADIUS sends accounting Start/Stop (RFC 2866).
+	RADIUS RADIUSConfig `yaml:"radius"`
+}
+
+// RADIUSConfig is RADIUS accounting.
+type RADIUSConfig struct {
+	// Servers are tried in order. Empty disables RADIUS accounting.
+	Servers []RADIUSServerConfig `yaml:"servers"`
+	// Timeout per answer. Default 2s.
+	Timeout time.Duration `yaml:"timeout"`
+	// Retries per server before the next one. Default 2.
+	Retries int `yaml:"retries"`
+	// SpoolDir keeps undelivered requests until a server answers. Required with servers.
+	SpoolDir string `yaml:"spool_dir"`
+	// SpoolMaxBytes caps the spool. Default 64 MiB.
+	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
+	// InterimInterval sends Interim-Updates for answered calls. Default none.
+	InterimInterval time.Duration `yaml:"interim_interval"`
+	// NASIdentifier is sent as NAS-Identifier. Default sbcd.
+	NASIdentifier string `yaml:"nas_identifier"`
+	// NASIPAddress (IPv4) is sent as NAS-IP-Address when set.
+	NASIPAddress string `yaml:"nas_ip_address"`
+}
+
+// RADIUSServerConfig is one accounting server.
+type RADIUSServerConfig struct {
+	// Address is host:port, usually port 1813.
+	Address string `yaml:"address"`
+	// Secret is the shared secret. Required.
+	Secret string `yaml:"secret"`
+}
+
+// Sinks converts the section into the cdr package's configuration.
+func (c CDRConfig) Sinks() cdr.Config {
+	out := cdr.Config{
+		Files: cdr.FileConfig{Dir: c.Dir, Name: c.Name, MaxSize: c.MaxSize,
+			RotateInterval: c.RotateInterval, MaxDelay: c.MaxDelay},
+		RADIUS: cdr.RADIUSConfig{Timeout: c.RADIUS.Timeout, Retries: c.RADIUS.Retries,
+			SpoolDir: c.RADIUS.SpoolDir, SpoolMaxBytes: c.RADIUS.SpoolMaxBytes,
+			InterimInterval: c.RADIUS.InterimInterval, NASIdentifier: c.RADIUS.NASIdentifier,
+			NASIPAddress: c.RADIUS.NASIPAddress},
+	}
+	for _, f := range c.Formats {
+		out.Files.Formats = append(out.Files.Formats, cdr.Format(f))
+	}
+	for _, s := range c.RADIUS.Servers {
+		out.RADIUS.Servers = append(out.RADIUS.Servers, cdr.RADIUSServer{Address: s.Address, Secret: s.Secret})
+	}
+	return out
 }
 
 // SNMPConfig is the AgentX subagent.

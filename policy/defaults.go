@@ -70,6 +70,11 @@ func applyDefaults(c *Config, dir string) {
 	setDur(&c.Media.HoldTimeout, DefaultHoldTimeout)
 	setDur(&c.Media.PortDrain, DefaultPortDrain)
 
+	c.CDR.Dir = resolve(dir, c.CDR.Dir)
+	c.CDR.RADIUS.SpoolDir = resolve(dir, c.CDR.RADIUS.SpoolDir)
+	c.Admin.AuditLog = resolve(dir, c.Admin.AuditLog)
+	c.Admin.CertFile = resolve(dir, c.Admin.CertFile)
+	c.Admin.KeyFile = resolve(dir, c.Admin.KeyFile)
 	for i := range c.Realms {
 		r := &c.Realms[i]
 		for j := range r.Listeners {

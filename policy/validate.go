@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/openborder/openborder/cdr"
 )
 
 // validator checks a decoded, defaulted Config and records every problem.
@@ -94,6 +96,7 @@ func (v *validator) validate() {
 	}
 	v.admin()
 	v.snmp()
+	v.cdr()
 	v.normalization()
 	v.realmsCheck()
 	v.trunksCheck()
@@ -522,4 +525,42 @@ func (v *validator) snmp() {
 	default:
 		v.errAt("snmp.agentx", "%q is not unix:/path, /path or tcp:127.0.0.1:port", a)
 	}
+}
+
+// cdr checks the CDR section with the cdr package's own rules; each
+// problem is reported at its key under cdr.
+func (v *validator) cdr() {
+	err := v.cfg.CDR.Sinks().Validate()
+	if err == nil {
+		return
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, inner := range j.Unwrap() {
+				v.cdrProblem(inner)
+			}
+			continue
+		}
+		v.cdrProblem(e)
+	}
+}
+
+func (v *validator) cdrProblem(e error) {
+	if e == nil {
+		return
+	}
+	msg := strings.TrimPrefix(e.Error(), cdr.ErrInvalidConfig.Error()+": ")
+	field, rest, ok := strings.Cut(msg, ": ")
+	if !ok {
+		v.errAt("cdr", "%s", msg)
+		return
+	}
+	path := "cdr." + strings.TrimPrefix(field, "files.")
+	v.errAt(path, "%s", rest)
 }

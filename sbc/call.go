@@ -301,13 +301,15 @@ func (c *call) finish(cause string, status int) {
 	for _, l := range c.abandoned {
 		keys = append(keys, l.keys...)
 	}
-	c.b.calls.remove(c, keys)
 	st := c.b.media.Delete(c.id)
+	rec := c.record(st)
+	rec.End = time.Now()
+	c.b.obs.CallEnded(rec)
+	c.b.calls.remove(c, keys)
 	var dur time.Duration
 	if !c.answered.IsZero() {
 		dur = time.Since(c.answered)
 	}
-	c.b.obs.CallEnded(c.record(st))
 	c.log.Info("call ended",
 		"cause", c.cause,
 		"status", c.status,
@@ -324,9 +326,9 @@ func (c *call) record(st MediaStats) *CallRecord {
 	rec := &CallRecord{
 		ID: c.id, Method: string(c.method), Route: c.route,
 		CallerIn: c.callerIn, CalleeIn: c.calleeIn,
-		Start: c.start, Ringing: c.ringing, Answered: c.answered, End: time.Now(),
+		Start: c.start, Ringing: c.ringing, Answered: c.answered,
 		Cause: c.cause, Reason: c.reason, Status: c.status,
-		Attempts: c.attempts, Media: st,
+		Attempts: append([]Attempt(nil), c.attempts...), Media: st,
 	}
 	if a := c.legs[SideA]; a != nil {
 		rec.ACallID, rec.ARealm = a.callID, a.realm.name

@@ -21,9 +21,14 @@ type Observer interface {
 	// own making (no route, overload, loop, malformed ...): reason is a
 	// stable label such as "no_route", "draining", "loop", "bad_request".
 	Rejected(realm string, method sip.RequestMethod, reason string)
+	// CallAnswered is called once when a call is answered (leg B's 2xx),
+	// with the record so far (End is zero).
+	CallAnswered(rec *CallRecord)
 	// CallEnded is called once per ended call or relayed transaction, on
-	// the call's actor, after its media is released. The record is the
-	// observer's to keep.
+	// the call's actor, after its media is released and before it leaves
+	// the call registry: an observer that writes the record durably
+	// before returning (CDRs) holds the call's release until then, so
+	// it must bound its wait. The record is the observer's to keep.
 	CallEnded(rec *CallRecord)
 }
 
@@ -122,6 +127,7 @@ type nopObserver struct{}
 
 func (nopObserver) Message(MessageEvent)                       {}
 func (nopObserver) Rejected(string, sip.RequestMethod, string) {}
+func (nopObserver) CallAnswered(*CallRecord)                   {}
 func (nopObserver) CallEnded(*CallRecord)                      {}
 
 // serverTx is a server transaction that reports its responses.

@@ -14,6 +14,7 @@ type recObserver struct {
 	msgs     []string // realm dir method-or-status
 	rejected []string // realm method reason
 	records  []*CallRecord
+	answered []*CallRecord
 }
 
 func (o *recObserver) Message(ev MessageEvent) {
@@ -32,6 +33,12 @@ func (o *recObserver) Message(ev MessageEvent) {
 func (o *recObserver) Rejected(realm string, method sip.RequestMethod, reason string) {
 	o.mu.Lock()
 	o.rejected = append(o.rejected, realm+" "+string(method)+" "+reason)
+	o.mu.Unlock()
+}
+
+func (o *recObserver) CallAnswered(rec *CallRecord) {
+	o.mu.Lock()
+	o.answered = append(o.answered, rec)
 	o.mu.Unlock()
 }
 
@@ -79,6 +86,11 @@ func TestObserverSeesAnsweredCall(t *testing.T) {
 	if len(rejected) != 0 {
 		t.Errorf("rejections reported for a good call: %q", rejected)
 	}
+	tb.obs.mu.Lock()
+	if len(tb.obs.answered) != 1 || tb.obs.answered[0].Answered.IsZero() || !tb.obs.answered[0].End.IsZero() {
+		t.Errorf("CallAnswered records: %+v", tb.obs.answered)
+	}
+	tb.obs.mu.Unlock()
 	r := recs[0]
 	if r.ACallID != callID || r.BCallID != inv.CallID().Value() || r.ARealm != "access" || r.BRealm != "core" {
 		t.Errorf("record legs = %q/%q %s/%s", r.ACallID, r.BCallID, r.ARealm, r.BRealm)

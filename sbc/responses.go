@@ -192,6 +192,7 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 	c.state = stateAnswered
 	c.answered = time.Now()
 	c.status = 200
+	c.b.obs.CallAnswered(c.record(MediaStats{}))
 	c.retransmit2xx(SideA, ok, a.inviteTx.Connection())
 }
 

@@ -108,7 +108,18 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 
 	mreg := metrics.New(metrics.Config{Calls: callsGauge{&b2bua}, Media: engine, Version: version})
 	mreg.ConfigLoaded(pol.Hash(), false)
-	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: mediaAdapter{engine}, Observer: mreg, Logger: log.With("component", "sbc")})
+	obs := observers{mreg}
+	cdrs, err := newCDRSink(pol.Config().CDR, log.With("component", "cdr"))
+	if err != nil {
+		return err
+	}
+	if cdrs != nil {
+		// Closed after the B2BUA (defers run in reverse): the last
+		// calls' records are flushed.
+		defer cdrs.Close()
+		obs = append(obs, cdrs)
+	}
+	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: mediaAdapter{engine}, Observer: obs, Logger: log.With("component", "sbc")})
 	if err != nil {
 		return err
 	}

@@ -229,6 +229,9 @@ func (r *Registry) Rejected(realm string, method sip.RequestMethod, reason strin
 	r.rejections.WithLabelValues(realm, methodLabel(method), reason).Inc()
 }
 
+// CallAnswered does nothing: calls are counted when they end (sbc.Observer).
+func (r *Registry) CallAnswered(*sbc.CallRecord) {}
+
 // CallEnded records an ended call (sbc.Observer).
 func (r *Registry) CallEnded(rec *sbc.CallRecord) {
 	if rec.Method != string(sip.INVITE) {
