@@ -57,16 +57,39 @@ func (c *GeneratorConfig) validate() error {
 // Generator renders DTMF digit sequences into caller buffers. It does not
 // allocate after construction. Not safe for concurrent use.
 type Generator struct {
-	cfg      GeneratorConfig
-	on, off  int // samples
-	ampL     float64
-	ampH     float64
-	keys     string
-	idx      int // current key in keys
-	pos      int // sample within the current key's on+off period
-	stepL    float64
-	stepH    float64
-	phL, phH float64
+	cfg     GeneratorConfig
+	on, off int // samples
+	ampL    float64
+	ampH    float64
+	keys    string
+	idx     int // current key in keys
+	pos     int // sample within the current key's on+off period
+	oscL    osc
+	oscH    osc
+}
+
+// osc is a sine oscillator kept as a rotating phasor, renormalised once
+// per Read so that rounding cannot make its amplitude drift.
+type osc struct {
+	re, im float64 // current phasor; im is the output
+	cr, ci float64 // rotation per sample
+}
+
+func newOsc(freq float64, rate int) osc {
+	w := 2 * math.Pi * freq / float64(rate)
+	return osc{re: 1, cr: math.Cos(w), ci: math.Sin(w)}
+}
+
+func (o *osc) next() float64 {
+	s := o.im
+	o.re, o.im = o.re*o.cr-o.im*o.ci, o.re*o.ci+o.im*o.cr
+	return s
+}
+
+func (o *osc) renorm() {
+	m := 1 / math.Sqrt(o.re*o.re+o.im*o.im)
+	o.re *= m
+	o.im *= m
 }
 
 // NewGenerator returns a Generator, or ErrRate/ErrConfig.
@@ -102,10 +125,8 @@ func (g *Generator) load() {
 		return
 	}
 	lf, hf, _ := Frequencies(g.keys[g.idx]) // validated by Play
-	r := float64(g.cfg.Rate)
-	g.stepL = 2 * math.Pi * lf * (1 + g.cfg.LowShift) / r
-	g.stepH = 2 * math.Pi * hf * (1 + g.cfg.HighShift) / r
-	g.phL, g.phH = 0, 0
+	g.oscL = newOsc(lf*(1+g.cfg.LowShift), g.cfg.Rate)
+	g.oscH = newOsc(hf*(1+g.cfg.HighShift), g.cfg.Rate)
 }
 
 // Done reports whether every queued key has been played, pause included.
@@ -120,10 +141,8 @@ func (g *Generator) Read(dst []int16) {
 			return
 		}
 		if g.pos < g.on {
-			v := g.ampL*math.Sin(g.phL) + g.ampH*math.Sin(g.phH)
+			v := g.ampL*g.oscL.next() + g.ampH*g.oscH.next()
 			dst[i] = int16(math.Round(v))
-			g.phL = math.Mod(g.phL+g.stepL, 2*math.Pi)
-			g.phH = math.Mod(g.phH+g.stepH, 2*math.Pi)
 		} else {
 			dst[i] = 0
 		}
@@ -134,4 +153,6 @@ func (g *Generator) Read(dst []int16) {
 			g.load()
 		}
 	}
+	g.oscL.renorm()
+	g.oscH.renorm()
 }
