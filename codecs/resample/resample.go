@@ -124,8 +124,8 @@ func (r *Resampler) Latency() time.Duration {
 func (r *Resampler) TapsPerPhase() int { return r.taps }
 
 // OutputLen returns how many samples the next Process call produces from n
-// input samples. For n a multiple of the decimation factor (any 10 ms
-// frame) it is always n*OutRate/InRate.
+// input samples. As long as every call passes a whole number of
+// milliseconds (e.g. 10 or 20 ms frames) it is exactly n*OutRate/InRate.
 func (r *Resampler) OutputLen(n int) int {
 	span := n * r.up
 	if n <= 0 || r.t >= span {
