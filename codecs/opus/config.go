@@ -39,6 +39,11 @@ const (
 	DefaultFECLoss       = 10
 )
 
+// MaxPacketBytes is a packet buffer size that always suffices for one
+// frame (RFC 6716 allows 1275 bytes per frame, three frames of 20 ms in
+// 60 ms need at most 3×1275 + framing).
+const MaxPacketBytes = 4000
+
 // ComplexityFastest selects libopus complexity 0 (the zero value of
 // EncoderConfig.Complexity means DefaultComplexity).
 const ComplexityFastest = -1

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package opus
 
 import (
@@ -6,11 +8,6 @@ import (
 
 	libopus "github.com/hraban/opus"
 )
-
-// MaxPacketBytes is a packet buffer size that always suffices for one
-// frame (RFC 6716 allows 1275 bytes per frame, three frames of 20 ms in
-// 60 ms need at most 3×1275 + framing).
-const MaxPacketBytes = 4000
 
 // Encoder encodes frames of PCM into Opus packets. It is not safe for
 // concurrent use.

@@ -13,6 +13,8 @@ var (
 	// ErrInvalidPacket reports a packet that is empty, malformed or that
 	// libopus refuses to decode.
 	ErrInvalidPacket = errors.New("opus: invalid packet")
+	// ErrUnavailable reports a build without cgo, where libopus is absent.
+	ErrUnavailable = errors.New("opus: libopus not available (built without cgo)")
 	// ErrCodec reports any other failure inside libopus.
 	ErrCodec = errors.New("opus: codec error")
 )

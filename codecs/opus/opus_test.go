@@ -1,3 +1,5 @@
+//go:build cgo
+
 package opus
 
 import (
@@ -331,32 +333,6 @@ func TestDecodeBadInput(t *testing.T) {
 	}
 	if _, err := dec.DecodeFEC(nil, make([]int16, 960)); !errors.Is(err, ErrInvalidPacket) {
 		t.Errorf("DecodeFEC(nil): err = %v, want ErrInvalidPacket", err)
-	}
-}
-
-func TestPacketSamplesTable(t *testing.T) {
-	tests := []struct {
-		name string
-		pkt  []byte
-		rate int
-		want int
-	}{
-		{"silk 10ms", []byte{0 << 3}, 48000, 480},
-		{"silk 60ms at 8k", []byte{3 << 3}, 8000, 480},
-		{"hybrid 20ms", []byte{13 << 3}, 16000, 320},
-		{"celt 2.5ms", []byte{16 << 3}, 48000, 120},
-		{"two equal frames", []byte{1<<3 | 1, 5, 5}, 48000, 1920},
-		{"two frames vbr", []byte{1<<3 | 2, 1, 9, 8}, 48000, 1920},
-		{"cbr 3 frames", []byte{1<<3 | 3, 3, 1, 2, 3}, 48000, 2880},
-		{"vbr 2 frames padded", []byte{1<<3 | 3, 0xC2, 1, 1, 7, 8, 0}, 48000, 1920},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := PacketSamples(tc.pkt, tc.rate)
-			if err != nil || got != tc.want {
-				t.Fatalf("PacketSamples = %d, %v; want %d", got, err, tc.want)
-			}
-		})
 	}
 }
 
