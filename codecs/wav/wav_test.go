@@ -22,7 +22,10 @@ type memFile struct {
 
 func (m *memFile) Write(p []byte) (int, error) {
 	if need := m.pos + int64(len(p)); need > int64(len(m.b)) {
-		m.b = append(m.b, make([]byte, need-int64(len(m.b)))...)
+		if need > int64(cap(m.b)) {
+			m.b = append(m.b[:cap(m.b)], make([]byte, need-int64(cap(m.b)))...)
+		}
+		m.b = m.b[:need]
 	}
 	copy(m.b[m.pos:], p)
 	m.pos += int64(len(p))
