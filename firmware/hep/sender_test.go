@@ -22,6 +22,7 @@ func sipPacket(i int) *Packet {
 }
 
 func TestSenderUDP(t *testing.T) {
+	goroutines := runtime.NumGoroutine()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +69,15 @@ func TestSenderUDP(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+	for range 100 {
+		if runtime.NumGoroutine() <= goroutines {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Errorf("%d goroutines after Close, %d before", n, goroutines)
 	}
 }
 
