@@ -210,6 +210,7 @@ func serveAdmin(addr string, a *adminBackend, log *slog.Logger) (func(), error) 
 	api := admin.New(acfg)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
+	mux.Handle("GET /{$}", admin.StatusPage())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "ok calls=%d\n", a.b.ActiveCalls())
 	})

@@ -170,3 +170,17 @@ func TestBodyTooLarge(t *testing.T) {
 		t.Fatalf("huge body = %d %s, want 413", got, raw)
 	}
 }
+
+func TestStatusPageServed(t *testing.T) {
+	srv := httptest.NewServer(StatusPage())
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), "/api/v1/calls") || res.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("status page: %d %q", res.StatusCode, res.Header)
+	}
+}
