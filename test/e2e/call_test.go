@@ -65,7 +65,7 @@ func TestRejections(t *testing.T) {
 			e.checkBLeg(cr, er, false)
 			e.checkLeaks([]*SippResult{cr}, []*SippResult{er})
 			wantFinal(code)(t, cr, er)
-			wantAttrs(t, e.callEnded(cr), map[string]string{"cause": "rejected", "status": fmt.Sprint(code)})
+			wantAttrs(t, e.callEnded(cr), map[string]string{"cause": "failed", "status": fmt.Sprint(code)})
 		})
 	}
 }
