@@ -55,6 +55,11 @@ type ReceiverStats struct {
 	LostEnd   uint64 // digits reported without an end packet
 }
 
+// segmentFull is the duration from which a segment counts as full, so that
+// a newer timestamp with the same code may continue the event (senders
+// split at 0xFFFF, or at the last update that fits).
+const segmentFull = MaxDuration - 4096
+
 // Receiver turns telephone-event packets of one RTP stream into digits.
 // Each event is reported exactly once. It is not safe for concurrent use;
 // one stream owns one Receiver.
@@ -68,8 +73,9 @@ type ReceiverStats struct {
 //     were lost, with the largest duration seen;
 //   - packets with a timestamp older than the current event are late and
 //     ignored (serial arithmetic, so the 32-bit wrap is handled);
-//   - a segment of a long event (same code, timestamp exactly 0xFFFF after
-//     the previous segment, no marker) continues it.
+//   - a segment of a long event continues it: same code, no marker, the
+//     previous segment's duration within segmentFull of 0xFFFF and the new
+//     timestamp no further than 0xFFFF and no nearer than that duration.
 type Receiver struct {
 	cfg ReceiverConfig
 
@@ -176,9 +182,11 @@ func (r *Receiver) Push(dst []Digit, now time.Time, ts uint32, marker bool, seq 
 		}
 		return dst, nil
 	default:
-		if !r.reported && !marker && ev.Code == r.code && d == MaxDuration {
-			// Next segment of a long event.
-			r.before += MaxDuration
+		if !r.reported && !marker && ev.Code == r.code && d <= MaxDuration &&
+			r.segDur >= segmentFull && uint16(d) >= r.segDur {
+			// Next segment of a long event: the previous segment had (nearly)
+			// filled the duration field and this one starts where it ended.
+			r.before += uint32(d)
 			r.segTS = ts
 			r.segDur = ev.Duration
 			r.lastSeq = seq

@@ -233,6 +233,40 @@ func TestReceiverLongEvent(t *testing.T) {
 	}
 }
 
+// TestReceiverSegmentAtLastUpdate follows a sender that starts the next
+// segment where its last update fitted (65440) rather than at 0xFFFF.
+func TestReceiverSegmentAtLastUpdate(t *testing.T) {
+	r, _ := NewReceiver(ReceiverConfig{})
+	var got []Digit
+	push := func(ts uint32, marker bool, e Event) {
+		var b [4]byte
+		if err := e.Put(b[:]); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = r.Push(got, epoch, ts, marker, 0, b[:])
+	}
+	push(1000, true, Event{Code: 4, Duration: 160})
+	push(1000, false, Event{Code: 4, Duration: 65440})
+	push(1000+65440, false, Event{Code: 4, Duration: 160})
+	for i := 0; i < 3; i++ {
+		push(1000+65440, false, Event{Code: 4, End: true, Duration: 800})
+	}
+	if len(got) != 1 || got[0].Duration != 65440+800 || got[0].Timestamp != 1000 {
+		t.Fatalf("got %+v", got)
+	}
+	// The same key again after a short event whose end was lost is a new
+	// digit, not a continuation, even without the marker bit.
+	r2, _ := NewReceiver(ReceiverConfig{})
+	got = nil
+	r = r2
+	push(0, true, Event{Code: 4, Duration: 800})
+	push(1600, false, Event{Code: 4, Duration: 800})
+	got = r.Flush(got)
+	if len(got) != 2 {
+		t.Fatalf("got %+v", got)
+	}
+}
+
 func TestReceiverNewStreamAfterSilence(t *testing.T) {
 	r, _ := NewReceiver(ReceiverConfig{})
 	got := receive(t, r, sendDigits(t, "1", 5000, 800, 0))
