@@ -24,6 +24,9 @@ type Config struct {
 	OnTimeout func(callID string)
 	// Logger receives the engine's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Tap receives the media packets of calls captured with Capture.
+	// Default nil: Capture fails.
+	Tap PacketTap
 	// ListenUDP opens media sockets. Default net.ListenUDP("udp", laddr).
 	ListenUDP func(laddr *net.UDPAddr) (*net.UDPConn, error)
 }

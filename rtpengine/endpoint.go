@@ -60,6 +60,9 @@ type endpoint struct {
 	// it (SDES-SRTP); nil means plain RTP on this side.
 	rx, tx atomic.Pointer[cipher]
 
+	// tap is set while the call is captured (nil otherwise).
+	tap atomic.Pointer[tapTarget]
+
 	c       counters
 	sentSRs srRing // SRs we forwarded to this endpoint's peer
 

@@ -58,6 +58,8 @@ type monologue struct {
 	other  *monologue
 	origin originState
 	ice    *iceCreds
+	// tap is the call's capture (nil: not captured); new endpoints take it.
+	tap *tapTarget
 }
 
 // New validates cfg, fills its defaults and starts the engine's timer.

@@ -16,6 +16,8 @@ var (
 	// ErrBadFlags reports an unknown flag value (ICE, RTCPMux,
 	// TransportProtocol, Service).
 	ErrBadFlags = errors.New("rtpengine: bad flags")
+	// ErrNoTap means Capture was asked of an engine without a Tap.
+	ErrNoTap = errors.New("no packet tap configured")
 	// ErrNoCodec reports that codec filtering left a stream without codecs.
 	ErrNoCodec = errors.New("rtpengine: no codec left")
 	// ErrBadConfig reports an invalid Config.

@@ -246,6 +246,9 @@ func (e *Engine) ensureEndpoints(m *monologue, streams []sdpStream, withRTCP boo
 			pp:    pp,
 			local: netip.AddrPortFrom(m.pool.cfg.Advertised, uint16(pp.port)),
 		}
+		if m.tap != nil {
+			ep.tap.Store(m.tap)
+		}
 		m.eps[i] = ep
 		fresh = append(fresh, i)
 	}

@@ -195,6 +195,9 @@ func (r *reader) run(log *slog.Logger) {
 		if !ok {
 			continue
 		}
+		if tt := r.ep.tap.Load(); tt != nil {
+			r.tapped(tt, pkt, src, dst)
+		}
 		if pkt, ok = r.protect(pkt); !ok {
 			continue
 		}
