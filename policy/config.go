@@ -24,6 +24,8 @@ type Config struct {
 	CDR CDRConfig `yaml:"cdr"`
 	// SNMP connects sbcd to the system's snmpd as an AgentX subagent.
 	SNMP SNMPConfig `yaml:"snmp"`
+	// Capture is packet capture (PCAPNG) and HEP export.
+	Capture CaptureConfig `yaml:"capture"`
 	// Realms are the networks sbcd borders on. At least one is required.
 	Realms []RealmConfig `yaml:"realms"`
 	// Trunks are the SIP peers (gateways) reached through a realm.
@@ -157,6 +159,33 @@ func (c CDRConfig) Sinks() cdr.Config {
 		out.RADIUS.Servers = append(out.RADIUS.Servers, cdr.RADIUSServer{Address: s.Address, Secret: s.Secret})
 	}
 	return out
+}
+
+// CaptureConfig is packet capture: per-call captures started through the
+// admin API, a ring of recent signalling, and HEPv3 export.
+type CaptureConfig struct {
+	// Dir holds capture files. Empty disables captures and the ring.
+	Dir string `yaml:"dir"`
+	// NoRing turns the ring of recent SIP off. Default false (ring on).
+	NoRing bool `yaml:"no_ring"`
+	// RingDuration is how far back the ring reaches. Default 5m.
+	RingDuration time.Duration `yaml:"ring_duration"`
+	// RingBytes bounds the ring's memory. Default 64 MiB.
+	RingBytes int64 `yaml:"ring_bytes"`
+	// HEP sends every SIP message to a Homer collector.
+	HEP HEPConfig `yaml:"hep"`
+}
+
+// HEPConfig is HEPv3 export.
+type HEPConfig struct {
+	// Address is the collector's ip:port. Empty disables HEP.
+	Address string `yaml:"address"`
+	// Transport is udp or tcp. Default udp.
+	Transport string `yaml:"transport"`
+	// AgentID identifies this sbcd to the collector. Default 0.
+	AgentID int `yaml:"agent_id"`
+	// Password is the collector's auth key. Default none.
+	Password string `yaml:"password"`
 }
 
 // SNMPConfig is the AgentX subagent.

@@ -71,6 +71,7 @@ func applyDefaults(c *Config, dir string) {
 	setDur(&c.Media.PortDrain, DefaultPortDrain)
 
 	c.CDR.Dir = resolve(dir, c.CDR.Dir)
+	c.Capture.Dir = resolve(dir, c.Capture.Dir)
 	c.CDR.RADIUS.SpoolDir = resolve(dir, c.CDR.RADIUS.SpoolDir)
 	c.Admin.AuditLog = resolve(dir, c.Admin.AuditLog)
 	c.Admin.CertFile = resolve(dir, c.Admin.CertFile)

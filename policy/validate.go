@@ -97,6 +97,7 @@ func (v *validator) validate() {
 	v.admin()
 	v.snmp()
 	v.cdr()
+	v.capture()
 	v.normalization()
 	v.realmsCheck()
 	v.trunksCheck()
@@ -563,4 +564,23 @@ func (v *validator) cdrProblem(e error) {
 	}
 	path := "cdr." + strings.TrimPrefix(field, "files.")
 	v.errAt(path, "%s", rest)
+}
+
+func (v *validator) capture() {
+	c := v.cfg.Capture
+	if c.RingDuration < 0 {
+		v.errAt("capture.ring_duration", "%s is negative", c.RingDuration)
+	}
+	if c.RingBytes < 0 {
+		v.errAt("capture.ring_bytes", "%d is negative", c.RingBytes)
+	}
+	if c.HEP.Address != "" {
+		v.addrPort("capture.hep.address", c.HEP.Address)
+		if c.HEP.Transport != "" {
+			v.enum("capture.hep.transport", c.HEP.Transport, "udp", "tcp")
+		}
+		if c.HEP.AgentID < 0 || c.HEP.AgentID > 1<<32-1 {
+			v.errAt("capture.hep.agent_id", "%d is outside 0-4294967295", c.HEP.AgentID)
+		}
+	}
 }

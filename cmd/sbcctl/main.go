@@ -12,12 +12,16 @@
 //	sbcctl policy validate FILE     check a file against the running sbcd
 //	sbcctl policy reload            reload the policy file (operator)
 //	sbcctl summary                  metrics summary
+//	sbcctl capture start FILTER [DURATION]   capture calls by call:ID, number:N or addr:IP[/bits]
+//	sbcctl capture list | stop ID | ring     list, stop, or save the ring of recent SIP
+//	sbcctl capture get ID FILE      download a capture (PCAPNG)
 //
 // API commands take the token from -token-file or $SBCCTL_TOKEN and print
 // tables, or the API's JSON with -json.
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -34,7 +38,8 @@ func main() {
 const usage = `usage: sbcctl [flags] COMMAND
 commands: check-config FILE | health | status | calls | call ID | hangup ID |
           registrations | trunks | policy show | policy validate FILE |
-          policy reload | summary
+          policy reload | summary | capture start FILTER [DURATION] |
+          capture list | capture stop ID | capture ring | capture get ID FILE
 flags:`
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -148,8 +153,52 @@ func dispatch(c *client, o *out, cmd string, args []string) error {
 			return o.show(c.do("POST", "/api/v1/policy/reload", nil), showResult)
 		}
 		return usageError("unknown policy command " + sub)
+	case "capture":
+		return captureCmd(c, o, args)
 	case "":
 		return usageError("no command")
 	}
 	return usageError("unknown command " + cmd)
+}
+
+func captureCmd(c *client, o *out, args []string) error {
+	if len(args) == 0 {
+		return usageError("capture needs start, list, stop, ring or get")
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "start":
+		if len(args) < 1 || len(args) > 2 {
+			return usageError("capture start FILTER [DURATION]")
+		}
+		body := map[string]string{"filter": args[0]}
+		if len(args) == 2 {
+			body["duration"] = args[1]
+		}
+		raw, _ := json.Marshal(body)
+		return o.show(c.do("POST", "/api/v1/captures", raw), showResult)
+	case "list":
+		return o.show(c.get("/api/v1/captures"), showCaptures)
+	case "stop":
+		if len(args) != 1 {
+			return usageError("capture stop ID")
+		}
+		return o.show(c.do("DELETE", "/api/v1/captures/"+pathEscape(args[0]), nil), showResult)
+	case "ring":
+		return o.show(c.do("POST", "/api/v1/captures/ring", nil), showResult)
+	case "get":
+		if len(args) != 2 {
+			return usageError("capture get ID FILE")
+		}
+		r := c.get("/api/v1/captures/" + pathEscape(args[0]) + "/file")
+		if r.err != nil {
+			return r.err
+		}
+		if err := os.WriteFile(args[1], r.body, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.w, "%s: %d bytes\n", args[1], len(r.body))
+		return nil
+	}
+	return usageError("unknown capture command " + sub)
 }

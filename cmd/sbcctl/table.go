@@ -248,3 +248,23 @@ func showResult(w io.Writer, b []byte) error {
 	}
 	return nil
 }
+
+func showCaptures(w io.Writer, b []byte) error {
+	var list []struct {
+		ID, Filter     string
+		Started, Ended time.Time
+		Running        bool
+		Packets, Bytes int64
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "ID\tFILTER\tSTARTED\tRUNNING\tPACKETS\tBYTES")
+	for _, c := range list {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%d\t%d\n", c.ID, c.Filter, c.Started.Format(time.RFC3339), c.Running, c.Packets, c.Bytes)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(w, "(no captures)")
+	}
+	return nil
+}

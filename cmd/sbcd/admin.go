@@ -26,6 +26,7 @@ type adminBackend struct {
 	b       *sbc.B2BUA
 	e       *rtpengine.Engine
 	m       *metrics.Registry
+	caps    *captureSink
 	log     *slog.Logger
 	started time.Time
 }
@@ -208,6 +209,7 @@ func serveAdmin(addr string, a *adminBackend, log *slog.Logger) (func(), error) 
 		acfg.Audit = audit
 	}
 	api := admin.New(acfg)
+	addCaptureRoutes(api, a.caps, a.b)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("GET /{$}", admin.StatusPage())

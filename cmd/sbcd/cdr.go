@@ -67,6 +67,8 @@ func (s *cdrSink) Close() {
 func (s *cdrSink) Message(sbc.MessageEvent)                   {}
 func (s *cdrSink) Rejected(string, sip.RequestMethod, string) {}
 
+func (s *cdrSink) AttemptStarted(*sbc.CallRecord) {}
+
 func (s *cdrSink) CallAnswered(rec *sbc.CallRecord) {
 	if s.radius == nil || rec.Method != string(sip.INVITE) {
 		return
@@ -176,6 +178,12 @@ func (o observers) Message(ev sbc.MessageEvent) {
 func (o observers) Rejected(realm string, method sip.RequestMethod, reason string) {
 	for _, x := range o {
 		x.Rejected(realm, method, reason)
+	}
+}
+
+func (o observers) AttemptStarted(rec *sbc.CallRecord) {
+	for _, x := range o {
+		x.AttemptStarted(rec)
 	}
 }
 

@@ -94,7 +94,14 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	var b2bua *sbc.B2BUA
 	var once sync.Once
 	ready := make(chan struct{})
+	caps, err := newCaptureSink(pol.Config().Capture, log.With("component", "capture"))
+	if err != nil {
+		return err
+	}
 	ecfg := engineConfig(pol)
+	if caps != nil && caps.tap != nil {
+		ecfg.Tap = caps
+	}
 	ecfg.Logger = log.With("component", "media")
 	ecfg.OnTimeout = func(id string) {
 		<-ready
@@ -105,6 +112,12 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		return fmt.Errorf("media engine: %w", err)
 	}
 	defer engine.Close()
+	if caps != nil {
+		// Closed after the B2BUA, before the engine: running captures end
+		// with every packet they were given.
+		defer caps.Close()
+		caps.engine = engine
+	}
 
 	mreg := metrics.New(metrics.Config{Calls: callsGauge{&b2bua}, Media: engine, Version: version})
 	mreg.ConfigLoaded(pol.Hash(), false)
@@ -112,6 +125,9 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	cdrs, err := newCDRSink(pol.Config().CDR, log.With("component", "cdr"))
 	if err != nil {
 		return err
+	}
+	if caps != nil {
+		obs = append(obs, caps)
 	}
 	if cdrs != nil {
 		// Closed after the B2BUA (defers run in reverse): the last
@@ -151,7 +167,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		reloadFailed = func(msg string) { notifyReloadFailed(agent, msg) }
 	}
 	if addr := pol.Config().Admin.Address; addr != "" {
-		stop, err := serveAdmin(addr, &adminBackend{path: path, b: b2bua, e: engine, m: mreg, log: log, started: time.Now()}, log)
+		stop, err := serveAdmin(addr, &adminBackend{path: path, b: b2bua, e: engine, m: mreg, caps: caps, log: log, started: time.Now()}, log)
 		if err != nil {
 			return err
 		}

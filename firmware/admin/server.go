@@ -79,6 +79,21 @@ func (s *Server) Handle(pattern string, need Role, change bool, h HandlerFunc) {
 	})
 }
 
+// HandleRaw adds an endpoint that writes its own response (downloads),
+// behind the same authorisation as Handle. Raw endpoints are not audited.
+func (s *Server) HandleRaw(pattern string, need Role, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if _, status, reason := s.authorize(r, need); status != 0 {
+			writeError(w, status, reason)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// WriteError answers a raw endpoint's failure in the API's JSON form.
+func WriteError(w http.ResponseWriter, err error) { writeErr(w, statusOf(err), err) }
+
 // ServeHTTP serves the API (everything under /api/).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
