@@ -21,6 +21,10 @@ type Observer interface {
 	// own making (no route, overload, loop, malformed ...): reason is a
 	// stable label such as "no_route", "draining", "loop", "bad_request".
 	Rejected(realm string, method sip.RequestMethod, reason string)
+	// AttemptStarted is called when sbcd sends a call's INVITE to a
+	// target (a gateway or registered contact), with the record so far:
+	// both legs' Call-IDs and the parties before and after normalisation.
+	AttemptStarted(rec *CallRecord)
 	// CallAnswered is called once when a call is answered (leg B's 2xx),
 	// with the record so far (End is zero).
 	CallAnswered(rec *CallRecord)
@@ -127,6 +131,7 @@ type nopObserver struct{}
 
 func (nopObserver) Message(MessageEvent)                       {}
 func (nopObserver) Rejected(string, sip.RequestMethod, string) {}
+func (nopObserver) AttemptStarted(*CallRecord)                 {}
 func (nopObserver) CallAnswered(*CallRecord)                   {}
 func (nopObserver) CallEnded(*CallRecord)                      {}
 

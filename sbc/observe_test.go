@@ -36,6 +36,8 @@ func (o *recObserver) Rejected(realm string, method sip.RequestMethod, reason st
 	o.mu.Unlock()
 }
 
+func (o *recObserver) AttemptStarted(*CallRecord) {}
+
 func (o *recObserver) CallAnswered(rec *CallRecord) {
 	o.mu.Lock()
 	o.answered = append(o.answered, rec)

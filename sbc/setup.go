@@ -330,6 +330,7 @@ func (c *call) nextAttempt(code int) {
 	if c.method != sip.INVITE {
 		return
 	}
+	c.b.obs.AttemptStarted(c.record(MediaStats{}))
 	timeout := c.pol.Config().SIP.InviteTimeout
 	if timeout <= 0 {
 		timeout = 32 * time.Second

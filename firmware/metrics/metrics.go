@@ -229,6 +229,9 @@ func (r *Registry) Rejected(realm string, method sip.RequestMethod, reason strin
 	r.rejections.WithLabelValues(realm, methodLabel(method), reason).Inc()
 }
 
+// AttemptStarted does nothing: attempts are counted when calls end (sbc.Observer).
+func (r *Registry) AttemptStarted(*sbc.CallRecord) {}
+
 // CallAnswered does nothing: calls are counted when they end (sbc.Observer).
 func (r *Registry) CallAnswered(*sbc.CallRecord) {}
 
