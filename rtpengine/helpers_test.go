@@ -5,10 +5,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/openborder/openborder/test/testenv"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -154,12 +155,5 @@ type testLogWriter struct{ t testing.TB }
 func (w testLogWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 // skipUnlessCI skips a test whose environment is not as it needs (a port
-// taken by something else); in CI (CI=true) that is a failure, never a
-// silent skip.
-func skipUnlessCI(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
+// taken by something else); in CI that is a failure (testenv).
+var skipUnlessCI = testenv.SkipUnlessCI

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/openborder/openborder/cdr"
+
+	"github.com/openborder/openborder/test/testenv"
 )
 
 // lockedBuffer collects a child's output while the test reads it.
@@ -95,13 +97,7 @@ server default {
 `
 
 func TestFreeRADIUSInterop(t *testing.T) {
-	bin, err := exec.LookPath("freeradius")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("freeradius is not installed (Debian package freeradius)")
-		}
-		t.Skip("freeradius is not installed (Debian package freeradius)")
-	}
+	bin := testenv.RequireTool(t, "freeradius")
 	dir := t.TempDir()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/openborder/openborder/test/testenv"
 )
 
 // memFile is an in-memory io.WriteSeeker.
@@ -377,13 +379,7 @@ func TestFlushMidRecording(t *testing.T) {
 // TestSoxReadsOurFile checks with sox that a file we wrote has the right
 // rate, channel count and length.
 func TestSoxReadsOurFile(t *testing.T) {
-	sox, err := exec.LookPath("sox")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("sox not installed (Debian package sox)")
-		}
-		t.Skip("sox not installed")
-	}
+	sox := testenv.RequireTool(t, "sox")
 	tests := []struct{ rate, channels, frames int }{{8000, 1, 8000}, {16000, 2, 3210}, {48000, 1, 960}}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%d-%d", tc.rate, tc.channels), func(t *testing.T) {
@@ -456,13 +452,7 @@ func TestNoAllocs(t *testing.T) {
 // TestReadSoxFiles reads files that sox wrote in each encoding we decode
 // (sox adds a fact chunk and an 18-byte fmt chunk for G.711).
 func TestReadSoxFiles(t *testing.T) {
-	sox, err := exec.LookPath("sox")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("sox not installed (Debian package sox)")
-		}
-		t.Skip("sox not installed")
-	}
+	sox := testenv.RequireTool(t, "sox")
 	tests := []struct {
 		name string
 		args []string

@@ -10,21 +10,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openborder/openborder/test/testenv"
 )
 
-// needTshark returns tshark's path; without it the test fails under CI
-// and is skipped elsewhere.
-func needTshark(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark not installed (Debian package tshark)")
-		}
-		t.Skip("tshark not installed")
-	}
-	return p
-}
+// needTshark returns tshark's path (see testenv for a missing tool).
+func needTshark(t *testing.T) string { return testenv.RequireTool(t, "tshark") }
 
 // tshark runs tshark on file with args and returns its standard output.
 func tshark(t *testing.T, bin, file string, args ...string) string {

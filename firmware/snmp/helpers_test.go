@@ -3,31 +3,18 @@ package snmp
 import (
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"testing"
+
+	"github.com/openborder/openborder/test/testenv"
 )
 
-// requireTools fails the test in CI and skips it elsewhere when one of the
-// external programs is missing.
+// requireTools returns the paths of external programs (see testenv for a
+// missing one).
 func requireTools(t *testing.T, names ...string) map[string]string {
 	t.Helper()
 	paths := map[string]string{}
 	for _, n := range names {
-		p, err := exec.LookPath(n)
-		if err != nil {
-			// snmpd lives in /usr/sbin, which is not always on PATH.
-			if _, serr := os.Stat("/usr/sbin/" + n); serr == nil {
-				p, err = "/usr/sbin/"+n, nil
-			}
-		}
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed (Debian packages snmpd, snmp, smitools): %v", n, err)
-			}
-			t.Skipf("%s not installed: %v", n, err)
-		}
-		paths[n] = p
+		paths[n] = testenv.RequireTool(t, n)
 	}
 	return paths
 }

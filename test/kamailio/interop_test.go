@@ -25,6 +25,8 @@ import (
 
 	"github.com/openborder/openborder/rtpengine"
 	"github.com/openborder/openborder/rtpengine/ng"
+
+	"github.com/openborder/openborder/test/testenv"
 )
 
 const (
@@ -49,19 +51,9 @@ const (
 func requireTools(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"kamailio", "sipp"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required in CI: %v", tool, err)
-			}
-			t.Skipf("%s not installed: %v", tool, err)
-		}
+		testenv.RequireTool(t, tool)
 	}
-	if _, err := os.Stat(filepath.Join(kamailioModules, "rtpengine.so")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kamailio rtpengine module is required in CI: %v", err)
-		}
-		t.Skipf("kamailio rtpengine module not installed: %v", err)
-	}
+	testenv.RequireFile(t, filepath.Join(kamailioModules, "rtpengine.so"))
 }
 
 // recorder wraps an engine and keeps the statistics of every deleted call.
