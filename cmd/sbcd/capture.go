@@ -96,16 +96,28 @@ func (s *captureSink) Message(ev sbc.MessageEvent) {
 			s.tap.CallStarted(call)
 		}
 	}
-	payload := []byte(ev.Msg.String())
+	toHEP := s.hep != nil && src.IsValid() && dst.IsValid()
+	var rec *capture.Record
 	if s.tap != nil {
 		d := capture.In
 		if ev.Dir == sbc.Out {
 			d = capture.Out
 		}
-		s.tap.Packet(&capture.Record{Dir: d, Transport: captureTransports[ev.Transport], Kind: capture.SIP,
-			Local: local, Remote: remote, Realm: ev.Realm, CallKey: key, Payload: payload})
+		rec = &capture.Record{Dir: d, Transport: captureTransports[ev.Transport], Kind: capture.SIP,
+			Local: local, Remote: remote, Realm: ev.Realm, CallKey: key}
+		if !s.tap.Wants(rec) {
+			rec = nil
+		}
 	}
-	if s.hep != nil && src.IsValid() && dst.IsValid() {
+	if rec == nil && !toHEP {
+		return // nobody wants the message's bytes
+	}
+	payload := []byte(ev.Msg.String())
+	if rec != nil {
+		rec.Payload = payload
+		s.tap.Packet(rec)
+	}
+	if toHEP {
 		tr := uint8(hep.TransportUDP)
 		if ev.Transport != "UDP" {
 			tr = hep.TransportTCP

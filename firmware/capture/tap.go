@@ -31,25 +31,8 @@ type item struct {
 // Stats().Dropped. The caller keeps ownership of rec and its payload.
 func (t *Tap) Packet(rec *Record) {
 	c := t.c
-	if c.closed.Load() {
-		return
-	}
-	wantRing := c.ringOn && rec.Kind == SIP
-	var caps *[]*session
-	if rec.CallKey != "" && c.callSessions.Load() > 0 {
-		caps = c.calls.captures(rec.CallKey)
-	}
-	addr := false
-	if list := c.addrSessions.Load(); list != nil {
-		ra := rec.Remote.Addr().Unmap()
-		for _, s := range *list {
-			if s.filter.Prefix.Contains(ra) {
-				addr = true
-				break
-			}
-		}
-	}
-	if !wantRing && caps == nil && !addr {
+	wantRing, caps, addr, ok := t.interest(rec)
+	if !ok {
 		return
 	}
 	n := len(rec.Payload)
@@ -83,6 +66,36 @@ func (t *Tap) Packet(rec *Record) {
 		c.dropped.Add(1)
 		c.release(it)
 	}
+}
+
+// Wants reports whether Packet would keep rec (its payload is not looked
+// at), so a caller can skip building a payload nobody wants.
+func (t *Tap) Wants(rec *Record) bool {
+	_, _, _, ok := t.interest(rec)
+	return ok
+}
+
+// interest finds who wants rec: the ring, captures of its call, or
+// captures of its remote address; ok is false when nobody does.
+func (t *Tap) interest(rec *Record) (wantRing bool, caps *[]*session, addr, ok bool) {
+	c := t.c
+	if c.closed.Load() {
+		return false, nil, false, false
+	}
+	wantRing = c.ringOn && rec.Kind == SIP
+	if rec.CallKey != "" && c.callSessions.Load() > 0 {
+		caps = c.calls.captures(rec.CallKey)
+	}
+	if list := c.addrSessions.Load(); list != nil {
+		ra := rec.Remote.Addr().Unmap()
+		for _, s := range *list {
+			if s.filter.Prefix.Contains(ra) {
+				addr = true
+				break
+			}
+		}
+	}
+	return wantRing, caps, addr, wantRing || caps != nil || addr
 }
 
 // CallStarted tells the capture about a call and returns whether a
