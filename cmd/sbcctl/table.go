@@ -8,6 +8,10 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/openborder/openborder/firmware/admin"
+	"github.com/openborder/openborder/rtpengine"
+	"github.com/openborder/openborder/sbc"
 )
 
 // out prints API replies as tables or raw JSON.
@@ -32,60 +36,21 @@ func (o *out) show(r reply, render func(io.Writer, []byte) error) error {
 }
 
 func showStatus(w io.Writer, b []byte) error {
-	var s struct {
-		Version       string   `json:"version"`
-		Uptime        int64    `json:"uptime_seconds"`
-		PolicyHash    string   `json:"policy_hash"`
-		PolicyFile    string   `json:"policy_file"`
-		Draining      bool     `json:"draining"`
-		ActiveCalls   int      `json:"active_calls"`
-		Registrations int      `json:"registrations"`
-		MediaStreams  int      `json:"media_streams"`
-		Realms        []string `json:"realms"`
-	}
+	var s admin.Status
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "version\t%s\nuptime\t%s\npolicy\t%s (%.12s)\ndraining\t%v\ncalls\t%d\nregistrations\t%d\nmedia streams\t%d\nrealms\t%s\n",
-		s.Version, time.Duration(s.Uptime)*time.Second, s.PolicyFile, s.PolicyHash, s.Draining, s.ActiveCalls,
+		s.Version, time.Duration(s.UptimeSeconds)*time.Second, s.PolicyFile, s.PolicyHash, s.Draining, s.ActiveCalls,
 		s.Registrations, s.MediaStreams, strings.Join(s.Realms, ", "))
 	return nil
 }
 
-type legJSON struct {
-	Side      string `json:"side"`
-	Realm     string `json:"realm"`
-	CallID    string `json:"call_id"`
-	Transport string `json:"transport"`
-	Peer      string `json:"peer"`
-	Trunk     string `json:"trunk"`
-	Confirmed bool   `json:"confirmed"`
-}
-
+// callJSON is a call as the API shows it, with media statistics when
+// one call is asked for.
 type callJSON struct {
-	ID       string    `json:"id"`
-	State    string    `json:"state"`
-	Route    string    `json:"route"`
-	Caller   string    `json:"caller"`
-	Callee   string    `json:"callee"`
-	Start    time.Time `json:"start"`
-	Answered time.Time `json:"answered"`
-	Legs     []legJSON `json:"legs"`
-	Media    *struct {
-		MOS  float64 `json:"MOS"`
-		Legs []struct {
-			Tag     string `json:"Tag"`
-			Streams []struct {
-				Media      string `json:"Media"`
-				Local      string `json:"Local"`
-				Peer       string `json:"Peer"`
-				PacketsIn  uint64 `json:"PacketsIn"`
-				PacketsOut uint64 `json:"PacketsOut"`
-				Lost       uint64 `json:"Lost"`
-				Jitter     int64  `json:"Jitter"`
-			} `json:"Streams"`
-		} `json:"Legs"`
-	} `json:"media"`
+	sbc.CallInfo
+	Media *rtpengine.CallStats `json:"media"`
 }
 
 func (c callJSON) trunk() string {
@@ -130,7 +95,7 @@ func showCall(w io.Writer, b []byte) error {
 		fmt.Fprintf(w, "\nMEDIA\tLOCAL\tPEER\tIN\tOUT\tLOST\tJITTER\n")
 		for _, l := range c.Media.Legs {
 			for _, s := range l.Streams {
-				fmt.Fprintf(w, "%s/%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Tag, s.Media, s.Local, s.Peer, s.PacketsIn, s.PacketsOut, s.Lost, time.Duration(s.Jitter))
+				fmt.Fprintf(w, "%s/%s\t%s\t%s\t%d\t%d\t%d\t%s\n", l.Tag, s.Media, s.Local, s.Peer, s.PacketsIn, s.PacketsOut, s.Lost, s.Jitter)
 			}
 		}
 		fmt.Fprintf(w, "MOS\t%.2f\n", c.Media.MOS)
@@ -146,10 +111,7 @@ func dash(s string) string {
 }
 
 func showRegistrations(w io.Writer, b []byte) error {
-	var regs []struct {
-		Realm, User, Contact, Source, Transport string
-		Expires                                 time.Time
-	}
+	var regs []sbc.Registration
 	if err := json.Unmarshal(b, &regs); err != nil {
 		return err
 	}
@@ -164,18 +126,7 @@ func showRegistrations(w io.Writer, b []byte) error {
 }
 
 func showTrunks(w io.Writer, b []byte) error {
-	var trunks []struct {
-		Name        string `json:"name"`
-		Realm       string `json:"realm"`
-		ActiveCalls int    `json:"active_calls"`
-		Gateways    []struct {
-			Address   string `json:"address"`
-			Transport string `json:"transport"`
-			Priority  int    `json:"priority"`
-			Weight    int    `json:"weight"`
-			Health    string `json:"health"`
-		} `json:"gateways"`
-	}
+	var trunks []admin.Trunk
 	if err := json.Unmarshal(b, &trunks); err != nil {
 		return err
 	}
@@ -204,27 +155,20 @@ func showPolicy(w io.Writer, b []byte) error {
 }
 
 func showSummary(w io.Writer, b []byte) error {
-	var s struct {
-		ActiveCalls  int               `json:"active_calls"`
-		Calls        map[string]uint64 `json:"calls_by_outcome"`
-		Rejections   map[string]uint64 `json:"rejections_by_reason"`
-		MediaPackets uint64            `json:"media_packets_in"`
-		MediaLost    uint64            `json:"media_packets_lost"`
-		Ports        map[string]int    `json:"port_pairs_in_use"`
-	}
+	var s admin.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "active calls\t%d\n", s.ActiveCalls)
-	for _, k := range sortedKeys(s.Calls) {
-		fmt.Fprintf(w, "calls %s\t%d\n", k, s.Calls[k])
+	for _, k := range sortedKeys(s.CallsByResult) {
+		fmt.Fprintf(w, "calls %s\t%d\n", k, s.CallsByResult[k])
 	}
 	for _, k := range sortedKeys(s.Rejections) {
 		fmt.Fprintf(w, "rejected %s\t%d\n", k, s.Rejections[k])
 	}
 	fmt.Fprintf(w, "media packets in\t%d\nmedia packets lost\t%d\n", s.MediaPackets, s.MediaLost)
-	for _, k := range sortedKeys(s.Ports) {
-		fmt.Fprintf(w, "ports in use %s\t%d\n", k, s.Ports[k])
+	for _, k := range sortedKeys(s.PortsInUse) {
+		fmt.Fprintf(w, "ports in use %s\t%d\n", k, s.PortsInUse[k])
 	}
 	return nil
 }
