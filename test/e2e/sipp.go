@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -56,6 +57,9 @@ type SippOpts struct {
 	// NoMessageTrace leaves out -trace_msg (load runs: the file grows with
 	// every message and costs sipp CPU).
 	NoMessageTrace bool
+	// Transport is the SIP transport: "" or "udp" (sipp's u1), "tcp" (t1)
+	// or "tls" (l1).
+	Transport string
 	// Extra arguments appended as they are.
 	Extra []string
 }
@@ -121,6 +125,12 @@ func (o SippOpts) Args() []string {
 	}
 	if o.Service != "" {
 		a = append(a, "-s", o.Service)
+	}
+	switch o.Transport {
+	case "tcp":
+		a = append(a, "-t", "t1")
+	case "tls":
+		a = append(a, "-t", "l1")
 	}
 	return append(a, o.Extra...)
 }
@@ -193,9 +203,14 @@ func StartSipp(t testing.TB, o SippOpts) *Sipp {
 	return s
 }
 
-// waitBound polls until sipp's UDP port is taken (a bind of our own fails).
+// waitBound polls until sipp's SIP port is taken (a bind of our own fails):
+// the UDP port, or the TCP port for a stream transport.
 func (s *Sipp) waitBound(timeout time.Duration) error {
 	addr := net.JoinHostPort(s.Opts.LocalIP, strconv.Itoa(s.Opts.LocalPort))
+	bind := func() (io.Closer, error) { return net.ListenPacket("udp", addr) }
+	if s.Opts.Transport == "tcp" || s.Opts.Transport == "tls" {
+		bind = func() (io.Closer, error) { return net.Listen("tcp", addr) }
+	}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -203,11 +218,11 @@ func (s *Sipp) waitBound(timeout time.Duration) error {
 			return fmt.Errorf("exited early: %v", s.err)
 		default:
 		}
-		pc, err := net.ListenPacket("udp", addr)
+		c, err := bind()
 		if err != nil {
 			return nil
 		}
-		pc.Close()
+		c.Close()
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("%w: %s never bound", ErrTimeout, addr)
