@@ -34,6 +34,9 @@ type Config struct {
 	Routes []RouteConfig `yaml:"routes"`
 	// Normalization holds named rule sets referenced by realms and trunks.
 	Normalization map[string][]RuleConfig `yaml:"normalization"`
+	// StateDir holds what sbcd keeps across restarts (registration
+	// bindings). Relative to the policy file. Empty: nothing is kept.
+	StateDir string `yaml:"state_dir"`
 }
 
 // LogConfig configures log/slog.
@@ -221,6 +224,9 @@ type RealmConfig struct {
 	Normalization NormalizationRef `yaml:"normalization"`
 	// Registrar makes sbcd accept REGISTER in this realm and keep bindings locally. Default false.
 	Registrar bool `yaml:"registrar"`
+	// Registration configures forwarding to a core registrar and NAT
+	// keep-alives for a registrar realm (policy/registration.go).
+	Registration RegistrationConfig `yaml:"registration"`
 	// AllowHeaders lists header names that may cross from this realm to the
 	// other leg unchanged. Default none (full topology hiding).
 	AllowHeaders []string `yaml:"allow_headers"`
@@ -289,6 +295,8 @@ type TrunkConfig struct {
 	// FailoverCodes are final responses that make sbcd try the next
 	// gateway or trunk. Default [408, 480, 500, 502, 503, 504]; timeouts always fail over.
 	FailoverCodes []int `yaml:"failover_codes"`
+	// Register makes sbcd register with the trunk (policy/registration.go). Default none.
+	Register *TrunkRegisterConfig `yaml:"register"`
 }
 
 // GatewayConfig is one address of a trunk.

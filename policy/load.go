@@ -62,8 +62,10 @@ func Parse(file string, data []byte) (*Set, error) {
 		return nil, d.errors(file)
 	}
 	applyDefaults(&cfg, filepath.Dir(file))
+	applyRegistrationDefaults(&cfg, filepath.Dir(file))
 	v := &validator{decoder: d, cfg: &cfg}
 	v.validate()
+	v.registrationCheck()
 	if len(d.errs) > 0 {
 		return nil, d.errors(file)
 	}
