@@ -111,6 +111,7 @@ func compile(cfg *Config) (*Set, error) {
 		if r.Outbound, err = compileRules(cfg.Normalization, rc.Normalization.Outbound); err != nil {
 			return nil, err
 		}
+		compileAuth(r, &rc)
 		s.realms = append(s.realms, r)
 		s.realmByName[r.Name] = r
 	}
@@ -122,6 +123,7 @@ func compile(cfg *Config) (*Set, error) {
 		if t.SRTP == "" {
 			t.SRTP = t.Realm.Media.SRTP
 		}
+		t.SRTPRequired = t.SRTPRequired || t.Realm.Media.SRTPRequired
 		for _, gc := range tc.Gateways {
 			ap, err := netip.ParseAddrPort(gc.Address)
 			if err != nil {

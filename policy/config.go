@@ -37,6 +37,8 @@ type Config struct {
 	// StateDir holds what sbcd keeps across restarts (registration
 	// bindings). Relative to the policy file. Empty: nothing is kept.
 	StateDir string `yaml:"state_dir"`
+	// Fraud is toll-fraud protection (limits per account and destination prefix).
+	Fraud FraudConfig `yaml:"fraud"`
 }
 
 // LogConfig configures log/slog.
@@ -239,6 +241,14 @@ type RealmConfig struct {
 	// PRACK is "terminate" (sbcd acts as UAS/UAC of 100rel per leg) or
 	// "disable" (strip 100rel). Default terminate.
 	PRACK string `yaml:"prack"`
+	// Auth, when set, makes requests received in this realm authenticate
+	// with SIP digest. Default: no authentication.
+	Auth *AuthConfig `yaml:"auth"`
+	// Limits is call admission control for calls in or out of this realm.
+	Limits LimitsConfig `yaml:"limits"`
+	// Emergency lists dialled numbers (Request-URI users) that bypass
+	// admission control and fraud rules and pre-empt other calls. Default none.
+	Emergency []string `yaml:"emergency"`
 }
 
 // ListenerConfig is one SIP socket of a realm.
@@ -270,6 +280,9 @@ type RealmMediaConfig struct {
 	// Codecs, when set, restricts the codecs offered into this realm (names
 	// like PCMU, PCMA, opus, G722, telephone-event). Default: no restriction.
 	Codecs []string `yaml:"codecs"`
+	// SRTPRequired refuses calls (488) whose SDP from this realm offers or
+	// answers no SRTP (SDES or DTLS) media. Default false.
+	SRTPRequired bool `yaml:"srtp_required"`
 }
 
 // NormalizationRef names rule sets applied on ingress and egress.
@@ -297,6 +310,13 @@ type TrunkConfig struct {
 	FailoverCodes []int `yaml:"failover_codes"`
 	// Register makes sbcd register with the trunk (policy/registration.go). Default none.
 	Register *TrunkRegisterConfig `yaml:"register"`
+	// Limits is call admission control for calls to or from this trunk.
+	Limits LimitsConfig `yaml:"limits"`
+	// SRTPRequired refuses calls (488) to or from this trunk whose SDP has
+	// no SRTP media, in addition to the realm's srtp_required. Default false.
+	SRTPRequired bool `yaml:"srtp_required"`
+	// TLS is mutual TLS with the trunk's gateways.
+	TLS TrunkTLSConfig `yaml:"tls"`
 }
 
 // GatewayConfig is one address of a trunk.

@@ -179,6 +179,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(int64(i))
+	case reflect.Float64:
+		var f float64
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") || n.Decode(&f) != nil {
+			d.failValue(n, path, "expected a number, got %s", kindName(n))
+			return
+		}
+		v.SetFloat(f)
 	default:
 		// Unreachable for the Config types; reported rather than panicking.
 		d.failValue(n, path, "unsupported field type %s", v.Type())

@@ -112,6 +112,7 @@ func applyDefaults(c *Config, dir string) {
 			t.FailoverCodes = DefaultFailoverCodes()
 		}
 	}
+	applyAuthDefaults(c, dir)
 	for i := range c.Routes {
 		if rj := c.Routes[i].Reject; rj != nil && rj.Reason == "" {
 			rj.Reason = reasonPhrases[rj.Code]

@@ -34,6 +34,10 @@ type Realm struct {
 	// Inbound rules apply to messages received from the realm, Outbound to
 	// messages sent into it.
 	Inbound, Outbound Rules
+	// Auth is the realm's digest authentication; nil when it has none.
+	Auth *Auth
+	// emergency holds the realm's emergency numbers.
+	emergency map[string]bool
 	// trunkByAddr and trunkByIP find the trunk a request came from.
 	trunkByAddr map[netip.AddrPort]*Trunk
 	trunkByIP   map[netip.Addr]*Trunk

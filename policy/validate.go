@@ -102,6 +102,7 @@ func (v *validator) validate() {
 	v.realmsCheck()
 	v.trunksCheck()
 	v.routesCheck()
+	v.authCheck()
 }
 
 func (v *validator) dscp(path string, d int) {
