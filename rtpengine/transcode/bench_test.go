@@ -1,0 +1,58 @@
+//go:build cgo
+
+package transcode
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkFrame measures one 20 ms frame through a pipeline (decode,
+// resample where needed, encode, header): the per-frame cost of one
+// direction of a transcoded call.
+func BenchmarkFrame(b *testing.B) {
+	paths := []struct {
+		in, out    string
+		complexity int
+	}{
+		{Opus, PCMU, 0}, {PCMU, Opus, -1}, {PCMU, Opus, 1}, {PCMU, Opus, 3}, {PCMU, Opus, 5}, {PCMU, Opus, 10},
+		{G722, PCMA, 0}, {PCMA, G722, 0}, {Opus, G722, 0}, {G722, Opus, 3}, {PCMU, PCMA, 0},
+	}
+	for _, c := range paths {
+		name := c.in + "_to_" + c.out
+		if c.out == Opus {
+			name += fmt.Sprintf("/complexity=%d", max(c.complexity, 0))
+		}
+		b.Run(name, func(b *testing.B) {
+			t := &testing.T{}
+			src := newSource(t, c.in, ptOf[c.in], 1000, 10000)
+			pkts := make([][]byte, 50)
+			for i := range pkts {
+				pkts[i] = src.next()
+			}
+			sent := 0
+			p, err := New(Config{In: Codec{Name: c.in, PT: ptOf[c.in]}, Out: Codec{Name: c.out, PT: ptOf[c.out]},
+				OpusComplexity: c.complexity, Output: func(pkt []byte) { sent += len(pkt) }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(pkts[0])))
+			seq, ts := uint16(0), uint32(0)
+			step := uint32(clockRate(c.in) / 50)
+			for i := 0; b.Loop(); i++ {
+				pk := pkts[i%len(pkts)]
+				pk[2], pk[3] = byte(seq>>8), byte(seq)
+				pk[4], pk[5], pk[6], pk[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+				seq++
+				ts += step
+				if err := p.HandleRTP(pk); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if sent == 0 {
+				b.Fatal("nothing sent")
+			}
+		})
+	}
+}
