@@ -151,7 +151,7 @@ type Pipeline struct {
 	haveEv    bool
 
 	// RTCP sender/receiver bookkeeping
-	sentPackets, sentOctets uint32
+	sentPackets, sentOctets  uint32
 	expectedPrior, lostPrior uint32
 	received, lost           uint32
 	firstSeq                 uint16

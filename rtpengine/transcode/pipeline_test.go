@@ -93,14 +93,14 @@ func (s *source) next() []byte {
 
 // sink decodes what a pipeline outputs, as the far peer would.
 type sink struct {
-	t      *testing.T
-	name   string
-	rate   int
-	pcm    []int16
-	pkts   []rtpHeader
-	opus   *opus.Decoder
-	g722   *g722.Decoder
-	buf    [5760]int16
+	t    *testing.T
+	name string
+	rate int
+	pcm  []int16
+	pkts []rtpHeader
+	opus *opus.Decoder
+	g722 *g722.Decoder
+	buf  [5760]int16
 }
 
 func newSink(t *testing.T, name string) *sink {
@@ -230,9 +230,9 @@ func TestDelay(t *testing.T) {
 		in, out string
 		max     time.Duration
 	}{
-		{PCMU, PCMA, 5 * time.Millisecond},   // PLC delay line only
-		{G722, PCMU, 12 * time.Millisecond},  // + G.722 QMF and the resampler
-		{Opus, PCMU, 15 * time.Millisecond},  // + Opus look-ahead
+		{PCMU, PCMA, 5 * time.Millisecond},  // PLC delay line only
+		{G722, PCMU, 12 * time.Millisecond}, // + G.722 QMF and the resampler
+		{Opus, PCMU, 15 * time.Millisecond}, // + Opus look-ahead
 	}
 	for _, tc := range tests {
 		t.Run(tc.in+"_to_"+tc.out, func(t *testing.T) {
