@@ -80,6 +80,12 @@ type MediaConfig struct {
 	PortDrain time.Duration `yaml:"port_drain"`
 	// NG is the rtpengine ng-protocol control listener, host:port (UDP). Empty disables it.
 	NG string `yaml:"ng"`
+	// Nodes are remote media nodes, ip:port of their ng control socket
+	// (UDP): sbcd's own media-only mode or any rtpengine-compatible
+	// relay. Relayed calls are spread over the nodes that answer; the
+	// built-in services (echo, tone) stay in-process. Empty: every call's
+	// media is anchored in-process.
+	Nodes []string `yaml:"nodes"`
 }
 
 // AdminConfig is the management HTTP listener.

@@ -91,6 +91,16 @@ func (v *validator) validate() {
 	if c.Media.NG != "" {
 		v.addrPort("media.ng", c.Media.NG)
 	}
+	nodes := map[netip.AddrPort]bool{}
+	for i, n := range c.Media.Nodes {
+		p := fmt.Sprintf("media.nodes[%d]", i)
+		if ap, ok := v.addrPort(p, n); ok {
+			if nodes[ap] {
+				v.errAt(p, "media node %s is listed twice", n)
+			}
+			nodes[ap] = true
+		}
+	}
 	if c.Admin.Address != "" {
 		v.addrPort("admin.address", c.Admin.Address)
 	}

@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "validate the policy file, print every problem and exit")
 	logFormat := fs.String("log-format", "", "text or json (overrides the policy)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the policy)")
+	mediaOnly := fs.Bool("media-only", false, "run as a media node: the realms' media pools and the ng socket, no SIP")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -81,7 +82,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if err := serve(*cfgPath, pol, log); err != nil {
+	serveFn := serve
+	if *mediaOnly {
+		serveFn = serveMediaNode
+	}
+	if err := serveFn(*cfgPath, pol, log); err != nil {
 		log.Error("sbcd stopped", "err", err)
 		return 1
 	}
@@ -135,7 +140,12 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		defer cdrs.Close()
 		obs = append(obs, cdrs)
 	}
-	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: mediaAdapter{engine}, Observer: obs, Logger: log.With("component", "sbc")})
+	media, closeMedia, err := newMedia(pol, engine, log)
+	if err != nil {
+		return err
+	}
+	defer closeMedia()
+	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: media, Observer: obs, Logger: log.With("component", "sbc")})
 	if err != nil {
 		return err
 	}

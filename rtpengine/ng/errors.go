@@ -25,3 +25,16 @@ var (
 	// ErrNoCookie means a datagram has no "<cookie> " prefix; it is dropped.
 	ErrNoCookie = errors.New("ng: no cookie")
 )
+
+// Client errors.
+var (
+	// ErrNoReply means the node did not answer within the client's tries.
+	ErrNoReply = errors.New("ng: no reply from media node")
+	// ErrRefused means the node answered with result "error"; the error
+	// text carries its error-reason.
+	ErrRefused = errors.New("ng: media node refused the command")
+	// ErrBadReply means the node's reply could not be understood.
+	ErrBadReply = errors.New("ng: bad reply from media node")
+	// ErrClientClosed is returned by commands on a closed Client.
+	ErrClientClosed = errors.New("ng: client closed")
+)
