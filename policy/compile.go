@@ -67,22 +67,6 @@ func compileMatch(sm StringMatch, fold bool) (matcher, error) {
 	return matcher{}, nil
 }
 
-// route is a compiled RouteConfig: its matchers and the precomputed decision.
-type route struct {
-	name                         string
-	sourceRealm, sourceTrunk     string
-	ruriUser, ruriHost, fromUser matcher
-	decision                     Decision
-}
-
-func (r *route) matches(q *Request) bool {
-	return (r.sourceRealm == "" || r.sourceRealm == q.SourceRealm) &&
-		(r.sourceTrunk == "" || r.sourceTrunk == q.SourceTrunk) &&
-		r.ruriUser.match(q.RURIUser) &&
-		r.ruriHost.match(q.RURIHost) &&
-		r.fromUser.match(q.FromUser)
-}
-
 // compile builds the immutable Set from a validated, defaulted Config.
 func compile(cfg *Config) (*Set, error) {
 	s := &Set{
@@ -152,31 +136,17 @@ func compile(cfg *Config) (*Set, error) {
 		s.trunks = append(s.trunks, t)
 		s.trunkByName[t.Name] = t
 	}
+	s.longestPrefix = cfg.RouteSelection == SelectLongestPrefix
+	s.rateTables = make(map[string]*rateTable, len(cfg.RateTables))
+	for _, tc := range cfg.RateTables {
+		rates := append(slices.Clone(tc.loaded), tc.Rates...)
+		s.rateTables[tc.Name] = newRateTable(tc.Name, rates)
+	}
 	for _, rc := range cfg.Routes {
-		r := &route{name: rc.Name, sourceRealm: rc.Match.SourceRealm, sourceTrunk: rc.Match.SourceTrunk}
-		var err error
-		if r.ruriUser, err = compileMatch(rc.Match.RURIUser, false); err != nil {
+		r, err := s.compileRoute(cfg, rc)
+		if err != nil {
 			return nil, fmt.Errorf("route %s: %w", rc.Name, err)
 		}
-		if r.ruriHost, err = compileMatch(rc.Match.RURIHost, true); err != nil {
-			return nil, fmt.Errorf("route %s: %w", rc.Name, err)
-		}
-		if r.fromUser, err = compileMatch(rc.Match.FromUser, false); err != nil {
-			return nil, fmt.Errorf("route %s: %w", rc.Name, err)
-		}
-		d := Decision{Route: rc.Name, Service: rc.Service, Registered: rc.Registered}
-		for _, tn := range rc.Trunks {
-			t := s.trunkByName[tn]
-			if t == nil {
-				return nil, fmt.Errorf("route %s: unknown trunk %q", rc.Name, tn)
-			}
-			d.Trunks = append(d.Trunks, t)
-		}
-		if rc.Reject != nil {
-			rj := *rc.Reject
-			d.Reject = &rj
-		}
-		r.decision = d
 		s.routes = append(s.routes, r)
 	}
 	return s, nil

@@ -30,8 +30,16 @@ type Config struct {
 	Realms []RealmConfig `yaml:"realms"`
 	// Trunks are the SIP peers (gateways) reached through a realm.
 	Trunks []TrunkConfig `yaml:"trunks"`
-	// Routes are evaluated in order; the first that matches decides.
+	// Routes are evaluated in order; the first that matches decides
+	// (see RouteSelection).
 	Routes []RouteConfig `yaml:"routes"`
+	// RouteSelection is first_match (the first matching route in file
+	// order decides) or longest_prefix (among the matching routes, the one
+	// whose ruri_user prefix is longest decides; file order breaks ties).
+	// Default first_match.
+	RouteSelection string `yaml:"route_selection"`
+	// RateTables are the costs least-cost routes compare trunks by.
+	RateTables []RateTableConfig `yaml:"rate_tables"`
 	// Normalization holds named rule sets referenced by realms and trunks.
 	Normalization map[string][]RuleConfig `yaml:"normalization"`
 	// StateDir holds what sbcd keeps across restarts (registration
@@ -323,6 +331,9 @@ type TrunkConfig struct {
 	SRTPRequired bool `yaml:"srtp_required"`
 	// TLS is mutual TLS with the trunk's gateways.
 	TLS TrunkTLSConfig `yaml:"tls"`
+	// HealthCheck probes every gateway with SIP OPTIONS. Absent: no
+	// probing, every gateway counts as in service.
+	HealthCheck *HealthCheckConfig `yaml:"health_check"`
 }
 
 // GatewayConfig is one address of a trunk.
@@ -354,6 +365,21 @@ type RouteConfig struct {
 	Registered string `yaml:"registered"`
 	// Reject answers with this status code (400-699) and optional reason.
 	Reject *RejectConfig `yaml:"reject"`
+	// Strategy orders Trunks: ordered (as listed), weighted (random,
+	// by Weights), least_cost (by RateTable, cheapest first) or quality
+	// (trunks measured below Quality's thresholds last). Default ordered.
+	Strategy string `yaml:"strategy"`
+	// Weights gives trunks their share for strategy weighted. Default 1 each.
+	Weights map[string]int `yaml:"weights"`
+	// RateTable names the rate table of strategy least_cost. Required with it.
+	RateTable string `yaml:"rate_table"`
+	// Quality sets the thresholds of strategy quality. Default values apply.
+	Quality *QualityConfig `yaml:"quality"`
+	// Translate rewrites numbers when the route is taken, in order.
+	Translate []TranslateConfig `yaml:"translate"`
+	// Failover says which answers move the call to the next candidate and
+	// bounds the attempts.
+	Failover FailoverConfig `yaml:"failover"`
 }
 
 // RejectConfig is a final response a route answers with.
@@ -372,6 +398,10 @@ type MatchConfig struct {
 	RURIUser StringMatch `yaml:"ruri_user"`
 	RURIHost StringMatch `yaml:"ruri_host"`
 	FromUser StringMatch `yaml:"from_user"`
+	// Headers must all match (any value of a header may match).
+	Headers []HeaderMatch `yaml:"headers"`
+	// Time restricts the route to days and hours in a time zone.
+	Time *TimeMatch `yaml:"time"`
 }
 
 // StringMatch matches a string by at most one of exact value, prefix or regex.

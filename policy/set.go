@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Set is a compiled, immutable policy. It is safe for concurrent use; a
@@ -20,6 +21,9 @@ type Set struct {
 	trunkByName map[string]*Trunk
 	routes      []*route
 	noRoute     Decision
+	// longestPrefix is route_selection longest_prefix.
+	longestPrefix bool
+	rateTables    map[string]*rateTable
 }
 
 // Realm is a compiled realm: its configuration with defaults filled and its
@@ -73,6 +77,13 @@ type Request struct {
 	RURIUser    string
 	RURIHost    string
 	FromUser    string
+	// Headers returns every value of the named request header (name
+	// case-insensitive); nil means the request has no headers to match.
+	Headers func(name string) []string
+	// Time is when the request arrived; zero means now.
+	Time time.Time
+	// Explain fills Decision.Checked with every route looked at.
+	Explain bool
 }
 
 // Decision is the outcome of routing one request.
@@ -87,6 +98,18 @@ type Decision struct {
 	Trunks []*Trunk
 	// Reject is set when the request must be refused (including "no route": 404).
 	Reject *RejectConfig
+	// Strategy is how the route ordered its trunks (empty without a route).
+	Strategy string
+	// CalledUser and CallingUser are the R-URI and From users after the
+	// route's number translation.
+	CalledUser, CallingUser string
+	// Candidates are every trunk of the route in the decided order, with
+	// the figures and notes behind it; those not Usable are not in Trunks.
+	Candidates []Candidate
+	// Failover is the route's failover settings (nil without a route).
+	Failover *Failover
+	// Checked lists the routes looked at when the request asked for an explanation.
+	Checked []RouteCheck
 }
 
 // Message is the view of a SIP message normalisation rules work on; sbc
@@ -145,19 +168,6 @@ func (s *Set) TrunkByAddr(realm string, src netip.AddrPort) *Trunk {
 	return r.trunkByIP[ip]
 }
 
-// Route returns the decision of the first route whose match fields all
-// match r. When none does, the decision rejects with 404 Not Found. The
-// returned Decision shares the Set's data: treat it as read-only. Route does
-// not allocate.
-func (s *Set) Route(r Request) Decision {
-	for _, rt := range s.routes {
-		if rt.matches(&r) {
-			return rt.decision
-		}
-	}
-	return s.noRoute
-}
-
 // AllowsHeader reports whether the header may cross from this realm to the
 // other leg unchanged; names compare case-insensitively.
 func (r *Realm) AllowsHeader(name string) bool {
@@ -193,23 +203,5 @@ func (t *Trunk) Candidates(rnd *rand.Rand) []Gateway {
 // weightedShuffle orders g so that each position is drawn from the
 // remaining gateways with probability proportional to weight.
 func weightedShuffle(g []Gateway, rnd *rand.Rand) {
-	for k := 0; k < len(g)-1; k++ {
-		total := 0
-		for _, x := range g[k:] {
-			total += x.Weight
-		}
-		var pick int
-		if rnd != nil {
-			pick = rnd.IntN(total)
-		} else {
-			pick = rand.IntN(total)
-		}
-		for j := k; j < len(g); j++ {
-			pick -= g[j].Weight
-			if pick < 0 {
-				g[k], g[j] = g[j], g[k]
-				break
-			}
-		}
-	}
+	weightedOrder(g, func(x Gateway) int { return x.Weight }, rnd)
 }

@@ -111,8 +111,10 @@ func (v *validator) validate() {
 	v.normalization()
 	v.realmsCheck()
 	v.trunksCheck()
+	v.rateTablesCheck()
 	v.routesCheck()
 	v.authCheck()
+	v.enum("route_selection", c.RouteSelection, SelectFirstMatch, SelectLongestPrefix)
 }
 
 func (v *validator) dscp(path string, d int) {
@@ -405,6 +407,7 @@ func (v *validator) trunksCheck() {
 				v.errAt(fmt.Sprintf("%s.failover_codes[%d]", p, j), "%d is outside 400-699", code)
 			}
 		}
+		v.healthCheck(p+".health_check", t.HealthCheck)
 	}
 }
 
@@ -453,6 +456,7 @@ func (v *validator) routesCheck() {
 				v.errAt(p+".reject.reason", "must not contain CR, LF or NUL")
 			}
 		}
+		v.routeRouting(p, r)
 		switch {
 		case len(actions) == 0:
 			v.errAt(p, "route needs one action: service, trunks, registered or reject")
@@ -480,6 +484,7 @@ func (v *validator) match(p string, m MatchConfig) {
 	v.stringMatch(p+".ruri_user", m.RURIUser)
 	v.stringMatch(p+".ruri_host", m.RURIHost)
 	v.stringMatch(p+".from_user", m.FromUser)
+	v.matchExtras(p, m)
 }
 
 func (v *validator) stringMatch(p string, m StringMatch) {
