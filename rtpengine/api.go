@@ -29,6 +29,8 @@ type Config struct {
 	Tap PacketTap
 	// ListenUDP opens media sockets. Default net.ListenUDP("udp", laddr).
 	ListenUDP func(laddr *net.UDPAddr) (*net.UDPConn, error)
+	// Transcode configures transcoding (transcoding.go).
+	Transcode TranscodeConfig
 }
 
 // InterfaceConfig is one port pool.

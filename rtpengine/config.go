@@ -31,6 +31,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.ListenUDP == nil {
 		cfg.ListenUDP = func(laddr *net.UDPAddr) (*net.UDPConn, error) { return net.ListenUDP("udp", laddr) }
 	}
+	tc, err := cfg.Transcode.withDefaults()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Transcode = tc
 	if cfg.Timeout < 0 || cfg.HoldTimeout < 0 || cfg.PortDrain < 0 {
 		return cfg, fmt.Errorf("%w: negative duration", ErrBadConfig)
 	}

@@ -63,6 +63,13 @@ type endpoint struct {
 	// tap is set while the call is captured (nil otherwise).
 	tap atomic.Pointer[tapTarget]
 
+	// xcode transcodes what this endpoint receives (nil: passthrough);
+	// see transcoding.go.
+	xcode atomic.Pointer[xstream]
+	// xoffer is what this endpoint's peer offered when the other side
+	// was offered transcoded codecs (control plane only).
+	xoffer *xoffer
+
 	c       counters
 	sentSRs srRing // SRs we forwarded to this endpoint's peer
 

@@ -28,6 +28,9 @@ type Engine struct {
 	// id is the DTLS certificate of the engine.
 	id identity
 
+	// xp runs the transcoding pipelines (transcoding.go).
+	xp *xpool
+
 	// released sums the counters of released endpoints (see Metrics).
 	relMu    sync.Mutex
 	released Traffic
@@ -87,6 +90,7 @@ func New(cfg Config) (*Engine, error) {
 			e.first = p
 		}
 	}
+	e.startTranscoders()
 	e.wg.Add(1)
 	go e.timeoutLoop()
 	return e, nil
@@ -197,6 +201,7 @@ func (e *Engine) releaseEndpoint(ep *endpoint) {
 		p.partner.CompareAndSwap(ep, nil)
 	}
 	ep.partner.Store(nil)
+	e.setXcode(ep, nil)
 	if s := ep.dtls.Swap(nil); s != nil {
 		_ = s.Close()
 	}

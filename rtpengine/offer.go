@@ -88,11 +88,17 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 	}
 	ports := make([]int, len(streams))
 	mux := make([]bool, len(streams))
+	formats := make([][]format, len(streams))
 	for i := range streams {
 		st := &streams[i]
 		ea, eb := a.eps[i], b.eps[i]
 		if ea == nil || eb == nil {
 			continue
+		}
+		ea.xoffer, formats[i] = e.planTranscode(sd.MediaDescriptions[i], st, r.Flags.Codecs)
+		if ea.xoffer == nil {
+			e.setXcode(ea, nil)
+			e.setXcode(eb, nil)
 		}
 		params := &mediaParams{clock: st.clock}
 		ea.media, eb.media = st.media, st.media
@@ -111,7 +117,7 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 	b.setICE(r.Flags.ICE)
 	b.publishICE()
 	opts := rewriteOpts{addr: b.pool.cfg.Advertised, ports: ports, mux: mux, flags: &r.Flags, ice: b.ice,
-		sec: e.offerSecurity(sd, a, b, &r.Flags), fingerprint: e.id.fingerprint}
+		sec: e.offerSecurity(sd, a, b, &r.Flags), fingerprint: e.id.fingerprint, formats: formats}
 	if err := rewrite(sd, opts); err != nil {
 		return nil, err
 	}
@@ -157,6 +163,12 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 			e.releaseEndpoint(eb)
 			a.eps[i], b.eps[i] = nil, nil
 			continue
+		}
+		if ea.xoffer != nil {
+			if err := e.answerTranscode(ea, eb, ea.xoffer, sd.MediaDescriptions[i], st); err != nil {
+				e.logResult("answer", r.CallID, r.ToTag, len(streams), err)
+				return nil, err
+			}
 		}
 		eb.setPeer(st.rtpAddr(), st.rtcp, st.mux)
 		eb.params.Store(&mediaParams{clock: st.clock})

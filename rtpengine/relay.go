@@ -147,6 +147,13 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *net.UDPCo
 	c.bytesIn.Add(uint64(len(b)))
 	c.lastRecv.Store(now)
 
+	// Transcoding hook (transcoding.go): a transcoded stream's packets go
+	// to its pipeline's worker queue instead of straight to the partner.
+	if x := ep.xcode.Load(); x != nil {
+		x.submit(kind == kindRTP, b, now)
+		return nil, dst, false
+	}
+
 	p := ep.partner.Load()
 	if p == nil {
 		return nil, dst, false // consumed (a service endpoint)

@@ -31,6 +31,7 @@ type sdpStream struct {
 	rtcp  netip.AddrPort
 	mux   bool // a=rtcp-mux
 	dir   string
+	ptime int // a=ptime in ms; 0 = none
 	clock [128]uint32
 	names map[string]string // payload type -> lower-case codec name
 	order []string          // payload types in m= order
@@ -129,6 +130,10 @@ func parseStream(md *sdp.MediaDescription, sessAddr netip.Addr, sessDir string) 
 		switch a.Key {
 		case "rtcp-mux":
 			st.mux = true
+		case "ptime":
+			if ms, err := strconv.Atoi(strings.TrimSpace(a.Value)); err == nil && ms > 0 && ms <= 200 {
+				st.ptime = ms
+			}
 		case "rtcp":
 			port, addr, err := parseRTCPAttr(a.Value)
 			if err != nil {

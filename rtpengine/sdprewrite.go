@@ -84,6 +84,9 @@ type rewriteOpts struct {
 	// per m= line; fingerprint is our DTLS certificate's a=fingerprint.
 	sec         secureOpts
 	fingerprint string
+	// formats, where set for an m= line, replace its formats (a
+	// transcoded stream's offer to the other side); else Codecs filters.
+	formats [][]format
 }
 
 func addrType(a netip.Addr) string {
@@ -172,7 +175,9 @@ func rewrite(sd *sdp.SessionDescription, o rewriteOpts) error {
 			setConn(md.ConnectionInformation, o.addr)
 		}
 		if len(o.flags.Codecs) > 0 {
-			if err := filterCodecs(md, o.flags.Codecs); err != nil {
+			if i < len(o.formats) && o.formats[i] != nil {
+				setFormats(md, o.formats[i])
+			} else if err := filterCodecs(md, o.flags.Codecs); err != nil {
 				return fmt.Errorf("m= line %d: %w", i+1, err)
 			}
 		}

@@ -1,0 +1,461 @@
+package rtpengine
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openborder/openborder/rtpengine/transcode"
+	"github.com/pion/sdp/v3"
+)
+
+// TranscodeConfig configures transcoding. Zero values mean the defaults.
+//
+// Transcoding is planned only when necessary: when the codecs restricted
+// by Flags.Codecs (policy's realm/trunk `codecs`) leave no codec of the
+// offer, the other side is offered the allowed codecs this engine can
+// transcode to (in policy order) and the engine converts between the
+// offerer's first codec and the one the answer chooses.
+type TranscodeConfig struct {
+	// Disabled turns transcoding off: a codec restriction that leaves
+	// nothing fails the offer (ErrNoCodec). Default false.
+	Disabled bool
+	// Workers is the number of transcoding goroutines; each stream is
+	// pinned to one of them. Default runtime.GOMAXPROCS(0).
+	Workers int
+	// QueueLen bounds each worker's queue of packets; a packet arriving
+	// at a full queue is dropped and counted. Default 1024.
+	QueueLen int
+	// MaxSessions caps the calls transcoded at once (an offer beyond it
+	// fails with ErrNoCodec). Default 0: no cap.
+	MaxSessions int
+	// OpusComplexity, OpusBitrate and OpusFEC configure the Opus
+	// encoders (defaults: transcode.DefaultOpusComplexity, transcode.DefaultOpusBitrate, off).
+	OpusComplexity int
+	OpusBitrate    int
+	OpusFEC        bool
+	// Depth is the reorder buffer depth in packets (default transcode.DefaultDepth).
+	Depth int
+}
+
+const (
+	defaultXcodeQueue = 1024
+	// srInterval is how often a transcoded stream sends an RTCP sender
+	// report; the first goes out srFirst after the stream starts.
+	srInterval = 5 * time.Second
+	srFirst    = time.Second
+)
+
+func (c TranscodeConfig) withDefaults() (TranscodeConfig, error) {
+	if c.Workers == 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.QueueLen == 0 {
+		c.QueueLen = defaultXcodeQueue
+	}
+	if c.Workers < 0 || c.QueueLen < 0 || c.MaxSessions < 0 || c.Depth < 0 || c.Depth > 8 {
+		return c, fmt.Errorf("%w: transcode: negative workers, queue or sessions, or depth above 8", ErrBadConfig)
+	}
+	if c.OpusComplexity < -1 || c.OpusComplexity > 10 || (c.OpusBitrate != 0 && (c.OpusBitrate < 6000 || c.OpusBitrate > 510000)) {
+		return c, fmt.Errorf("%w: transcode: opus complexity -1..10 and bitrate 6000..510000", ErrBadConfig)
+	}
+	return c, nil
+}
+
+// TranscodeStats counts the engine's transcoding.
+type TranscodeStats struct {
+	// Sessions is the number of streams transcoded now (both directions
+	// of a stream count once).
+	Sessions int
+	// Queued counts packets handed to the workers, Dropped those refused
+	// at a full queue.
+	Queued, Dropped uint64
+	// MaxQueueDelay is the longest a packet waited in a queue before its
+	// worker took it (since the engine started).
+	MaxQueueDelay time.Duration
+}
+
+// xpool is the transcoding worker pool: one bounded queue per worker.
+type xpool struct {
+	workers []chan xjob
+	next    atomic.Uint32
+	bufs    sync.Pool
+	live    atomic.Int64 // xstreams installed (two per transcoded stream)
+	queued  atomic.Uint64
+	dropped atomic.Uint64
+	maxWait atomic.Int64
+}
+
+// xjob is one packet for a worker.
+type xjob struct {
+	x    *xstream
+	buf  *[readBufSize]byte
+	n    int
+	rtp  bool
+	when int64 // monoNow() at hand-off
+}
+
+func (e *Engine) startTranscoders() {
+	tc := e.cfg.Transcode
+	e.xp = &xpool{workers: make([]chan xjob, tc.Workers)}
+	e.xp.bufs.New = func() any { return new([readBufSize]byte) }
+	for i := range e.xp.workers {
+		ch := make(chan xjob, tc.QueueLen)
+		e.xp.workers[i] = ch
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.xworker(ch)
+		}()
+	}
+}
+
+// xworker runs pipelines until the engine stops.
+func (e *Engine) xworker(ch chan xjob) {
+	for {
+		select {
+		case <-e.stop:
+			return
+		case j := <-ch:
+			e.xrun(j)
+		}
+	}
+}
+
+func (e *Engine) xrun(j xjob) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.log.Error("transcoder panicked", "panic", v, "pipeline", j.x.pipe.String())
+		}
+	}()
+	now := monoNow()
+	if w := now - j.when; w > e.xp.maxWait.Load() {
+		e.xp.maxWait.Store(w)
+	}
+	x := j.x
+	if j.rtp {
+		_ = x.pipe.HandleRTP(j.buf[:j.n])
+	}
+	e.xp.bufs.Put(j.buf)
+	if now-x.lastSR >= int64(srInterval) && x.pipe.Stats().PacketsOut > 0 {
+		x.lastSR = now
+		x.sendRTCP(x.pipe.AppendSenderReport(x.sr[:0], time.Now()))
+	}
+}
+
+// xstream is one direction of a transcoded stream: packets received on
+// one endpoint go through pipe and leave through out.
+type xstream struct {
+	pipe   *transcode.Pipeline
+	out    *endpoint
+	worker chan xjob
+	pool   *xpool
+	lastSR int64
+	sr     [64]byte
+	cb     cryptoBufs
+}
+
+// submit hands a received packet to the stream's worker; it never blocks.
+// RTCP from the peer is consumed here: each leg gets reports generated
+// for its own stream.
+func (x *xstream) submit(rtp bool, b []byte, now int64) {
+	if !rtp {
+		return
+	}
+	buf := x.pool.bufs.Get().(*[readBufSize]byte)
+	n := copy(buf[:], b)
+	select {
+	case x.worker <- xjob{x: x, buf: buf, n: n, rtp: true, when: now}:
+		x.pool.queued.Add(1)
+	default:
+		x.pool.bufs.Put(buf)
+		x.pool.dropped.Add(1)
+		x.out.c.dropped.Add(1)
+	}
+}
+
+// send is the pipeline's Output: protect for a secure leg and send.
+func (x *xstream) send(pkt []byte) {
+	p := x.out
+	dst := p.rtpDest()
+	if !usable(dst) || !p.hasConsent(monoNow()) {
+		p.c.dropped.Add(1)
+		return
+	}
+	if pkt = x.protect(pkt); pkt == nil {
+		return
+	}
+	if _, err := p.pp.rtp.WriteToUDPAddrPort(pkt, dst); err != nil {
+		p.c.dropped.Add(1)
+		return
+	}
+	p.c.packetsOut.Add(1)
+	p.c.bytesOut.Add(uint64(len(pkt)))
+}
+
+func (x *xstream) sendRTCP(pkt []byte) {
+	conn, dst := x.out.rtcpDest()
+	if !usable(dst) {
+		return
+	}
+	if pkt = x.protect(pkt); pkt == nil {
+		return
+	}
+	if _, err := conn.WriteToUDPAddrPort(pkt, dst); err == nil {
+		x.out.c.packetsOut.Add(1)
+		x.out.c.bytesOut.Add(uint64(len(pkt)))
+	}
+}
+
+func (x *xstream) protect(pkt []byte) []byte {
+	p := x.out
+	tx := p.tx.Load()
+	if tx == nil {
+		if p.secure.Load() {
+			p.c.dropped.Add(1)
+			return nil
+		}
+		return pkt
+	}
+	out, ok := tx.encrypt(x.cb.out[:0], pkt)
+	if !ok {
+		p.c.srtpErrors.Add(1)
+		p.c.dropped.Add(1)
+		return nil
+	}
+	return out
+}
+
+// setXcode installs (or, with nil, removes) the transcoder of packets
+// received on ep, keeping the session count.
+func (e *Engine) setXcode(ep *endpoint, x *xstream) {
+	old := ep.xcode.Swap(x)
+	switch {
+	case old == nil && x != nil:
+		e.xp.live.Add(1)
+	case old != nil && x == nil:
+		e.xp.live.Add(-1)
+	}
+}
+
+// TranscodeStats returns the engine's transcoding counters.
+func (e *Engine) TranscodeStats() TranscodeStats {
+	return TranscodeStats{
+		Sessions: int(e.xp.live.Load() / 2), Queued: e.xp.queued.Load(), Dropped: e.xp.dropped.Load(),
+		MaxQueueDelay: time.Duration(e.xp.maxWait.Load()),
+	}
+}
+
+// format is one payload format of an m= line with its attributes.
+type format struct {
+	pt     string
+	name   string // lower case
+	clock  uint32
+	rtpmap string   // value of a=rtpmap ("" for a static type without one)
+	fmtp   []string // values of a=fmtp
+}
+
+// xoffer is what an offerer's m= line says, kept for a transcoded answer.
+type xoffer struct {
+	formats []format
+	codec   format // the offerer's first codec we can transcode
+	event   format // its telephone-event (pt "" if none)
+	ptime   int    // a=ptime, ms (0 if none)
+}
+
+func isAux(name string) bool { return name == transcode.TelephoneEvent || name == "cn" }
+
+// mediaFormats lists the formats of an m= line in order.
+func mediaFormats(md *sdp.MediaDescription, st *sdpStream) []format {
+	out := make([]format, 0, len(st.order))
+	for _, f := range st.order {
+		out = append(out, format{pt: f, name: st.names[f], clock: st.clock[ptOf(f)]})
+	}
+	for _, a := range md.Attributes {
+		if a.Key != "rtpmap" && a.Key != "fmtp" {
+			continue
+		}
+		pt, _, _ := strings.Cut(a.Value, " ")
+		for i := range out {
+			if out[i].pt == pt {
+				if a.Key == "rtpmap" {
+					out[i].rtpmap = a.Value
+				} else {
+					out[i].fmtp = append(out[i].fmtp, a.Value)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// planTranscode decides whether an offered m= line needs transcoding
+// under the codec restriction keep, and if so returns what the offerer
+// said and the formats to offer the other side instead.
+func (e *Engine) planTranscode(md *sdp.MediaDescription, st *sdpStream, keep []string) (*xoffer, []format) {
+	if e.cfg.Transcode.Disabled || len(keep) == 0 || st.media != "audio" || st.port == 0 {
+		return nil, nil
+	}
+	fs := mediaFormats(md, st)
+	xo := &xoffer{formats: fs, ptime: st.ptime}
+	for _, f := range fs {
+		if isAux(f.name) {
+			continue
+		}
+		if slices.ContainsFunc(keep, func(k string) bool { return strings.EqualFold(k, f.name) }) {
+			return nil, nil // a codec both sides take: no transcoding
+		}
+		if xo.codec.pt == "" && transcode.Supported(f.name) && (f.name != transcode.Opus || f.clock == 48000) {
+			xo.codec = f
+		}
+	}
+	if xo.codec.pt == "" {
+		return nil, nil
+	}
+	for _, f := range fs {
+		if f.name == transcode.TelephoneEvent && xo.event.pt == "" {
+			xo.event = f
+		}
+	}
+	var out []format
+	var evClock uint32
+	for _, k := range keep {
+		k = strings.ToLower(k)
+		switch k {
+		case transcode.PCMU:
+			out = append(out, format{pt: "0", name: k, clock: 8000, rtpmap: "0 PCMU/8000"})
+		case transcode.PCMA:
+			out = append(out, format{pt: "8", name: k, clock: 8000, rtpmap: "8 PCMA/8000"})
+		case transcode.G722:
+			out = append(out, format{pt: "9", name: k, clock: 8000, rtpmap: "9 G722/8000"})
+		case transcode.Opus:
+			out = append(out, format{pt: "111", name: k, clock: 48000, rtpmap: "111 opus/48000/2",
+				fmtp: []string{"111 minptime=10;useinbandfec=1"}})
+		default:
+			continue
+		}
+		if evClock == 0 {
+			evClock = out[len(out)-1].clock
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	if xo.event.pt != "" && slices.ContainsFunc(keep, func(k string) bool { return strings.EqualFold(k, transcode.TelephoneEvent) }) {
+		c := strconv.Itoa(int(evClock))
+		out = append(out, format{pt: "101", name: transcode.TelephoneEvent, clock: evClock,
+			rtpmap: "101 telephone-event/" + c, fmtp: []string{"101 0-16"}})
+	}
+	return xo, out
+}
+
+// setFormats replaces an m= line's formats and their rtpmap/fmtp lines.
+func setFormats(md *sdp.MediaDescription, fs []format) {
+	md.MediaName.Formats = md.MediaName.Formats[:0]
+	md.Attributes = slices.DeleteFunc(md.Attributes, func(a sdp.Attribute) bool {
+		switch a.Key {
+		case "rtpmap", "fmtp", "rtcp-fb", "ptime", "maxptime":
+			return true
+		}
+		return false
+	})
+	for _, f := range fs {
+		md.MediaName.Formats = append(md.MediaName.Formats, f.pt)
+		if f.rtpmap != "" {
+			md.Attributes = append(md.Attributes, sdp.NewAttribute("rtpmap", f.rtpmap))
+		}
+		for _, v := range f.fmtp {
+			md.Attributes = append(md.Attributes, sdp.NewAttribute("fmtp", v))
+		}
+	}
+}
+
+// pipePtime picks a leg's outgoing packet duration from its a=ptime.
+func pipePtime(ms int, codec string) time.Duration {
+	switch ms {
+	case 10, 20, 40:
+		return time.Duration(ms) * time.Millisecond
+	case 30:
+		if codec != transcode.Opus {
+			return 30 * time.Millisecond
+		}
+	}
+	return transcode.DefaultPtime
+}
+
+func ptByte(f format) uint8 {
+	if f.pt == "" {
+		return 0
+	}
+	return uint8(ptOf(f.pt))
+}
+
+// answerTranscode installs the two pipelines of a transcoded stream once
+// the answer (the m= line md of the answerer behind eb) is known, and
+// rewrites md into the answer for the offerer behind ea.
+func (e *Engine) answerTranscode(ea, eb *endpoint, xo *xoffer, md *sdp.MediaDescription, st *sdpStream) error {
+	fs := mediaFormats(md, st)
+	var bc, bev format
+	for _, f := range fs {
+		switch {
+		case f.name == transcode.TelephoneEvent:
+			if bev.pt == "" {
+				bev = f
+			}
+		case bc.pt == "" && transcode.Supported(f.name):
+			bc = f
+		}
+	}
+	if bc.pt == "" {
+		return fmt.Errorf("%w: the answer chose none of the offered transcodable codecs %v", ErrNoCodec, st.order)
+	}
+	if max := e.cfg.Transcode.MaxSessions; max > 0 && ea.xcode.Load() == nil && int(e.xp.live.Load()/2) >= max {
+		return fmt.Errorf("%w: transcoding capacity (%d sessions) reached", ErrNoCodec, max)
+	}
+	aEv, bEv := ptByte(xo.event), ptByte(bev)
+	if aEv == 0 || bEv == 0 {
+		aEv, bEv = 0, 0
+	}
+	tc := &e.cfg.Transcode
+	mk := func(in, out format, inEv, outEv uint8, ptime int, to *endpoint) (*xstream, error) {
+		x := &xstream{out: to, pool: e.xp, lastSR: monoNow() - int64(srInterval-srFirst)}
+		p, err := transcode.New(transcode.Config{
+			In:  transcode.Codec{Name: in.name, PT: ptByte(in)},
+			Out: transcode.Codec{Name: out.name, PT: ptByte(out)}, InEventPT: inEv, OutEventPT: outEv,
+			Ptime: pipePtime(ptime, out.name), Depth: tc.Depth,
+			OpusComplexity: tc.OpusComplexity, OpusBitrate: tc.OpusBitrate, OpusFEC: tc.OpusFEC,
+			Output: x.send,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoCodec, err)
+		}
+		x.pipe = p
+		x.worker = e.xp.workers[int(e.xp.next.Add(1))%len(e.xp.workers)]
+		return x, nil
+	}
+	ab, err := mk(xo.codec, bc, aEv, bEv, st.ptime, eb)
+	if err != nil {
+		return err
+	}
+	ba, err := mk(bc, xo.codec, bEv, aEv, xo.ptime, ea)
+	if err != nil {
+		return err
+	}
+	e.setXcode(ea, ab)
+	e.setXcode(eb, ba)
+	answer := []format{xo.codec}
+	if aEv != 0 {
+		answer = append(answer, xo.event)
+	}
+	setFormats(md, answer)
+	if xo.ptime != 0 {
+		md.Attributes = append(md.Attributes, sdp.NewAttribute("ptime", strconv.Itoa(xo.ptime)))
+	}
+	e.log.Debug("transcoding", "a_to_b", ab.pipe.String(), "b_to_a", ba.pipe.String())
+	return nil
+}
