@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/openborder/openborder/policy"
+	"github.com/openborder/openborder/sbc/health"
 )
 
 // Config configures a B2BUA.
@@ -26,6 +27,9 @@ type Config struct {
 	Observer Observer
 	// SIPLogger receives sipgo's own logs. Default: Logger at warn level and above.
 	SIPLogger *slog.Logger
+	// OnGatewayChange is told when a probed gateway goes up or down
+	// (metrics, SNMP notifications). Default: none.
+	OnGatewayChange func(health.Change)
 }
 
 // B2BUA carries calls between realms.
@@ -39,6 +43,11 @@ type B2BUA struct {
 	realms map[string]*realm
 	calls  *registry
 	reg    *registrar
+
+	// health probes trunk gateways; quality keeps trunks' recent calls.
+	health   *health.Monitor
+	quality  *health.Quality
+	onHealth func(health.Change)
 
 	draining atomic.Bool
 	closed   atomic.Bool
@@ -75,6 +84,8 @@ func New(cfg Config) (*B2BUA, error) {
 		reg:    newRegistrar(),
 		done:   make(chan struct{}),
 	}
+	b.onHealth = cfg.OnGatewayChange
+	b.quality = health.NewQuality(nil)
 	b.pol.Store(cfg.Policy)
 	return b, nil
 }
@@ -100,6 +111,7 @@ func (b *B2BUA) Start() error {
 		r.log.Info("realm listening", "listeners", len(pr.Listeners), "advertised", pr.Advertised)
 	}
 	b.wg.Go(b.reg.expireLoop(b.closedCh()))
+	b.startHealth(pol)
 	return nil
 }
 
@@ -110,6 +122,9 @@ func (b *B2BUA) Policy() *policy.Set { return b.pol.Load() }
 // started with. Listener changes take effect at the next restart.
 func (b *B2BUA) Reload(s *policy.Set) {
 	old := b.pol.Swap(s)
+	if b.health != nil {
+		b.health.Update(health.Targets(s))
+	}
 	for _, pr := range s.Realms() {
 		if _, ok := b.realms[pr.Name]; !ok {
 			b.log.Warn("new realm in reloaded policy needs a restart to listen", "realm", pr.Name)
@@ -165,6 +180,9 @@ func (b *B2BUA) Hangup(mediaID, cause string) {
 func (b *B2BUA) Close() {
 	if !b.closed.CompareAndSwap(false, true) {
 		return
+	}
+	if b.health != nil {
+		b.health.Close()
 	}
 	b.reg.close()
 	close(b.done)

@@ -83,6 +83,10 @@ type call struct {
 	// setup
 	route   string
 	targets []target
+	// failover is the route's failover settings; callerOut the From user
+	// after the route's number translation.
+	failover  *policy.Failover
+	callerOut string
 	attempt int
 	offerA  []byte // the caller's SDP offer (nil: late offer)
 	// earlyAnswer is the answer sbcd relayed to the caller in an 18x.
@@ -304,6 +308,7 @@ func (c *call) finish(cause string, status int) {
 	st := c.b.media.Delete(c.id)
 	rec := c.record(st)
 	rec.End = time.Now()
+	c.b.recordQuality(rec)
 	c.b.obs.CallEnded(rec)
 	c.b.calls.remove(c, keys)
 	var dur time.Duration

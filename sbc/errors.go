@@ -26,6 +26,8 @@ type Rejection struct {
 	Label string
 	// RetryAfter, when non-zero, becomes a Retry-After header (seconds).
 	RetryAfter int
+	// SIPReason, when set, becomes a Reason header (RFC 3326) on the response.
+	SIPReason string
 	Err        error
 }
 

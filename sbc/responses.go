@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/openborder/openborder/policy"
 )
 
 // onResponse applies a response received on a leg, in arrival order.
@@ -247,8 +249,10 @@ func (c *call) onInviteFailure(res *sip.Response) {
 	if code >= 300 && code < 400 && c.redirect(res) {
 		return
 	}
-	if len(c.targets) > 0 && c.failsOver(code) {
-		c.log.Info("attempt failed, trying next", "status", code, "attempt", c.attempt)
+	if c.failsOver(code) {
+		if len(c.targets) > 0 {
+			c.log.Info("attempt failed, trying next", "status", code, "attempt", c.attempt)
+		}
 		c.nextAttempt(code)
 		return
 	}
@@ -268,10 +272,14 @@ func (c *call) onInviteFailure(res *sip.Response) {
 
 // failsOver tells whether a final status moves the call to the next target.
 func (c *call) failsOver(code int) bool {
-	if b := c.legs[SideB]; b != nil && b.trunk != nil {
-		return b.trunk.FailsOver(code)
+	var t *policy.Trunk
+	if b := c.legs[SideB]; b != nil {
+		t = b.trunk
 	}
-	return slices.Contains([]int{408, 480, 500, 502, 503, 504}, code)
+	if c.failover == nil && t == nil {
+		return slices.Contains([]int{408, 480, 500, 502, 503, 504}, code)
+	}
+	return c.failover.FailsOver(code, t)
 }
 
 // isNAT tells whether a leg goes to a registered user behind NAT.

@@ -147,12 +147,16 @@ func (c *call) setup() {
 		RURIUser:    req.Recipient.User,
 		RURIHost:    req.Recipient.Host,
 		FromUser:    req.From().Address.User,
+		Headers:     requestHeaders(req),
+		Time:        c.start,
 	}
 	if srcTrunk != nil {
 		rq.SourceTrunk = srcTrunk.Name
 	}
-	d := c.pol.Route(rq)
+	d := c.b.decide(c.pol, rq, nil)
 	c.route = d.Route
+	c.failover = d.Failover
+	c.callerOut = d.CallingUser
 	c.log = c.log.With("route", d.Route)
 	c.offerA = req.Body()
 	if len(c.offerA) == 0 || !isSDP(req) {
@@ -170,19 +174,32 @@ func (c *call) setup() {
 		c.serve(d.Service)
 		return
 	}
+	called := d.CalledUser
+	if called == "" {
+		called = req.Recipient.User
+	}
 	if d.Registered != "" {
-		c.targets = append(c.targets, c.registeredTargets(d.Registered, req.Recipient.User)...)
+		c.targets = append(c.targets, c.registeredTargets(d.Registered, called)...)
 	}
 	for _, t := range d.Trunks {
-		c.targets = append(c.targets, c.trunkTargets(t, req.Recipient.User)...)
+		c.targets = append(c.targets, c.trunkTargets(t, called)...)
 	}
 	if len(c.targets) == 0 {
-		if d.Registered != "" {
+		switch {
+		case d.Registered != "":
 			c.fail(reject(404, "not_registered", nil))
-		} else {
+		case len(d.Candidates) > 0:
+			// Every trunk is out of service (or has no rate): fail fast.
+			rej := reject(503, "no_gateway", nil)
+			rej.SIPReason = reasonHeader(503, "No gateway in service")
+			c.fail(rej)
+		default:
 			c.fail(reject(404, "no_route", nil))
 		}
 		return
+	}
+	if d := c.setupDeadline(); d > 0 && c.method == sip.INVITE {
+		c.after(timerSetup, SideA, d)
 	}
 	c.nextAttempt(0)
 }
@@ -208,6 +225,9 @@ func (c *call) trunkTargets(t *policy.Trunk, user string) []target {
 	}
 	var out []target
 	for _, gw := range t.Candidates(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))) {
+		if !c.b.gatewayInService(t, gw.Addr) {
+			continue
+		}
 		u := sip.Uri{Scheme: "sip", User: user, Host: gw.Addr.Addr().String(), Port: int(gw.Addr.Port())}
 		if gw.Transport != "" && gw.Transport != "udp" {
 			u.UriParams = sip.NewParams()
@@ -224,11 +244,12 @@ func (c *call) nextAttempt(code int) {
 	if c.state != stateSetup {
 		return
 	}
-	if len(c.targets) == 0 {
-		if code == 0 {
-			code = 480
-		}
-		c.fail(reject(code, "failed", nil))
+	if code == 0 && len(c.targets) == 0 {
+		c.fail(reject(480, "failed", nil))
+		return
+	}
+	if len(c.targets) == 0 || (c.failover != nil && c.failover.MaxAttempts > 0 && c.attempt >= c.failover.MaxAttempts) {
+		c.exhausted(code)
 		return
 	}
 	t := c.targets[0]
@@ -252,7 +273,7 @@ func (c *call) nextAttempt(code int) {
 		realm:        t.realm,
 		callID:       sip.GenerateTagN(24),
 		localTag:     sip.GenerateTagN(16),
-		localURI:     sip.Uri{Scheme: "sip", User: a.invite.From().Address.User, Host: t.realm.host},
+		localURI:     sip.Uri{Scheme: "sip", User: c.callingUser(), Host: t.realm.host},
 		localName:    a.invite.From().DisplayName,
 		remoteURI:    sip.Uri{Scheme: "sip", User: t.uri.User, Host: t.uri.Host, Port: t.uri.Port},
 		remoteTarget: t.uri,
@@ -332,6 +353,9 @@ func (c *call) nextAttempt(code int) {
 	}
 	c.b.obs.AttemptStarted(c.record(MediaStats{}))
 	timeout := c.pol.Config().SIP.InviteTimeout
+	if c.failover != nil && c.failover.AttemptTimeout > 0 {
+		timeout = c.failover.AttemptTimeout
+	}
 	if timeout <= 0 {
 		timeout = 32 * time.Second
 	}
@@ -374,6 +398,9 @@ func (c *call) fail(rej *Rejection) {
 	if rej.Reason != "" {
 		res.Reason = rej.Reason
 	}
+	if rej.SIPReason != "" {
+		res.AppendHeader(sip.NewHeader("Reason", rej.SIPReason))
+	}
 	if rej.RetryAfter > 0 {
 		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(rej.RetryAfter)))
 	}
@@ -407,4 +434,26 @@ func (c *call) cancelAttempt() {
 		return
 	}
 	b.cancelPending = true
+}
+
+// callingUser is the From user of B legs: the caller's, after the route's translation.
+func (c *call) callingUser() string {
+	if c.callerOut != "" {
+		return c.callerOut
+	}
+	return c.legs[SideA].invite.From().Address.User
+}
+
+// exhausted answers the caller when every candidate failed (or the
+// attempts or setup time ran out): 504 when the last attempt timed out,
+// else 503, with a Reason header (RFC 3326) naming the last failure.
+func (c *call) exhausted(code int) {
+	mapped := 503
+	if code == 408 {
+		mapped = 504
+	}
+	rej := reject(mapped, "failed", nil)
+	rej.SIPReason = reasonHeader(code, "")
+	c.log.Info("every candidate failed", "attempts", c.attempt, "last_status", code, "status", mapped)
+	c.fail(rej)
 }

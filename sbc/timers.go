@@ -17,6 +17,7 @@ const (
 	timerSessionRefresh                  // sbcd refreshes a leg's session (RFC 4028)
 	timerSessionExpire                   // the peer did not refresh its session
 	timerEnding                          // give up waiting for a cancelled B leg
+	timerSetup                           // the route's setup_timeout over all attempts ran out
 )
 
 // T1 and T2 are the RFC 3261 timer values sbcd uses for 2xx retransmission.
@@ -72,6 +73,14 @@ func (c *call) onTimer(e evTimer) {
 		c.log.Info("attempt got no answer", "attempt", c.attempt)
 		c.cancelAttempt()
 		c.nextAttempt(408)
+	case timerSetup:
+		if c.state != stateSetup {
+			return
+		}
+		c.log.Info("call setup timed out", "attempt", c.attempt)
+		c.cancelAttempt()
+		c.targets = nil
+		c.exhausted(408)
 	case timerFlush:
 		c.flushHeld(e.side, true)
 	case timer2xx:
