@@ -87,8 +87,8 @@ type call struct {
 	// after the route's number translation.
 	failover  *policy.Failover
 	callerOut string
-	attempt int
-	offerA  []byte // the caller's SDP offer (nil: late offer)
+	attempt   int
+	offerA    []byte // the caller's SDP offer (nil: late offer)
 	// earlyAnswer is the answer sbcd relayed to the caller in an 18x.
 	earlyAnswer []byte
 	profile     MediaProfile

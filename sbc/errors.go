@@ -28,7 +28,7 @@ type Rejection struct {
 	RetryAfter int
 	// SIPReason, when set, becomes a Reason header (RFC 3326) on the response.
 	SIPReason string
-	Err        error
+	Err       error
 }
 
 func (r *Rejection) Error() string {
