@@ -315,7 +315,7 @@ func (c *call) finish(cause string, status int) {
 	if !c.answered.IsZero() {
 		dur = time.Since(c.answered)
 	}
-	c.log.Info("call ended",
+	attrs := []any{
 		"cause", c.cause,
 		"status", c.status,
 		"duration_ms", dur.Milliseconds(),
@@ -323,7 +323,11 @@ func (c *call) finish(cause string, status int) {
 		"a_rtp_in", st.RTPIn[SideA],
 		"b_rtp_in", st.RTPIn[SideB],
 		"mos", st.MOS,
-	)
+	}
+	if c.reason != "" {
+		attrs = append(attrs, "reason", c.reason)
+	}
+	c.log.Info("call ended", attrs...)
 }
 
 // record describes the ended call for observers.
