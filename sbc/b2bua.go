@@ -43,6 +43,11 @@ type B2BUA struct {
 	realms map[string]*realm
 	calls  *registry
 	reg    *registrar
+	// fwd, out and keepAlives: registration forwarding, outbound
+	// registrations and NAT keep-alives (reg*.go, nat.go).
+	fwd        *forwarder
+	out        outbound
+	keepAlives atomic.Int64
 
 	// health probes trunk gateways; quality keeps trunks' recent calls.
 	health   *health.Monitor
@@ -82,6 +87,7 @@ func New(cfg Config) (*B2BUA, error) {
 		realms: make(map[string]*realm),
 		calls:  newRegistry(),
 		reg:    newRegistrar(),
+		fwd:    newForwarder(),
 		done:   make(chan struct{}),
 	}
 	b.onHealth = cfg.OnGatewayChange
@@ -96,6 +102,10 @@ func (b *B2BUA) Start() error {
 	dscp := 24
 	if d := pol.Config().SIP.DSCP; d != nil {
 		dscp = *d
+	}
+	if err := b.openStore(pol); err != nil {
+		b.Close()
+		return err
 	}
 	for _, pr := range pol.Realms() {
 		r, err := newRealm(b, pr)
@@ -112,6 +122,7 @@ func (b *B2BUA) Start() error {
 	}
 	b.wg.Go(b.reg.expireLoop(b.closedCh()))
 	b.startHealth(pol)
+	b.startRegistrations(pol)
 	return nil
 }
 
@@ -125,6 +136,7 @@ func (b *B2BUA) Reload(s *policy.Set) {
 	if b.health != nil {
 		b.health.Update(health.Targets(s))
 	}
+	b.syncOutbound(s)
 	for _, pr := range s.Realms() {
 		if _, ok := b.realms[pr.Name]; !ok {
 			b.log.Warn("new realm in reloaded policy needs a restart to listen", "realm", pr.Name)

@@ -24,6 +24,8 @@ type binding struct {
 	source    string // where the REGISTER came from (NAT-safe target)
 	transport string
 	expires   time.Time
+	// callID is the Call-ID of the REGISTER that made the binding.
+	callID string
 }
 
 // registrar keeps the bindings of users registered in realms that act as
@@ -33,6 +35,8 @@ type registrar struct {
 	users map[string][]binding // realm \x00 user
 	done  chan struct{}
 	once  sync.Once
+	// changed, when set, is told after every update (persistence).
+	changed func()
 }
 
 func newRegistrar() *registrar {
@@ -132,6 +136,9 @@ func (r *registrar) update(realm, user string, add []binding, remove []sip.Uri, 
 	} else {
 		r.users[key] = keep
 	}
+	if r.changed != nil {
+		r.changed()
+	}
 	return append([]binding(nil), keep...)
 }
 
@@ -175,6 +182,10 @@ func (b *B2BUA) register(r *realm, req *sip.Request, tx *serverTx) {
 	pr := b.pol.Load().Realm(r.name)
 	if pr == nil || !pr.Registrar {
 		respondStateless(tx, req, 403, "not_registrar")
+		return
+	}
+	if pr.Registration.Forward != "" {
+		b.forwardRegister(r, pr, req, tx)
 		return
 	}
 	user := req.To().Address.User
@@ -221,11 +232,15 @@ func (b *B2BUA) register(r *realm, req *sip.Request, tx *serverTx) {
 			return
 		}
 		e = min(e, maxExpires)
+		if ce := int(pr.Registration.ClientExpires / time.Second); ce > 0 {
+			e = min(e, ce)
+		}
 		add = append(add, binding{
 			contact:   *ct.Address.Clone(),
 			source:    req.Source(),
 			transport: req.Transport(),
 			expires:   time.Now().Add(time.Duration(e) * time.Second),
+			callID:    req.CallID().Value(),
 		})
 	}
 	bs := b.reg.update(r.name, user, add, remove, removeAll)
