@@ -26,6 +26,9 @@ type Config struct {
 	SNMP SNMPConfig `yaml:"snmp"`
 	// Capture is packet capture (PCAPNG) and HEP export.
 	Capture CaptureConfig `yaml:"capture"`
+	// Security is the border defence shared by all realms (sanity limits,
+	// blacklisting, scanner detection); see policy/security.go.
+	Security SecurityConfig `yaml:"security"`
 	// Realms are the networks sbcd borders on. At least one is required.
 	Realms []RealmConfig `yaml:"realms"`
 	// Trunks are the SIP peers (gateways) reached through a realm.
@@ -263,6 +266,8 @@ type RealmConfig struct {
 	// Emergency lists dialled numbers (Request-URI users) that bypass
 	// admission control and fraud rules and pre-empt other calls. Default none.
 	Emergency []string `yaml:"emergency"`
+	// Security is the realm's ACL and rate limits.
+	Security RealmSecurityConfig `yaml:"security"`
 }
 
 // ListenerConfig is one SIP socket of a realm.
@@ -334,6 +339,8 @@ type TrunkConfig struct {
 	// HealthCheck probes every gateway with SIP OPTIONS. Absent: no
 	// probing, every gateway counts as in service.
 	HealthCheck *HealthCheckConfig `yaml:"health_check"`
+	// Security is the trunk's ACL and rate limit.
+	Security TrunkSecurityConfig `yaml:"security"`
 }
 
 // GatewayConfig is one address of a trunk.

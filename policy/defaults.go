@@ -114,6 +114,7 @@ func applyDefaults(c *Config, dir string) {
 	}
 	applyAuthDefaults(c, dir)
 	applyRouteDefaults(c, dir)
+	applySecurityDefaults(c)
 	for i := range c.Routes {
 		if rj := c.Routes[i].Reject; rj != nil && rj.Reason == "" {
 			rj.Reason = reasonPhrases[rj.Code]

@@ -115,6 +115,7 @@ func (v *validator) validate() {
 	v.routesCheck()
 	v.authCheck()
 	v.enum("route_selection", c.RouteSelection, SelectFirstMatch, SelectLongestPrefix)
+	v.security()
 }
 
 func (v *validator) dscp(path string, d int) {

@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/openborder/openborder/policy"
+	"github.com/openborder/openborder/sbc/guard"
 	"github.com/openborder/openborder/sbc/health"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	// OnGatewayChange is told when a probed gateway goes up or down
 	// (metrics, SNMP notifications). Default: none.
 	OnGatewayChange func(health.Change)
+	// Guard is the border defence run on every realm socket. Default: one
+	// built from Policy.
+	Guard *guard.Guard
 }
 
 // B2BUA carries calls between realms.
@@ -48,6 +52,7 @@ type B2BUA struct {
 	fwd        *forwarder
 	out        outbound
 	keepAlives atomic.Int64
+	guard      *guard.Guard
 
 	// health probes trunk gateways; quality keeps trunks' recent calls.
 	health   *health.Monitor
@@ -92,6 +97,10 @@ func New(cfg Config) (*B2BUA, error) {
 	}
 	b.onHealth = cfg.OnGatewayChange
 	b.quality = health.NewQuality(nil)
+	b.guard = cfg.Guard
+	if b.guard == nil {
+		b.guard = guard.New(cfg.Policy, guard.Options{Logger: log.With("component", "guard")})
+	}
 	b.pol.Store(cfg.Policy)
 	return b, nil
 }
@@ -137,6 +146,7 @@ func (b *B2BUA) Reload(s *policy.Set) {
 		b.health.Update(health.Targets(s))
 	}
 	b.syncOutbound(s)
+	b.guard.SetPolicy(s)
 	for _, pr := range s.Realms() {
 		if _, ok := b.realms[pr.Name]; !ok {
 			b.log.Warn("new realm in reloaded policy needs a restart to listen", "realm", pr.Name)

@@ -99,6 +99,7 @@ func (r *realm) listen(pr *policy.Realm, dscp int, wg *sync.WaitGroup) error {
 			}
 			r.addrs["UDP"] = ap
 			r.closers = append(r.closers, pc.Close)
+			pc = r.guardPacketConn(pc)
 			wg.Go(func() { _ = r.tpl.ServeUDP(pc) })
 			// Requests leave from this socket only once sipgo has pooled
 			// it; until then it would try to bind the port a second time.
@@ -113,7 +114,8 @@ func (r *realm) listen(pr *policy.Realm, dscp int, wg *sync.WaitGroup) error {
 			r.closers = append(r.closers, ln.Close)
 			if l.Transport == "tcp" {
 				r.addrs["TCP"] = ap
-				wg.Go(func() { _ = r.tpl.ServeTCP(ln) })
+				gl := r.guardListener(ln)
+				wg.Go(func() { _ = r.tpl.ServeTCP(gl) })
 			} else {
 				cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
 				if err != nil {
@@ -121,7 +123,8 @@ func (r *realm) listen(pr *policy.Realm, dscp int, wg *sync.WaitGroup) error {
 				}
 				tln := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 				r.addrs["TLS"] = ap
-				wg.Go(func() { _ = r.tpl.ServeTLS(tln) })
+				gl := r.guardListener(tln)
+				wg.Go(func() { _ = r.tpl.ServeTLS(gl) })
 			}
 		default:
 			return fmt.Errorf("realm %s: transport %q: %w", r.name, l.Transport, ErrNoRealm)

@@ -1,0 +1,28 @@
+package sbc
+
+import (
+	"net"
+
+	"github.com/openborder/openborder/sbc/guard"
+)
+
+// The border defence (package guard) runs on the realms' sockets, before
+// sipgo parses anything: every listener's connection is wrapped so that
+// refused messages are answered or dropped on the read loop and never
+// reach the transport layer. The guard's rules follow the policy on
+// Reload; its blacklist and buckets live as long as the B2BUA.
+
+// Guard returns the B2BUA's border defence: the blacklist API and the
+// hook authentication reports failures to (ReportAuthFailure).
+func (b *B2BUA) Guard() *guard.Guard { return b.guard }
+
+// guardPacketConn wraps a realm's UDP socket with the guard.
+func (r *realm) guardPacketConn(pc net.PacketConn) net.PacketConn {
+	return r.b.guard.WrapPacketConn(r.name, pc)
+}
+
+// guardListener wraps a realm's stream listener (after TLS, so the guard
+// sees SIP) with the guard.
+func (r *realm) guardListener(l net.Listener) net.Listener {
+	return r.b.guard.WrapListener(r.name, l)
+}
