@@ -7,7 +7,9 @@
 //	sbcctl call ID                  one call with both legs and media stats
 //	sbcctl hangup ID                end a call (operator)
 //	sbcctl registrations            registered contacts
-//	sbcctl trunks                   trunks and gateways
+//	sbcctl trunks                   trunks and gateways with their health
+//	sbcctl route explain REALM RURI [from=U] [source=IP:PORT] [time=T] [header=N:V]
+//	                                where a call would go, and why (dry run)
 //	sbcctl policy show              the running policy
 //	sbcctl policy validate FILE     check a file against the running sbcd
 //	sbcctl policy reload            reload the policy file (operator)
@@ -39,7 +41,8 @@ const usage = `usage: sbcctl [flags] COMMAND
 commands: check-config FILE | health | status | calls | call ID | hangup ID |
           registrations | trunks | policy show | policy validate FILE |
           policy reload | summary | capture start FILTER [DURATION] |
-          capture list | capture stop ID | capture ring | capture get ID FILE
+          capture list | capture stop ID | capture ring | capture get ID FILE |
+          route explain REALM RURI [from=USER] [source=IP:PORT] [time=RFC3339] [header=NAME:VALUE]...
 flags:`
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -155,6 +158,8 @@ func dispatch(c *client, o *out, cmd string, args []string) error {
 		return usageError("unknown policy command " + sub)
 	case "capture":
 		return captureCmd(c, o, args)
+	case "route":
+		return routeCmd(c, o, args)
 	case "":
 		return usageError("no command")
 	}

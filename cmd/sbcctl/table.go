@@ -130,14 +130,19 @@ func showTrunks(w io.Writer, b []byte) error {
 	if err := json.Unmarshal(b, &trunks); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "TRUNK\tREALM\tCALLS\tGATEWAY\tTRANSPORT\tPRIORITY\tWEIGHT\tHEALTH")
+	fmt.Fprintln(w, "TRUNK\tREALM\tCALLS\tAVAILABLE\tGATEWAY\tTRANSPORT\tPRIORITY\tWEIGHT\tHEALTH\tLAST PROBE")
 	for _, t := range trunks {
 		for i, g := range t.Gateways {
-			name, realm, calls := t.Name, t.Realm, fmt.Sprint(t.ActiveCalls)
+			name, realm, calls, avail := t.Name, t.Realm, fmt.Sprint(t.ActiveCalls), fmt.Sprint(t.Available)
 			if i > 0 {
-				name, realm, calls = "", "", ""
+				name, realm, calls, avail = "", "", "", ""
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", name, realm, calls, g.Address, g.Transport, g.Priority, g.Weight, g.Health)
+			probe := "-"
+			if g.LastProbe != nil {
+				probe = fmt.Sprintf("%s (%.1fms)", g.LastResult, g.RTTMs)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", name, realm, calls, avail, g.Address, g.Transport,
+				g.Priority, g.Weight, g.Health, probe)
 		}
 	}
 	return nil

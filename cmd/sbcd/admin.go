@@ -109,10 +109,7 @@ func (a *adminBackend) Trunks(ctx context.Context) []admin.Trunk {
 	var out []admin.Trunk
 	for _, t := range a.b.Policy().Trunks() {
 		at := admin.Trunk{Name: t.Name, Realm: t.Realm.Name, ActiveCalls: active[t.Name]}
-		for _, g := range t.Gateways {
-			at.Gateways = append(at.Gateways, admin.Gateway{Address: g.Addr.String(), Transport: g.Transport,
-				Priority: g.Priority, Weight: g.Weight, Health: "unknown"})
-		}
+		gatewayHealth(a.b, t, &at)
 		out = append(out, at)
 	}
 	return out

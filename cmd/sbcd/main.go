@@ -20,6 +20,7 @@ import (
 	"github.com/openborder/openborder/rtpengine"
 	"github.com/openborder/openborder/rtpengine/ng"
 	"github.com/openborder/openborder/sbc"
+	"github.com/openborder/openborder/sbc/health"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -145,10 +146,14 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		return err
 	}
 	defer closeMedia()
-	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: media, Observer: obs, Logger: log.With("component", "sbc")})
+	trunks := &trunkNotifier{}
+	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: media, Observer: obs, Logger: log.With("component", "sbc"),
+		OnGatewayChange: func(ch health.Change) { mreg.GatewayChanged(ch); trunks.changed(ch) }})
 	if err != nil {
 		return err
 	}
+	trunks.b.Store(b2bua)
+	mreg.WatchGateways(b2bua.GatewayHealth)
 	once.Do(func() { close(ready) })
 	if err := b2bua.Start(); err != nil {
 		return err
@@ -175,6 +180,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	if agent != nil {
 		defer agent.Close()
 		reloadFailed = func(msg string) { notifyReloadFailed(agent, msg) }
+		trunks.agent.Store(agent)
 	}
 	if addr := pol.Config().Admin.Address; addr != "" {
 		stop, err := serveAdmin(addr, &adminBackend{path: path, b: b2bua, e: engine, m: mreg, caps: caps, log: log, started: time.Now()}, log)

@@ -11,6 +11,7 @@ import (
 	"github.com/openborder/openborder/firmware/snmp"
 	"github.com/openborder/openborder/rtpengine"
 	"github.com/openborder/openborder/sbc"
+	"github.com/openborder/openborder/sbc/health"
 )
 
 // reloadState remembers the last reload for SNMP.
@@ -105,11 +106,18 @@ func (s *snmpSource) build() snmp.Snapshot {
 		snap.Realms = append(snap.Realms, snmp.Realm{Name: r.Name, Transport: strings.Join(transports, ","),
 			Address: addr, ActiveCalls: byRealm[r.Name]})
 	}
+	down := map[string]uint32{}
+	for _, st := range s.b.GatewayHealth() {
+		if st.State == health.Down {
+			down[st.Trunk]++
+		}
+	}
 	for _, t := range pol.Trunks() {
-		// Gateways count as up until gateway probing reports otherwise.
+		// Gateways count as up unless their health check says otherwise.
 		n := uint32(len(t.Gateways))
+		up := n - min(n, down[t.Name])
 		asr, _ := s.m.TrunkASR(t.Name)
-		snap.Trunks = append(snap.Trunks, snmp.Trunk{Name: t.Name, Up: true, Gateways: n, GatewaysUp: n,
+		snap.Trunks = append(snap.Trunks, snmp.Trunk{Name: t.Name, Up: up > 0, Gateways: n, GatewaysUp: up,
 			ASR: asr, ActiveCalls: byTrunk[t.Name]})
 	}
 	tot := s.m.Totals()

@@ -38,20 +38,32 @@ type Status struct {
 
 // Trunk is a trunk with its gateways and live figures.
 type Trunk struct {
-	Name        string    `json:"name"`
-	Realm       string    `json:"realm"`
-	ActiveCalls int       `json:"active_calls"`
-	Gateways    []Gateway `json:"gateways"`
+	Name        string `json:"name"`
+	Realm       string `json:"realm"`
+	ActiveCalls int    `json:"active_calls"`
+	// Available is false when no gateway of the trunk is in service:
+	// routing skips the trunk.
+	Available bool      `json:"available"`
+	Gateways  []Gateway `json:"gateways"`
 }
 
-// Gateway is one address of a trunk. Health is "unknown" until gateway
-// probing runs.
+// Gateway is one address of a trunk. Health is "up" or "down" from the
+// trunk's OPTIONS health check, "unknown" before the first probe settles
+// it, and "unchecked" when the trunk has no health check.
 type Gateway struct {
 	Address   string `json:"address"`
 	Transport string `json:"transport"`
 	Priority  int    `json:"priority"`
 	Weight    int    `json:"weight"`
 	Health    string `json:"health"`
+	// InService is false when routing skips the gateway (health down).
+	InService bool `json:"in_service"`
+	// Since is when the gateway entered its health state.
+	Since *time.Time `json:"since,omitempty"`
+	// LastProbe, LastResult and RTTMs describe the latest OPTIONS probe.
+	LastProbe  *time.Time `json:"last_probe,omitempty"`
+	LastResult string     `json:"last_result,omitempty"`
+	RTTMs      float64    `json:"rtt_ms,omitempty"`
 }
 
 // Summary is the metrics summary endpoint's body.

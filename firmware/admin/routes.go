@@ -61,6 +61,7 @@ func (s *Server) routes() {
 	s.Handle("GET /api/v1/metrics/summary", ReadOnly, false, func(r *http.Request) (any, error) {
 		return b.Summary(r.Context()), nil
 	})
+	s.explainRoutes()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (see docs/admin-api.yaml)")
 	})

@@ -46,6 +46,8 @@ type Config struct {
 type Registry struct {
 	reg *prometheus.Registry
 	now func() time.Time
+	// gwTransitions counts gateway health changes (WatchGateways).
+	gwTransitions *prometheus.CounterVec
 
 	requests   *prometheus.CounterVec
 	responses  *prometheus.CounterVec
