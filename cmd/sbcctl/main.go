@@ -7,6 +7,7 @@
 //	sbcctl call ID                  one call with both legs and media stats
 //	sbcctl hangup ID                end a call (operator)
 //	sbcctl registrations            registered contacts
+//	sbcctl registrations outbound   sbcd's own registrations with trunks
 //	sbcctl trunks                   trunks and gateways with their health
 //	sbcctl route explain REALM RURI [from=U] [source=IP:PORT] [time=T] [header=N:V]
 //	                                where a call would go, and why (dry run)
@@ -39,7 +40,7 @@ func main() {
 
 const usage = `usage: sbcctl [flags] COMMAND
 commands: check-config FILE | health | status | calls | call ID | hangup ID |
-          registrations | trunks | policy show | policy validate FILE |
+          registrations [outbound] | trunks | policy show | policy validate FILE |
           policy reload | summary | capture start FILTER [DURATION] |
           capture list | capture stop ID | capture ring | capture get ID FILE |
           route explain REALM RURI [from=USER] [source=IP:PORT] [time=RFC3339] [header=NAME:VALUE]...
@@ -130,6 +131,12 @@ func dispatch(c *client, o *out, cmd string, args []string) error {
 		}
 		return o.show(c.do("DELETE", "/api/v1/calls/"+pathEscape(args[0]), nil), showResult)
 	case "registrations":
+		if len(args) == 1 && args[0] == "outbound" {
+			return o.show(c.get("/api/v1/registrations/outbound"), showOutbound)
+		}
+		if err := want(0); err != nil {
+			return usageError("registrations takes no argument or outbound")
+		}
 		return o.show(c.get("/api/v1/registrations"), showRegistrations)
 	case "trunks":
 		return o.show(c.get("/api/v1/trunks"), showTrunks)

@@ -207,6 +207,7 @@ func serveAdmin(addr string, a *adminBackend, log *slog.Logger) (func(), error) 
 	}
 	api := admin.New(acfg)
 	addCaptureRoutes(api, a.caps, a.b)
+	addRegistrationRoutes(api, a.b)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("GET /{$}", admin.StatusPage())
