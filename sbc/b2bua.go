@@ -12,6 +12,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/openborder/openborder/policy"
+	"github.com/openborder/openborder/sbc/auth"
+	"github.com/openborder/openborder/sbc/cac"
 	"github.com/openborder/openborder/sbc/guard"
 	"github.com/openborder/openborder/sbc/health"
 )
@@ -59,6 +61,11 @@ type B2BUA struct {
 	quality  *health.Quality
 	onHealth func(health.Change)
 
+	// nonces outlive policy reloads, so challenges in flight stay valid.
+	nonces    *auth.Nonces
+	admission *cac.Admission
+	fraud     *cac.Fraud
+
 	draining atomic.Bool
 	closed   atomic.Bool
 	// done is closed by Close: client transactions still running end.
@@ -94,6 +101,10 @@ func New(cfg Config) (*B2BUA, error) {
 		reg:    newRegistrar(),
 		fwd:    newForwarder(),
 		done:   make(chan struct{}),
+
+		nonces:    auth.NewNonces(0, nil),
+		admission: cac.New(nil),
+		fraud:     cac.NewFraud(nil),
 	}
 	b.onHealth = cfg.OnGatewayChange
 	b.quality = health.NewQuality(nil)
@@ -242,6 +253,9 @@ func (b *B2BUA) dispatch(r *realm, req *sip.Request, tx *serverTx) {
 			return
 		}
 		c.post(evRequest{side: side, req: req, tx: tx})
+		return
+	}
+	if !b.authenticate(r, req, tx) {
 		return
 	}
 	switch req.Method {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -126,6 +127,14 @@ type call struct {
 	callerIn, calleeIn string
 	attempts           []Attempt
 	hold               bool
+
+	// srcTrunk is the trunk the caller's INVITE came from (nil: none).
+	srcTrunk *policy.Trunk
+	// adm is what the call holds from admission control and fraud rules.
+	adm admission
+	// preemptible names the trunk of an ordinary call that an emergency
+	// call may end to make room (read by other calls' actors).
+	preemptible atomic.Value
 }
 
 func newCall(b *B2BUA, pol *policy.Set) *call {
@@ -274,6 +283,9 @@ func (c *call) teardown(cause string, status int) {
 			continue
 		}
 		req := l.request(sip.BYE, nil, "")
+		if c.adm.byeReason != "" {
+			req.AppendHeader(sip.NewHeader("Reason", c.adm.byeReason))
+		}
 		if err := l.send(c, req); err != nil {
 			c.log.Warn("BYE failed", "leg", s.String(), "err", err)
 		}
@@ -290,6 +302,8 @@ func (c *call) finish(cause string, status int) {
 	for _, t := range c.timers {
 		t.Stop()
 	}
+	c.adm.release()
+	c.preemptible.Store("")
 	if c.cause == "" {
 		c.cause = cause
 	}
@@ -336,7 +350,7 @@ func (c *call) record(st MediaStats) *CallRecord {
 		ID: c.id, Method: string(c.method), Route: c.route,
 		CallerIn: c.callerIn, CalleeIn: c.calleeIn,
 		Start: c.start, Ringing: c.ringing, Answered: c.answered,
-		Cause: c.cause, Reason: c.reason, Status: c.status,
+		Cause: c.cause, Reason: c.reason, Status: c.status, Account: c.adm.account,
 		Attempts: append([]Attempt(nil), c.attempts...), Media: st,
 	}
 	if a := c.legs[SideA]; a != nil {
@@ -370,8 +384,12 @@ func (c *call) setupTime() time.Duration {
 	return c.answered.Sub(c.start)
 }
 
-// hangup ends the call from sbcd's side (drain, media timeout, shutdown).
+// hangup ends the call from sbcd's side (drain, media timeout, shutdown,
+// pre-emption).
 func (c *call) hangup(cause string) {
+	if cause == "preempted" {
+		c.adm.byeReason = preemptReason
+	}
 	switch c.state {
 	case stateSetup:
 		a := c.legs[SideA]

@@ -97,6 +97,8 @@ type CallRecord struct {
 	Cause string
 	// Reason is the rejection label when sbcd refused the call itself.
 	Reason string
+	// Account is the digest user the caller authenticated as (empty: none).
+	Account string
 	// Status is the final SIP status given to the caller.
 	Status   int
 	Attempts []Attempt
@@ -139,6 +141,8 @@ func (nopObserver) CallEnded(*CallRecord)                      {}
 type serverTx struct {
 	*sip.ServerTx
 	r *realm
+	// account is the user the request authenticated as (empty: none).
+	account string
 }
 
 // Respond sends res and reports it.

@@ -142,6 +142,27 @@ func (r *registrar) update(realm, user string, add []binding, remove []sip.Uri, 
 	return append([]binding(nil), keep...)
 }
 
+// wouldHold counts the live bindings a user would have after a REGISTER.
+func (r *registrar) wouldHold(realm, user string, add []binding, remove []sip.Uri, removeAll bool) int {
+	n := len(add)
+	if removeAll {
+		return n
+	}
+	for _, b := range r.lookup(realm, user) {
+		keep := true
+		for _, u := range remove {
+			keep = keep && !sameContact(b.contact, u)
+		}
+		for _, a := range add {
+			keep = keep && !sameContact(b.contact, a.contact)
+		}
+		if keep {
+			n++
+		}
+	}
+	return n
+}
+
 // expireLoop removes expired bindings once a minute until done.
 func (r *registrar) expireLoop(done <-chan struct{}) func() {
 	return func() {
@@ -193,6 +214,11 @@ func (b *B2BUA) register(r *realm, req *sip.Request, tx *serverTx) {
 		respondStateless(tx, req, 400, "bad_request")
 		return
 	}
+	if tx.account != "" && tx.account != user {
+		// An account registers its own address of record only.
+		respondStateless(tx, req, 403, "auth_user_mismatch")
+		return
+	}
 	expires := defaultExpires
 	if h := req.GetHeader("Expires"); h != nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil {
@@ -242,6 +268,14 @@ func (b *B2BUA) register(r *realm, req *sip.Request, tx *serverTx) {
 			expires:   time.Now().Add(time.Duration(e) * time.Second),
 			callID:    req.CallID().Value(),
 		})
+	}
+	if acc := pr.Auth.Account(tx.account); acc != nil && acc.MaxRegistrations > 0 &&
+		b.reg.wouldHold(r.name, user, add, remove, removeAll) > acc.MaxRegistrations {
+		res := newResponse(req, 403)
+		res.AppendHeader(sip.NewHeader("Reason", `SIP ;cause=403 ;text="Registration limit of `+strconv.Itoa(acc.MaxRegistrations)+` contacts reached"`))
+		b.obs.Rejected(r.name, req.Method, "registration_limit")
+		_ = tx.Respond(res)
+		return
 	}
 	bs := b.reg.update(r.name, user, add, remove, removeAll)
 	res := newResponse(req, 200)

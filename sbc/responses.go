@@ -142,10 +142,12 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 	if isSDP(res) && len(res.Body()) > 0 {
 		b.peerSDP = res.Body()
 		ctx, cancel := mediaCtx()
-		var err error
-		if lateOffer {
+		err := c.checkSRTP(SideB, res.Body())
+		switch {
+		case err != nil:
+		case lateOffer:
 			body, err = c.b.media.Offer(ctx, c.id, SideB, res.Body(), c.profile)
-		} else {
+		default:
 			body, err = c.b.media.Answer(ctx, c.id, SideB, res.Body(), c.profile)
 		}
 		cancel()
@@ -194,6 +196,7 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 	c.state = stateAnswered
 	c.answered = time.Now()
 	c.status = 200
+	c.adm.fraud.Answered()
 	c.b.obs.CallAnswered(c.record(MediaStats{}))
 	c.retransmit2xx(SideA, ok, a.inviteTx.Connection())
 }

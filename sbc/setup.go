@@ -46,6 +46,7 @@ func (b *B2BUA) newCall(r *realm, req *sip.Request, tx *serverTx) {
 func (b *B2BUA) admit(r *realm, req *sip.Request, tx *serverTx) *call {
 	c := newCall(b, b.pol.Load())
 	c.method = req.Method
+	c.adm.account = tx.account
 	fromTag, _ := req.From().Params.Get("tag")
 	a := &leg{
 		side:       SideA,
@@ -158,11 +159,22 @@ func (c *call) setup() {
 	c.failover = d.Failover
 	c.callerOut = d.CallingUser
 	c.log = c.log.With("route", d.Route)
+	c.srcTrunk = srcTrunk
+	if rej := c.admitSource(pr, srcTrunk); rej != nil {
+		c.fail(rej)
+		return
+	}
 	c.offerA = req.Body()
 	if len(c.offerA) == 0 || !isSDP(req) {
 		c.offerA = nil
 	}
 	a.peerSDP = c.offerA
+	if c.offerA != nil && d.Service == "" && d.Reject == nil {
+		if err := c.checkSRTP(SideA, c.offerA); err != nil {
+			c.fail(mediaRejection(err))
+			return
+		}
+	}
 	switch {
 	case d.Reject != nil:
 		c.fail(&Rejection{Code: d.Reject.Code, Reason: d.Reject.Reason, Label: "route"})
@@ -254,6 +266,17 @@ func (c *call) nextAttempt(code int) {
 	}
 	t := c.targets[0]
 	c.targets = c.targets[1:]
+	if rej := c.admitTarget(t); rej != nil {
+		if len(c.targets) == 0 {
+			c.fail(rej)
+		} else {
+			c.nextAttempt(code)
+		}
+		return
+	}
+	if t.trunk != nil && !c.adm.emergency {
+		c.preemptible.Store(t.trunk.Name)
+	}
 	c.attempt++
 	if n := len(c.attempts); n > 0 && c.attempts[n-1].Status == 0 {
 		c.attempts[n-1].Status = code
