@@ -31,6 +31,8 @@ type Config struct {
 	ListenUDP func(laddr *net.UDPAddr) (*net.UDPConn, error)
 	// Transcode configures transcoding (transcoding.go).
 	Transcode TranscodeConfig
+	// Recording configures call recording (recording.go).
+	Recording RecordingConfig
 }
 
 // InterfaceConfig is one port pool.
@@ -67,8 +69,8 @@ type Flags struct {
 	RTCPMux string
 	// ReplaceOrigin and ReplaceSessionConnection rewrite o= and the session c=.
 	ReplaceOrigin, ReplaceSessionConnection bool
-	// Record asks for the call to be recorded (recording is not
-	// implemented yet; the flag is accepted and ignored).
+	// Record asks for the call to be recorded (see StartRecording); it
+	// is ignored when no RecordingConfig.Dir is configured.
 	Record bool
 	// Codecs, when non-empty, restricts the codecs in the SDP sent to the other side.
 	Codecs []string

@@ -66,6 +66,11 @@ type endpoint struct {
 	// xcode transcodes what this endpoint receives (nil: passthrough);
 	// see transcoding.go.
 	xcode atomic.Pointer[xstream]
+	// rec is set while the call is recorded (recording.go).
+	rec atomic.Pointer[recordTap]
+	// peerNames are the payload type names of the peer's latest SDP
+	// (control plane only).
+	peerNames map[string]string
 	// xoffer is what this endpoint's peer offered when the other side
 	// was offered transcoded codecs (control plane only).
 	xoffer *xoffer

@@ -50,6 +50,8 @@ type call struct {
 	order   []*monologue // creation order, for stats
 	deleted bool
 	svc     *service
+	// rec is the call's recording (nil: not recorded; recording.go).
+	rec *callRec
 }
 
 // monologue is one participant (SIP tag) of a call and our endpoints
@@ -177,6 +179,7 @@ func (e *Engine) lockCall(id string, create bool) (*call, error) {
 // Called with c.mu held.
 func (e *Engine) releaseCall(c *call) {
 	c.deleted = true
+	e.stopRecordingAsync(c)
 	if c.svc != nil {
 		c.svc.stop()
 		c.svc = nil

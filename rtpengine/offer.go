@@ -103,6 +103,7 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 		params := &mediaParams{clock: st.clock}
 		ea.media, eb.media = st.media, st.media
 		ea.offeredMux = st.mux
+		ea.peerNames = st.names
 		ea.setPeer(st.rtpAddr(), st.rtcp, st.mux && r.Flags.RTCPMux != muxDemux)
 		ea.params.Store(params)
 		eb.params.Store(params)
@@ -120,6 +121,12 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 		sec: e.offerSecurity(sd, a, b, &r.Flags), fingerprint: e.id.fingerprint, formats: formats}
 	if err := rewrite(sd, opts); err != nil {
 		return nil, err
+	}
+	if r.Flags.Record && c.rec == nil && e.cfg.Recording.Dir != "" {
+		c.rec = &callRec{}
+	}
+	if err := e.refreshRecording(c); err != nil {
+		e.log.Warn("recording not started", "call_id", c.id, "err", err)
 	}
 	c.lastSig.Store(monoNow())
 	return b.origin.stamp(sd, r.Flags.ReplaceOrigin, b.pool.cfg.Advertised, e.sessionID())
@@ -171,6 +178,7 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 			}
 		}
 		eb.setPeer(st.rtpAddr(), st.rtcp, st.mux)
+		eb.peerNames = st.names
 		eb.params.Store(&mediaParams{clock: st.clock})
 		eb.hold.Store(st.hold())
 		mux[i] = answerMux(r.Flags.RTCPMux, ea.offeredMux, st.mux)
@@ -189,6 +197,12 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 	if err := rewrite(sd, opts); err != nil {
 		e.logResult("answer", r.CallID, r.ToTag, len(streams), err)
 		return nil, err
+	}
+	if r.Flags.Record && c.rec == nil && e.cfg.Recording.Dir != "" {
+		c.rec = &callRec{}
+	}
+	if err := e.refreshRecording(c); err != nil {
+		e.log.Warn("recording not started", "call_id", c.id, "err", err)
 	}
 	c.lastSig.Store(monoNow())
 	e.logResult("answer", r.CallID, r.ToTag, len(streams), nil)

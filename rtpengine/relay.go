@@ -147,8 +147,12 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *net.UDPCo
 	c.bytesIn.Add(uint64(len(b)))
 	c.lastRecv.Store(now)
 
-	// Transcoding hook (transcoding.go): a transcoded stream's packets go
-	// to its pipeline's worker queue instead of straight to the partner.
+	// Media services hook (recording.go, transcoding.go): a recorded
+	// stream's RTP is copied to its recording queue; a transcoded stream's
+	// packets go to its pipeline's worker queue instead of to the partner.
+	if t := ep.rec.Load(); t != nil && kind == kindRTP {
+		t.packet(b, src, ep.local)
+	}
 	if x := ep.xcode.Load(); x != nil {
 		x.submit(kind == kindRTP, b, now)
 		return nil, dst, false

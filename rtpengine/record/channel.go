@@ -12,8 +12,9 @@ import (
 
 // channel decodes one leg and places its audio on the timeline.
 type channel struct {
-	codec   Codec
-	unknown bool // the last packet's payload type is not decodable
+	pts     [128]string
+	codec   string // the codec decoding now
+	unknown bool   // the last packet's payload type is not decodable
 	clock   int
 	opus    *opus.Decoder
 	g722    *g722.Decoder
@@ -27,12 +28,21 @@ type channel struct {
 	pos0     int64 // sample position of ts0
 }
 
-func (c *channel) setCodec(k Codec) {
-	k.Name = strings.ToLower(k.Name)
-	c.codec, c.anchored = k, false
+func (c *channel) setPayloadTypes(pts PayloadTypes) {
+	c.pts = [128]string{}
+	for pt, name := range pts {
+		if pt < 128 {
+			c.pts[pt] = strings.ToLower(name)
+		}
+	}
+}
+
+// setCodec switches the channel's decoder.
+func (c *channel) setCodec(name string) {
+	c.codec, c.anchored = name, false
 	c.opus, c.g722, c.down = nil, nil, nil
 	c.clock = 8000
-	switch k.Name {
+	switch name {
 	case "opus":
 		c.clock = 48000
 		c.opus, _ = opus.NewDecoder(opus.DecoderConfig{SampleRate: Rate})
@@ -63,11 +73,14 @@ func (c *channel) decode(b []byte, arrival int64) ([]int16, int64, bool) {
 	if off >= end {
 		return nil, 0, false
 	}
-	pt := b[1] & 0x7f
-	if c.codec.Event != 0 && pt == c.codec.Event {
+	switch name := c.pts[b[1]&0x7f]; name {
+	case "telephone-event", "cn":
 		return nil, 0, false
-	}
-	if c.codec.Name == "" || pt != c.codec.PT {
+	case "pcmu", "pcma", "g722", "opus":
+		if name != c.codec {
+			c.setCodec(name)
+		}
+	default:
 		c.unknown = true
 		return nil, 0, false
 	}
@@ -80,7 +93,7 @@ func (c *channel) decode(b []byte, arrival int64) ([]int16, int64, bool) {
 		pos = arrival
 	}
 	var n int
-	switch c.codec.Name {
+	switch c.codec {
 	case "pcmu":
 		n = codecs.UlawDecodeFrame(c.pcm[:], payload)
 	case "pcma":

@@ -84,16 +84,13 @@ type pkt struct {
 	src, dst netip.AddrPort
 	n        int
 	buf      *[maxPkt]byte
-	codec    *Codec // non-nil: a codec change for ch
+	codecs   *PayloadTypes // non-nil: new payload types for ch
 }
 
-// Codec says how to decode a channel: the payload type and codec name
-// (pcmu, pcma, g722, opus) and the telephone-event type to skip.
-type Codec struct {
-	PT    uint8
-	Name  string
-	Event uint8
-}
+// PayloadTypes maps a channel's RTP payload types to codec names as SDP
+// gives them (pcmu, pcma, g722, opus decode; telephone-event, cn and
+// unknown names are skipped).
+type PayloadTypes map[uint8]string
 
 // Recorder records one call. Packet and SetCodec may be called from any
 // goroutine; Stop once.
@@ -154,9 +151,12 @@ func Start(cfg Config) (*Recorder, error) {
 	return r, nil
 }
 
-// SetCodec tells the writer how to decode channel ch from now on.
-func (r *Recorder) SetCodec(ch int, c Codec) {
-	r.enqueue(pkt{ch: ch, codec: &c}, true)
+// SetPayloadTypes tells the writer how to decode channel ch from now on.
+func (r *Recorder) SetPayloadTypes(ch int, pts PayloadTypes) {
+	if ch < 0 || ch > 1 {
+		return
+	}
+	r.enqueue(pkt{ch: ch, codecs: &pts}, true)
 }
 
 // Packet queues a copy of an RTP packet received from the leg of channel
@@ -265,8 +265,8 @@ func (r *Recorder) open() (*writer, error) {
 func (w *writer) run(r *Recorder) {
 	var errs []error
 	for p := range r.q {
-		if p.codec != nil {
-			w.ch[p.ch].setCodec(*p.codec)
+		if p.codecs != nil {
+			w.ch[p.ch].setPayloadTypes(*p.codecs)
 			continue
 		}
 		b := p.buf[:p.n]

@@ -51,8 +51,8 @@ func TestStereoRecording(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.SetCodec(0, Codec{PT: 0, Name: "PCMU", Event: 101})
-	r.SetCodec(1, Codec{PT: 111, Name: "opus"})
+	r.SetPayloadTypes(0, PayloadTypes{0: "PCMU", 101: "telephone-event"})
+	r.SetPayloadTypes(1, PayloadTypes{111: "opus"})
 	enc, err := opus.NewEncoder(opus.EncoderConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestQueueFullDrops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.SetCodec(0, Codec{PT: 0, Name: "pcmu"})
+	r.SetPayloadTypes(0, PayloadTypes{0: "pcmu"})
 	start := time.Now()
 	for i := range 10000 {
 		r.Packet(0, rtp(0, uint16(i), uint32(i*160), 1, make([]byte, 160)), aAddr, sbc, time.Now())
