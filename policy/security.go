@@ -28,13 +28,13 @@ type SecurityConfig struct {
 type SanityConfig struct {
 	// MaxMessageBytes bounds a whole message. Default 16384 (at most 65535, sipgo's own limit).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// MaxHeaders bounds the number of header lines. Default 64.
+	// MaxHeaders bounds the number of header lines. Default 128.
 	MaxHeaders int `yaml:"max_headers"`
 	// MaxHeaderBytes bounds one header line (folded lines included). Default 2048.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// MaxBodyBytes bounds the body. Default 8192.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
-	// MaxVia bounds the number of Via values. Default 16.
+	// MaxVia bounds the number of Via values. Default 64.
 	MaxVia int `yaml:"max_via"`
 	// MaxForwards is the largest Max-Forwards accepted. Default 255.
 	MaxForwards int `yaml:"max_forwards"`
@@ -155,10 +155,10 @@ type RateLimitConfig struct {
 // Security defaults.
 const (
 	DefaultMaxMessageBytes   = 16384
-	DefaultMaxHeaders        = 64
+	DefaultMaxHeaders        = 128
 	DefaultMaxHeaderBytes    = 2048
 	DefaultMaxBodyBytes      = 8192
-	DefaultMaxVia            = 16
+	DefaultMaxVia            = 64
 	DefaultMaxForwardsLimit  = 255
 	DefaultMaxSDPMedia       = 8
 	DefaultBlacklistDuration = 10 * time.Minute

@@ -55,6 +55,12 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		v := c.g.Inspect(c.realm, addrPortOf(addr), false, p[:n], &c.m)
 		if v.Stage == "" {
+			if out, ok := c.g.legacyBranch(c.out[:0], p[:n], &c.m); ok {
+				c.out = out
+				if len(out) <= len(p) {
+					n = copy(p, out)
+				}
+			}
 			return n, addr, nil
 		}
 		if v.Code != 0 {
@@ -225,7 +231,12 @@ func (c *streamConn) frame() error {
 		msg := c.in[:total]
 		v := c.g.Inspect(c.realm, c.src, true, msg, &c.m)
 		if v.Stage == "" {
-			c.out = append(c.out, msg...)
+			if out, ok := c.g.legacyBranch(c.reply[:0], msg, &c.m); ok {
+				c.reply = out
+				c.out = append(c.out, out...)
+			} else {
+				c.out = append(c.out, msg...)
+			}
 		} else if v.Code != 0 {
 			c.reply = Reply(c.reply[:0], msg, &c.m, v.Code)
 			if len(c.reply) > 0 {

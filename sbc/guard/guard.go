@@ -337,21 +337,10 @@ func msgEnd(m *Msg, b []byte) int {
 // parseCode is the status for a request the parser refuses: 416 for a
 // well-formed but unsupported Request-URI scheme, else 400.
 func parseCode(m *Msg, b []byte) int {
-	u := m.ruri.of(b)
-	c := bytes.IndexByte(u, ':')
-	if c <= 0 || u[0] == '<' {
-		return 400
+	if schemeCode(m.ruri.of(b)) == 416 {
+		return 416
 	}
-	scheme := u[:c]
-	for _, ch := range scheme {
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '+' || ch == '-' || ch == '.') {
-			return 400
-		}
-	}
-	if eqFold(scheme, "sip") || eqFold(scheme, "sips") || eqFold(scheme, "tel") {
-		return 400
-	}
-	return 416
+	return 400
 }
 
 func (g *Guard) refuse(stage string, p Problem) Verdict {

@@ -44,6 +44,7 @@ const (
 	ReasonUnparseable      = "unparseable"
 	ReasonURIScheme        = "uri_scheme"
 	ReasonStrayResponse    = "bad_response"
+	ReasonBadExtension     = "bad_extension"
 
 	ReasonDenied        = "denied"
 	ReasonNotAllowed    = "not_allowed"

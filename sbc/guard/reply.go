@@ -6,7 +6,7 @@ import (
 )
 
 var reasonPhrases = map[int]string{
-	400: "Bad Request", 403: "Forbidden", 413: "Request Entity Too Large", 416: "Unsupported URI Scheme",
+	400: "Bad Request", 420: "Bad Extension", 403: "Forbidden", 413: "Request Entity Too Large", 416: "Unsupported URI Scheme",
 	488: "Not Acceptable Here", 503: "Service Unavailable", 505: "Version Not Supported", 513: "Message Too Large",
 }
 
@@ -36,6 +36,17 @@ func Reply(dst []byte, b []byte, m *Msg, code int) []byte {
 		if sp == m.to && !m.ToTag {
 			dst = append(dst, ";tag=sbcd-guard"...)
 		}
+		dst = append(dst, "\r\n"...)
+	}
+	if code == 420 {
+		var tags []byte
+		for _, sp := range m.require {
+			if sp.ok() {
+				tags = unsupported(tags, sp.of(b))
+			}
+		}
+		dst = append(dst, "Unsupported: "...)
+		dst = append(dst, tags...)
 		dst = append(dst, "\r\n"...)
 	}
 	if code == 503 {

@@ -35,6 +35,10 @@ type Msg struct {
 	ToTag      bool
 	cseqMethod span
 	maxFwd     int
+	// require holds the values of Require and Proxy-Require.
+	require [2]span
+	// branch is the top Via's branch value (empty when it has none).
+	branch span
 }
 
 // Method returns the request method (nil for a response).
@@ -93,6 +97,8 @@ const (
 	hUA
 	hServer
 	hCT
+	hRequire
+	hProxyRequire
 )
 
 func headerKind(name []byte) int {
@@ -135,6 +141,9 @@ func headerKind(name []byte) int {
 		if eqFold(name, "call-id") {
 			return hCallID
 		}
+		if eqFold(name, "require") {
+			return hRequire
+		}
 	case 10:
 		if eqFold(name, "user-agent") {
 			return hUA
@@ -145,6 +154,10 @@ func headerKind(name []byte) int {
 		}
 		if eqFold(name, "content-type") {
 			return hCT
+		}
+	case 13:
+		if eqFold(name, "proxy-require") {
+			return hProxyRequire
 		}
 	case 14:
 		if eqFold(name, "content-length") {
@@ -286,7 +299,7 @@ func Scan(b []byte, lim *Limits, stream bool, m *Msg) Problem {
 			m.scanHeadersForReply(b)
 			return Problem{Code: 400, Reason: ReasonHeaderTooLong}
 		}
-		if bytes.IndexByte(hl, 0) >= 0 {
+		if hasBareNUL(hl) {
 			m.scanHeadersForReply(b)
 			return Problem{Code: 400, Reason: ReasonNUL}
 		}
@@ -367,6 +380,10 @@ func Scan(b []byte, lim *Limits, stream bool, m *Msg) Problem {
 			}
 		case hCT:
 			m.contentType = span{pos + colon + 1, end}
+		case hRequire:
+			m.require[0] = span{pos + colon + 1, end}
+		case hProxyRequire:
+			m.require[1] = span{pos + colon + 1, end}
 		}
 		pos = end + 2
 	}
@@ -384,11 +401,11 @@ func Scan(b []byte, lim *Limits, stream bool, m *Msg) Problem {
 		return Problem{Code: 400, Reason: ReasonDuplicateHeader}
 	}
 	body := len(b) - m.BodyStart
-	if m.ContentLength > lim.MaxBody || (m.ContentLength < 0 && body > lim.MaxBody) {
-		return Problem{Code: 413, Reason: ReasonBodyTooLarge}
-	}
 	if m.ContentLength > body {
 		return Problem{Code: 400, Reason: ReasonBadContentLength}
+	}
+	if m.ContentLength > lim.MaxBody || (m.ContentLength < 0 && body > lim.MaxBody) {
+		return Problem{Code: 413, Reason: ReasonBodyTooLarge}
 	}
 	if m.ContentLength < 0 && stream {
 		return Problem{Code: 400, Reason: ReasonBadContentLength}
@@ -403,8 +420,85 @@ func Scan(b []byte, lim *Limits, stream bool, m *Msg) Problem {
 		if !bytes.EqualFold(m.cseqMethod.of(b), m.method.of(b)) {
 			return Problem{Code: 400, Reason: ReasonCSeqMethod}
 		}
+		if c := schemeCode(m.ruri.of(b)); c != 0 {
+			return Problem{Code: c, Reason: ReasonURIScheme}
+		}
+		for _, sp := range m.require {
+			if sp.ok() && len(unsupported(nil, sp.of(b))) > 0 {
+				return Problem{Code: 420, Reason: ReasonBadExtension}
+			}
+		}
 	}
 	return Problem{}
+}
+
+// hasBareNUL reports a NUL byte that is not a quoted-pair (RFC 3261 25.1
+// allows "\" followed by any octet but CR and LF inside quoted strings).
+func hasBareNUL(hl []byte) bool {
+	for i := bytes.IndexByte(hl, 0); i >= 0; {
+		if i == 0 || hl[i-1] != '\\' {
+			return true
+		}
+		j := bytes.IndexByte(hl[i+1:], 0)
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// schemeCode checks a Request-URI's scheme: 0 for sip, sips and tel, 416
+// for another well-formed scheme, 400 for none.
+func schemeCode(u []byte) int {
+	c := bytes.IndexByte(u, ':')
+	if c <= 0 {
+		return 400
+	}
+	scheme := u[:c]
+	for i, ch := range scheme {
+		alpha := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z'
+		if !alpha && (i == 0 || !(ch >= '0' && ch <= '9' || ch == '+' || ch == '-' || ch == '.')) {
+			return 400
+		}
+	}
+	if eqFold(scheme, "sip") || eqFold(scheme, "sips") || eqFold(scheme, "tel") {
+		return 0
+	}
+	return 416
+}
+
+// supportedOptions are the option tags sbcd implements.
+var supportedOptions = []string{"100rel", "timer", "replaces"}
+
+// unsupported appends to dst the option tags of a Require value sbcd
+// does not support, comma-separated.
+func unsupported(dst, v []byte) []byte {
+	for len(v) > 0 {
+		var tag []byte
+		if c := bytes.IndexByte(v, ','); c >= 0 {
+			tag, v = trimLWS(v[:c]), v[c+1:]
+		} else {
+			tag, v = trimLWS(v), nil
+		}
+		if len(tag) == 0 {
+			continue
+		}
+		known := false
+		for _, s := range supportedOptions {
+			if eqFold(tag, s) {
+				known = true
+				break
+			}
+		}
+		if !known {
+			if len(dst) > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = append(dst, tag...)
+		}
+	}
+	return dst
 }
 
 // trimLeft drops leading LWS.

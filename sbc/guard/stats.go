@@ -21,7 +21,7 @@ var stageReasons = map[string][]string{
 		ReasonHeaderTooLong, ReasonNUL, ReasonBadHeader, ReasonBadBranch, ReasonTooManyVia, ReasonBadCSeq,
 		ReasonBadContentLength, ReasonBadMaxForwards, ReasonBadUTF8, ReasonMissingHeader, ReasonDuplicateHeader,
 		ReasonBodyTooLarge, ReasonBadVersion, ReasonCSeqMethod, ReasonBadSDP, ReasonUnparseable, ReasonURIScheme,
-		ReasonStrayResponse},
+		ReasonStrayResponse, ReasonBadExtension},
 	StageACL:       {ReasonDenied, ReasonNotAllowed, ReasonNotTrunk},
 	StageBlacklist: {ReasonBlocked},
 	StageRateLimit: {ReasonSource, ReasonRealm, ReasonTrunk, ReasonAccount, ReasonConnections},
