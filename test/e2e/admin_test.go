@@ -93,7 +93,7 @@ func TestAdminAPIWithSbcctl(t *testing.T) {
 	if code, out, _ := ctl("ro-token", "call", id); code != 0 || !strings.Contains(out, "LEG") || !strings.Contains(out, e.topo.Gateway(0)) || !strings.Contains(out, "MOS") {
 		t.Errorf("call show: exit %d\n%s", code, out)
 	}
-	if code, out, _ := ctl("ro-token", "trunks"); code != 0 || !strings.Contains(out, e.topo.Gateway(0)) || !strings.Contains(out, "unknown") {
+	if code, out, _ := ctl("ro-token", "trunks"); code != 0 || !strings.Contains(out, e.topo.Gateway(0)) || !strings.Contains(out, "unchecked") {
 		t.Errorf("trunks: exit %d\n%s", code, out)
 	}
 	if code, _, errOut := ctl("ro-token", "hangup", id); code != 1 || !strings.Contains(errOut, "403") {
