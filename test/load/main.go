@@ -26,6 +26,8 @@ type options struct {
 	calls      int
 	hold       time.Duration
 	dir        string
+	nodes      int
+	cdr        bool
 }
 
 func main() {
@@ -40,6 +42,8 @@ func main() {
 	flag.IntVar(&o.calls, "calls", 500, "hold: concurrent calls to hold")
 	flag.DurationVar(&o.hold, "hold", 20*time.Second, "hold: how long each call stays up")
 	flag.StringVar(&o.dir, "dir", "", "where configs and sipp traces go (default: a temp dir, removed after)")
+	flag.IntVar(&o.nodes, "media-nodes", 0, "anchor media on this many sbcd -media-only nodes instead of in-process (memory is summed over all processes)")
+	flag.BoolVar(&o.cdr, "cdr", false, "write CDRs (CSV and JSON lines) in -dir while loading")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -76,7 +80,21 @@ func run(o options) error {
 	}
 	topo := e2e.Topology{Net: o.net}
 	cfg := filepath.Join(o.dir, "bench.yaml")
-	if err := e2e.WriteConfig(cfg, e2e.BenchConfig(topo)); err != nil {
+	bc := e2e.BenchConfig(topo)
+	if o.cdr {
+		bc.CDR.Dir = filepath.Join(o.dir, "cdr")
+		bc.CDR.Formats = []string{"csv", "jsonl"}
+	}
+	nodes, err := startNodes(o, topo, bc)
+	defer func() {
+		for _, n := range nodes {
+			n.Kill()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	if err := e2e.WriteConfig(cfg, bc); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -118,7 +136,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	rss0, _, err := memory(pid)
+	pids := []int{pid}
+	for _, n := range nodes {
+		pids = append(pids, n.Pid())
+	}
+	rss0, err := totalRSS(pids)
 	if err != nil {
 		return err
 	}
@@ -141,13 +163,19 @@ func run(o options) error {
 		case err := <-uacDone:
 			return fmt.Errorf("uac ended during ramp-up: %v", err)
 		}
-		rss, _, err := memory(pid)
+		rss, err := totalRSS(pids)
 		if err != nil {
 			return err
 		}
 		active := len(sbcd.Find(func(l e2e.LogLine) bool { return l.Msg() == "call ended" }))
-		fmt.Printf("mode=hold calls=%d rss_base_kib=%d rss_held_kib=%d bytes_per_call=%d ended_before_sample=%d\n",
-			total, rss0, rss, (rss-rss0)*1024/int64(total), active)
+		fmt.Printf("mode=hold calls=%d processes=%d rss_base_kib=%d rss_held_kib=%d bytes_per_call=%d ended_before_sample=%d\n",
+			total, len(pids), rss0, rss, (rss-rss0)*1024/int64(total), active)
+		for i, p := range pids {
+			r, _, err := memory(p)
+			if err == nil {
+				fmt.Printf("  process=%d rss_kib=%d\n", i, r)
+			}
+		}
 	}
 	uacErr := <-uacDone
 	elapsed := time.Since(start)
