@@ -274,8 +274,8 @@ func (v *validator) auth(p string, a *AuthConfig, registrar bool) {
 		}
 		seenAlg[alg] = true
 	}
-	if a.NonceTTL < 10*time.Second || a.NonceTTL > 24*time.Hour {
-		v.errAt(p+".nonce_ttl", "%s is outside 10s-24h", a.NonceTTL)
+	if a.NonceTTL < time.Second || a.NonceTTL > 24*time.Hour {
+		v.errAt(p+".nonce_ttl", "%s is outside 1s-24h", a.NonceTTL)
 	}
 	for i, m := range a.Methods {
 		if !oneOf(m, authMethods...) {
