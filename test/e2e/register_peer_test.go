@@ -264,6 +264,7 @@ type registrar struct {
 
 	mu       sync.Mutex
 	received []*sip.Request
+	at       []time.Time
 	accepted []*sip.Request
 }
 
@@ -284,6 +285,7 @@ func (r *registrar) serve(p *sipPeer, m sip.Message, from *net.UDPAddr) {
 	}
 	r.mu.Lock()
 	r.received = append(r.received, req)
+	r.at = append(r.at, time.Now())
 	r.mu.Unlock()
 	if code := r.refuse.Load(); code != 0 {
 		p.reply(req, from, int(code), "", "")
@@ -348,4 +350,11 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// arrivals returns when each REGISTER arrived.
+func (r *registrar) arrivals() []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]time.Time(nil), r.at...)
 }

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openborder/openborder/policy"
+	"github.com/openborder/openborder/sbc"
+)
+
+// TestRegisterOutboundTrunk: sbcd registers itself with a carrier trunk
+// that challenges, refreshes before expiry, backs off while the registrar
+// refuses and registers again when it accepts; sbcctl shows the state.
+func TestRegisterOutboundTrunk(t *testing.T) {
+	t.Parallel()
+	const net = 63
+	topo := Topology{Net: net}
+	admin := fmt.Sprintf("127.%d.3.1:9090", net)
+	reg := newRegistrar(t, topo.Gateway(1), "carrier.example", "s3cret")
+	reg.grant.Store(2) // the registrar grants 2 s: sbcd refreshes after 1.6 s
+	e := newEnv(t, net, func(c *policy.Config) {
+		c.Admin = policy.AdminConfig{Address: admin, Tokens: []policy.AdminToken{{Name: "noc", Role: "read_only", SHA256: tokenHash("ro")}}}
+		c.Trunks = append(c.Trunks, policy.TrunkConfig{Name: "carrier", Realm: "core",
+			Gateways: []policy.GatewayConfig{{Address: topo.Gateway(1)}},
+			Register: &policy.TrunkRegisterConfig{Username: "4930123", Password: "s3cret", Domain: "carrier.example",
+				RetryMin: time.Second, RetryMax: 2 * time.Second}})
+	})
+	state := func() sbc.OutboundRegistration {
+		code, out, errOut := sbcctl(t, "ro", "-admin", admin, "-json", "registrations", "outbound")
+		if code != 0 {
+			t.Fatalf("sbcctl registrations outbound: exit %d %s", code, errOut)
+		}
+		var regs []sbc.OutboundRegistration
+		if err := json.Unmarshal([]byte(out), &regs); err != nil || len(regs) != 1 {
+			t.Fatalf("outbound registrations %q: %v", out, err)
+		}
+		return regs[0]
+	}
+
+	// Challenge answered, then refreshed within the granted 2 s.
+	waitFor(t, "first registration", 5*time.Second, func() bool { _, ok := reg.counts(); return ok >= 1 })
+	first := reg.last()
+	if first.From().Address.User != "4930123" || first.From().Address.Host != "carrier.example" {
+		t.Errorf("From %s, want sip:4930123@carrier.example", first.From().Value())
+	}
+	if ct := first.Contact(); ct == nil || ct.Address.Host != topo.CoreIP() || ct.Address.Port != CoreSIPPort || ct.Address.User != "4930123" {
+		t.Errorf("Contact %v, want sip:4930123@%s", first.Contact(), topo.CoreSIP())
+	}
+	if exp := first.GetHeader("Expires"); exp == nil || exp.Value() != "600" {
+		t.Errorf("Expires %v, want the default 600", exp)
+	}
+	if first.GetHeader("Authorization") == nil {
+		t.Error("accepted REGISTER carries no Authorization")
+	}
+	waitFor(t, "refresh", 4*time.Second, func() bool { _, ok := reg.counts(); return ok >= 2 })
+	refresh := reg.last()
+	if refresh.CallID().Value() != first.CallID().Value() || refresh.CSeq().SeqNo <= first.CSeq().SeqNo {
+		t.Errorf("refresh Call-ID/CSeq %s/%d after %s/%d", refresh.CallID().Value(), refresh.CSeq().SeqNo, first.CallID().Value(), first.CSeq().SeqNo)
+	}
+	st := state()
+	if st.State != sbc.RegRegistered || st.Trunk != "carrier" || st.AOR != "sip:4930123@carrier.example" || st.Registrations < 2 {
+		t.Errorf("state %+v, want registered carrier", st)
+	}
+	code, table, _ := sbcctl(t, "ro", "-admin", admin, "registrations", "outbound")
+	if code != 0 || !strings.Contains(table, "carrier") || !strings.Contains(table, "registered") {
+		t.Errorf("sbcctl table (exit %d):\n%s", code, table)
+	}
+
+	// The registrar refuses: sbcd backs off 1 s, 2 s, 2 s and says so.
+	reg.refuse.Store(503)
+	before := len(reg.arrivals())
+	waitFor(t, "three refused attempts", 12*time.Second, func() bool { return len(reg.arrivals()) >= before+3 })
+	at := reg.arrivals()[before:]
+	gap1, gap2 := at[1].Sub(at[0]), at[2].Sub(at[1])
+	if gap1 < 800*time.Millisecond || gap1 > 1500*time.Millisecond || gap2 < 1800*time.Millisecond || gap2 > 2600*time.Millisecond {
+		t.Errorf("retries after %v then %v, want about 1s then 2s", gap1, gap2)
+	}
+	st = state()
+	if st.State != sbc.RegFailed || st.LastStatus != 503 || st.Failures < 2 || st.LastError == "" {
+		t.Errorf("state while refused %+v", st)
+	}
+
+	// The registrar accepts again: registered at the next attempt.
+	reg.refuse.Store(0)
+	waitFor(t, "registered again", 5*time.Second, func() bool { return state().State == sbc.RegRegistered })
+	if st := state(); st.Failures != 0 || st.Expires.IsZero() {
+		t.Errorf("state after recovery %+v", st)
+	}
+	if _, err := e.sbcd.WaitMsg("trunk registration failed", time.Second); err != nil {
+		t.Error("refusals were not logged")
+	}
+}
