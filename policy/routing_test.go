@@ -438,3 +438,38 @@ routes:
 		})
 	}
 }
+
+func TestRoutingExampleConfig(t *testing.T) {
+	s, err := Load("../configs/routing.yaml")
+	if err != nil {
+		t.Fatalf("configs/routing.yaml: %v", err)
+	}
+	tests := []struct {
+		name   string
+		req    Request
+		route  string
+		trunks string
+		called string
+	}{
+		{"London is cheaper over a for 4420", Request{SourceRealm: "access", RURIUser: "00442071234"}, "international", "carrier-a,carrier-b", "442071234"},
+		{"UK mobile cheaper over b", Request{SourceRealm: "access", RURIUser: "00447700900"}, "international", "carrier-b,carrier-a", "447700900"},
+		{"US only over b (policy entry)", Request{SourceRealm: "access", RURIUser: "0012125550"}, "international", "carrier-b", "12125550"},
+		{"national to E.164", Request{SourceRealm: "access", RURIUser: "0301234"}, "national", "carrier-a,carrier-b", "+49301234"},
+		{"hotline in office hours", Request{SourceRealm: "access", RURIUser: "0800123", Time: berlin(t, "2026-11-24 10:00")}, "hotline-office-hours", "hotline-day", "0800123"},
+		{"hotline at night", Request{SourceRealm: "access", RURIUser: "0800123", Time: berlin(t, "2026-11-24 22:00")}, "hotline-after-hours", "", "0800123"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := s.Route(tt.req)
+			if d.Route != tt.route || d.CalledUser != tt.called {
+				t.Fatalf("route %q called %q, want %q %q", d.Route, d.CalledUser, tt.route, tt.called)
+			}
+			if got := strings.Join(trunkNames(d.Trunks), ","); tt.trunks != "" && got != tt.trunks {
+				t.Errorf("trunks %s, want %s", got, tt.trunks)
+			}
+		})
+	}
+	if tr := s.Trunk("carrier-b"); tr.HealthCheck == nil || tr.HealthCheck.Timeout != DefaultHealthTimeout || tr.HealthCheck.Failures != 3 {
+		t.Errorf("health check defaults: %+v", tr.HealthCheck)
+	}
+}
