@@ -8,9 +8,9 @@ CONFIG ?= configs/default.yaml
 
 # System packages needed to build and run, and the real peers tests use.
 RUN_PKGS  := pkg-config gcc libopus-dev libopusfile-dev
-TEST_PKGS := sip-tester kamailio tshark sox iproute2 procps freeradius freeradius-utils snmpd snmp smitools baresip
+TEST_PKGS := sip-tester kamailio tshark sox iproute2 procps freeradius freeradius-utils snmpd snmp smitools baresip chromium
 
-.PHONY: all build run test unit e2e bench fuzz-short lint deps-run deps-test clean
+.PHONY: all build run test unit e2e bench fuzz-short lint deps-run deps-test clean webphone
 
 all: build
 
@@ -68,6 +68,12 @@ fuzz-short:
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s $$pkg; \
 	  done; \
 	done
+
+# webphone: rebuild the web phone's JsSIP bundle from the versions pinned in
+# firmware/webphone/package-lock.json (needs npm). The bundle is committed,
+# so `make build` and `make run` never need npm.
+webphone:
+	cd firmware/webphone && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf bin

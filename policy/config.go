@@ -50,6 +50,8 @@ type Config struct {
 	StateDir string `yaml:"state_dir"`
 	// Fraud is toll-fraud protection (limits per account and destination prefix).
 	Fraud FraudConfig `yaml:"fraud"`
+	// TURN is the embedded TURN server for WebRTC clients. No listeners: off.
+	TURN TURNConfig `yaml:"turn"`
 }
 
 // LogConfig configures log/slog.
@@ -272,13 +274,15 @@ type RealmConfig struct {
 
 // ListenerConfig is one SIP socket of a realm.
 type ListenerConfig struct {
-	// Transport is udp, tcp or tls. Required.
+	// Transport is udp, tcp, tls, ws or wss (SIP over WebSocket, RFC 7118). Required.
 	Transport string `yaml:"transport"`
 	// Address is ip:port. Required; the IP must be literal.
 	Address string `yaml:"address"`
-	// CertFile and KeyFile are PEM files, required for tls.
+	// CertFile and KeyFile are PEM files, required for tls and wss.
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// WebSocket settings apply to ws and wss listeners only.
+	WebSocket WebSocketConfig `yaml:"websocket"`
 }
 
 // RealmMediaConfig says where a realm's media ports live.
@@ -294,7 +298,10 @@ type RealmMediaConfig struct {
 	// DSCP marks media packets sent into this realm (0-63). Default 46 (EF).
 	DSCP *int `yaml:"dscp"`
 	// SRTP is the media security offered/required in this realm: none,
-	// sdes, dtls or optional (pass through whatever the peer offers). Default optional.
+	// sdes, dtls, webrtc (DTLS-SRTP with ICE-lite, rtcp-mux and
+	// UDP/TLS/RTP/SAVPF, what browsers need) or optional (pass through
+	// whatever the peer offers; legs to and from WebSocket clients get
+	// webrtc). Default optional.
 	SRTP string `yaml:"srtp"`
 	// Codecs, when set, restricts the codecs offered into this realm (names
 	// like PCMU, PCMA, opus, G722, telephone-event). Default: no restriction.

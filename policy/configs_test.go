@@ -31,9 +31,19 @@ func TestDefaultConfig(t *testing.T) {
 		if r.Name != want.name || r.Registrar != want.registrar {
 			t.Errorf("realm %d = %s registrar %v", i, r.Name, r.Registrar)
 		}
-		if len(r.Listeners) != 2 || r.Listeners[0].Transport != "udp" || r.Listeners[1].Transport != "tcp" ||
+		if len(r.Listeners) < 2 || r.Listeners[0].Transport != "udp" || r.Listeners[1].Transport != "tcp" ||
 			r.Listeners[0].Address != want.addr || r.Listeners[1].Address != want.addr {
 			t.Errorf("realm %s listeners %+v, want udp+tcp %s", r.Name, r.Listeners, want.addr)
+		}
+		// The access realm also takes browsers: SIP over WebSocket on 8088.
+		if wantWS := want.name == "access"; wantWS != (len(r.Listeners) == 3) {
+			t.Errorf("realm %s has %d listeners", r.Name, len(r.Listeners))
+		} else if wantWS {
+			ws := r.Listeners[2]
+			if ws.Transport != "ws" || ws.Address != "127.0.0.1:8088" || !ws.WebSocket.AllowsOrigin("http://127.0.0.1:8080") ||
+				ws.WebSocket.AllowsOrigin("http://evil.example") {
+				t.Errorf("realm access ws listener %+v", ws)
+			}
 		}
 		if r.MediaAddr != netip.MustParseAddr("127.0.0.1") || r.Media.PortMin != want.min || r.Media.PortMax != want.max {
 			t.Errorf("realm %s media %s %d-%d", r.Name, r.MediaAddr, r.Media.PortMin, r.Media.PortMax)

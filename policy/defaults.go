@@ -82,6 +82,9 @@ func applyDefaults(c *Config, dir string) {
 			l := &r.Listeners[j]
 			l.CertFile = resolve(dir, l.CertFile)
 			l.KeyFile = resolve(dir, l.KeyFile)
+			if l.Transport == "ws" || l.Transport == "wss" {
+				l.WebSocket.applyDefaults()
+			}
 		}
 		first := ""
 		if len(r.Listeners) > 0 {
@@ -100,6 +103,7 @@ func applyDefaults(c *Config, dir string) {
 		setStr(&r.Redirect, DefaultRedirect)
 		setStr(&r.PRACK, DefaultPRACK)
 	}
+	c.TURN.applyDefaults(dir)
 	for i := range c.Trunks {
 		t := &c.Trunks[i]
 		for j := range t.Gateways {

@@ -110,7 +110,7 @@ routes:
 	want := []FieldError{
 		{"many.yaml", 2, "log.level", `"loud" is not one of debug, info, warn or error`},
 		{"many.yaml", 4, "sip.drain_timeout", `invalid duration "soon": use a number with a unit (ns, us, ms, s, m, h), such as "30s" or "1m30s"`},
-		{"many.yaml", 8, "realms[0].listeners[0].transport", `"sctp" is not one of udp, tcp or tls`},
+		{"many.yaml", 8, "realms[0].listeners[0].transport", `"sctp" is not one of udp, tcp, tls, ws or wss`},
 		{"many.yaml", 10, "realms[0].listeners[0].colour", `unknown field "colour"`},
 		{"many.yaml", 13, "trunks[0].realm", `unknown realm "nowhere"`},
 		{"many.yaml", 15, "trunks[0].gateways[0].address", `"pbx.local:5060" is not an ip:port address with a literal IP (IPv6 as [::1]:5060)`},

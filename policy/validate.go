@@ -116,6 +116,7 @@ func (v *validator) validate() {
 	v.authCheck()
 	v.enum("route_selection", c.RouteSelection, SelectFirstMatch, SelectLongestPrefix)
 	v.security()
+	v.turn()
 }
 
 func (v *validator) dscp(path string, d int) {
@@ -251,10 +252,11 @@ func (v *validator) advertised(path, s string) {
 }
 
 func (v *validator) listener(p string, l ListenerConfig, sockets map[socket]string) {
-	v.enum(p+".transport", l.Transport, "udp", "tcp", "tls")
+	v.enum(p+".transport", l.Transport, "udp", "tcp", "tls", "ws", "wss")
+	v.websocket(p+".websocket", l)
 	if l.Address == "" {
 		v.errAt(p+".address", "address is required")
-	} else if ap, ok := v.addrPort(p+".address", l.Address); ok && oneOf(l.Transport, "udp", "tcp", "tls") {
+	} else if ap, ok := v.addrPort(p+".address", l.Address); ok && oneOf(l.Transport, "udp", "tcp", "tls", "ws", "wss") {
 		s := socket{network: "udp", addr: ap}
 		if l.Transport != "udp" {
 			s.network = "tcp"
@@ -265,12 +267,12 @@ func (v *validator) listener(p string, l ListenerConfig, sockets map[socket]stri
 			sockets[s] = p
 		}
 	}
-	if l.Transport != "tls" {
+	if l.Transport != "tls" && l.Transport != "wss" {
 		if l.CertFile != "" {
-			v.errAt(p+".cert_file", "cert_file applies only to transport tls")
+			v.errAt(p+".cert_file", "cert_file applies only to transports tls and wss")
 		}
 		if l.KeyFile != "" {
-			v.errAt(p+".key_file", "key_file applies only to transport tls")
+			v.errAt(p+".key_file", "key_file applies only to transports tls and wss")
 		}
 		return
 	}
@@ -285,7 +287,7 @@ func (v *validator) listener(p string, l ListenerConfig, sockets map[socket]stri
 
 func (v *validator) readable(path, field, file string) bool {
 	if file == "" {
-		v.errAt(path, "%s is required for transport tls", field)
+		v.errAt(path, "%s is required for transports tls and wss", field)
 		return false
 	}
 	f, err := os.Open(file)
@@ -349,7 +351,7 @@ func (v *validator) realmMedia(p string, m RealmMediaConfig, ranges map[netip.Ad
 		ranges[addr] = append(ranges[addr], portRange{path: p, min: m.PortMin, max: m.PortMax})
 	}
 	v.dscp(p+".dscp", *m.DSCP)
-	v.enum(p+".srtp", m.SRTP, "none", "sdes", "dtls", "optional")
+	v.enum(p+".srtp", m.SRTP, "none", "sdes", "dtls", "webrtc", "optional")
 	v.codecs(p+".codecs", m.Codecs)
 }
 
@@ -401,7 +403,7 @@ func (v *validator) trunksCheck() {
 		v.normRefs(p+".normalization", t.Normalization)
 		v.codecs(p+".codecs", t.Codecs)
 		if t.SRTP != "" {
-			v.enum(p+".srtp", t.SRTP, "none", "sdes", "dtls", "optional")
+			v.enum(p+".srtp", t.SRTP, "none", "sdes", "dtls", "webrtc", "optional")
 		}
 		for j, code := range t.FailoverCodes {
 			if code < 400 || code > 699 {

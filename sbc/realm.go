@@ -33,6 +33,8 @@ type realm struct {
 	addrs map[string]netip.AddrPort
 	// closers are the realm's sockets.
 	closers []func() error
+	// ws are the realm's WebSocket listeners.
+	ws []*wsListener
 }
 
 func newRealm(b *B2BUA, pr *policy.Realm) (*realm, error) {
@@ -125,6 +127,10 @@ func (r *realm) listen(pr *policy.Realm, dscp int, wg *sync.WaitGroup) error {
 				r.addrs["TLS"] = ap
 				gl := r.guardListener(tln)
 				wg.Go(func() { _ = r.tpl.ServeTLS(gl) })
+			}
+		case "ws", "wss":
+			if err := r.listenWS(ctx, lc, l, ap, wg); err != nil {
+				return err
 			}
 		default:
 			return fmt.Errorf("realm %s: transport %q: %w", r.name, l.Transport, ErrNoRealm)

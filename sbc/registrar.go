@@ -163,6 +163,36 @@ func (r *registrar) wouldHold(realm, user string, add []binding, remove []sip.Ur
 	return n
 }
 
+// dropSource removes the bindings that were registered over the connection
+// from source (a closed WebSocket flow) and returns how many it removed.
+func (r *registrar) dropSource(realm, transport, source string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k, bs := range r.users {
+		if !strings.HasPrefix(k, realm+"\x00") {
+			continue
+		}
+		keep := bs[:0]
+		for _, b := range bs {
+			if b.source == source && strings.EqualFold(b.transport, transport) {
+				n++
+				continue
+			}
+			keep = append(keep, b)
+		}
+		if len(keep) == 0 {
+			delete(r.users, k)
+		} else {
+			r.users[k] = keep
+		}
+	}
+	if n > 0 && r.changed != nil {
+		r.changed()
+	}
+	return n
+}
+
 // expireLoop removes expired bindings once a minute until done.
 func (r *registrar) expireLoop(done <-chan struct{}) func() {
 	return func() {

@@ -224,6 +224,11 @@ func (c *call) registeredTargets(realmName, user string) []target {
 	}
 	var out []target
 	for _, bd := range c.b.reg.lookup(realmName, user) {
+		if isWebSocket(bd.transport) && !r.hasFlow(bd.transport, bd.source) {
+			// A browser is reachable only over the connection it
+			// registered on (RFC 5626 outbound); sbcd never dials it.
+			continue
+		}
 		out = append(out, target{realm: r, uri: bd.contact, dest: bd.source, transport: bd.transport, nat: true})
 	}
 	return out
@@ -325,6 +330,8 @@ func (c *call) nextAttempt(code int) {
 			c.profile.SRTP[SideB] = t.trunk.SRTP
 		}
 	}
+	c.profile.SRTP[SideA] = webrtcSRTP(c.profile.SRTP[SideA], a.transport)
+	c.profile.SRTP[SideB] = webrtcSRTP(c.profile.SRTP[SideB], b.transport)
 	var req *sip.Request
 	if c.method == sip.INVITE {
 		var body []byte

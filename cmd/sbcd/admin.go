@@ -15,6 +15,7 @@ import (
 
 	"github.com/openborder/openborder/firmware/admin"
 	"github.com/openborder/openborder/firmware/metrics"
+	"github.com/openborder/openborder/firmware/webphone"
 	"github.com/openborder/openborder/policy"
 	"github.com/openborder/openborder/rtpengine"
 	"github.com/openborder/openborder/sbc"
@@ -211,6 +212,7 @@ func serveAdmin(addr string, a *adminBackend, log *slog.Logger) (func(), error) 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("GET /{$}", admin.StatusPage())
+	mux.Handle("GET /phone/", webphone.Handler("/phone/", phoneConfig(a.b.Policy())))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "ok calls=%d\n", a.b.ActiveCalls())
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/openborder/openborder/policy"
 	"github.com/openborder/openborder/rtpengine"
@@ -11,8 +12,17 @@ import (
 )
 
 // mediaAdapter lets the B2BUA anchor media in the in-process engine. Leg A
-// is the engine monologue tagged "A", leg B the one tagged "B".
-type mediaAdapter struct{ e *rtpengine.Engine }
+// is the engine monologue tagged "A", leg B the one tagged "B". bundles
+// keeps, per call, the BUNDLE layout of the last browser offer, which the
+// answer to that browser must mirror.
+type mediaAdapter struct {
+	e       *rtpengine.Engine
+	bundles *sync.Map // call ID -> rtpengine.Bundle
+}
+
+func newMediaAdapter(e *rtpengine.Engine) mediaAdapter {
+	return mediaAdapter{e: e, bundles: &sync.Map{}}
+}
 
 var _ sbc.Media = mediaAdapter{}
 
@@ -20,26 +30,61 @@ var legTag = [2]string{sbc.SideA: "A", sbc.SideB: "B"}
 
 func (m mediaAdapter) Offer(ctx context.Context, call string, from sbc.Side, sdp []byte, p sbc.MediaProfile) ([]byte, error) {
 	to := from.Other()
+	f := rtpengine.Flags{
+		FromInterface: p.Realm[from], ToInterface: p.Realm[to], Codecs: p.Codecs[to],
+		TransportProtocol: transportFor(p.SRTP[to]),
+		ReplaceOrigin:     true, ReplaceSessionConnection: true,
+	}
+	switch {
+	case p.SRTP[to] == "webrtc":
+		f.ICE, f.RTCPMux = "force", "offer"
+	case p.SRTP[from] == "webrtc":
+		if f.TransportProtocol == "" {
+			// A browser's DTLS, ICE and BUNDLE mean nothing to a SIP
+			// peer that left the choice to the offerer: plain RTP.
+			f.TransportProtocol = "RTP/AVP"
+		}
+		bundle, err := rtpengine.OfferBundle(sdp)
+		if err != nil {
+			return nil, classify(err)
+		}
+		m.bundles.Store(call, bundle)
+		plain, err := rtpengine.PlainSDP(sdp)
+		if err != nil {
+			return nil, classify(err)
+		}
+		sdp = plain
+	}
 	out, err := m.e.Offer(ctx, rtpengine.OfferRequest{
-		CallID: call, FromTag: legTag[from], ToTag: legTag[to], SDP: sdp,
-		Flags: rtpengine.Flags{
-			FromInterface: p.Realm[from], ToInterface: p.Realm[to], Codecs: p.Codecs[to],
-			TransportProtocol: transportFor(p.SRTP[to]),
-			ReplaceOrigin:     true, ReplaceSessionConnection: true,
-		},
+		CallID: call, FromTag: legTag[from], ToTag: legTag[to], SDP: sdp, Flags: f,
 	})
+	if err == nil && p.SRTP[to] == "webrtc" {
+		// Browsers expect a mid per m= line (and accept a BUNDLE group of
+		// the single line sbcd anchors).
+		out, err = rtpengine.NumberedBundle(out)
+	}
 	return out, classify(err)
 }
 
 func (m mediaAdapter) Answer(ctx context.Context, call string, from sbc.Side, sdp []byte, p sbc.MediaProfile) ([]byte, error) {
 	offerer := from.Other()
+	f := rtpengine.Flags{
+		FromInterface: p.Realm[offerer], ToInterface: p.Realm[from],
+		ReplaceOrigin: true, ReplaceSessionConnection: true,
+	}
+	if p.SRTP[offerer] == "webrtc" {
+		// The browser offered ICE and rtcp-mux; sbcd answers as ICE-lite
+		// with rtcp-mux, whatever the other side did.
+		f.ICE, f.RTCPMux = "force", "accept"
+	}
 	out, err := m.e.Answer(ctx, rtpengine.AnswerRequest{
-		CallID: call, FromTag: legTag[offerer], ToTag: legTag[from], SDP: sdp,
-		Flags: rtpengine.Flags{
-			FromInterface: p.Realm[offerer], ToInterface: p.Realm[from],
-			ReplaceOrigin: true, ReplaceSessionConnection: true,
-		},
+		CallID: call, FromTag: legTag[offerer], ToTag: legTag[from], SDP: sdp, Flags: f,
 	})
+	if err == nil && p.SRTP[offerer] == "webrtc" {
+		if b, ok := m.bundles.Load(call); ok {
+			out, err = b.(rtpengine.Bundle).Apply(out)
+		}
+	}
 	return out, classify(err)
 }
 
@@ -49,6 +94,7 @@ func (m mediaAdapter) Serve(ctx context.Context, call, service string, sdp []byt
 }
 
 func (m mediaAdapter) Delete(call string) sbc.MediaStats {
+	m.bundles.Delete(call)
 	st, err := m.e.Delete(call, "")
 	if err != nil {
 		return sbc.MediaStats{}
@@ -72,7 +118,8 @@ func (m mediaAdapter) Delete(call string) sbc.MediaStats {
 
 // transportFor maps a leg's srtp policy onto the protocol offered to it:
 // sdes offers RTP/SAVP with sbcd's own keys, dtls offers UDP/TLS/RTP/SAVP
-// with sbcd's certificate, none offers plain RTP/AVP, optional keeps what
+// with sbcd's certificate, webrtc offers UDP/TLS/RTP/SAVPF (with ICE-lite
+// and rtcp-mux, set by the caller), none offers plain RTP/AVP, optional keeps what
 // the offerer chose.
 func transportFor(srtp string) string {
 	switch srtp {
@@ -80,6 +127,8 @@ func transportFor(srtp string) string {
 		return "RTP/SAVP"
 	case "dtls":
 		return "UDP/TLS/RTP/SAVP"
+	case "webrtc":
+		return "UDP/TLS/RTP/SAVPF"
 	case "none":
 		return "RTP/AVP"
 	}

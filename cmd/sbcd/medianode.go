@@ -22,9 +22,9 @@ import (
 func newMedia(pol *policy.Set, engine *rtpengine.Engine, log *slog.Logger) (sbc.Media, func(), error) {
 	nodes := pol.Config().Media.Nodes
 	if len(nodes) == 0 {
-		return mediaAdapter{engine}, func() {}, nil
+		return newMediaAdapter(engine), func() {}, nil
 	}
-	rm, err := newRemoteMedia(nodes, mediaAdapter{engine}, log.With("component", "media-nodes"))
+	rm, err := newRemoteMedia(nodes, newMediaAdapter(engine), log.With("component", "media-nodes"))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openborder/openborder/policy"
+)
+
+// WebRTC tests use nets 45-49.
+const (
+	browserToneHz = 440
+	peerToneHz    = 1000
+	wsPort        = 8088
+)
+
+// webrtcEnv is sbcd with a WebSocket listener on the access realm (a
+// registrar), the web phone on the admin listener, and a Go SIP peer with
+// G.711 media as the PBX.
+type webrtcEnv struct {
+	*env
+	admin string
+	wav   string
+	peer  *RTPPeer
+}
+
+func newWebRTCEnv(t *testing.T, net int, mutate func(*policy.Config)) *webrtcEnv {
+	t.Helper()
+	RequireTool(t, "chromium")
+	topo := Topology{Net: net}
+	w := &webrtcEnv{admin: fmt.Sprintf("127.%d.0.1:8080", net)}
+	e := newEnv(t, net, func(c *policy.Config) {
+		c.Admin.Address = w.admin
+		r := &c.Realms[0]
+		r.Registrar = true
+		r.Listeners = append(r.Listeners, policy.ListenerConfig{Transport: "ws",
+			Address:   fmt.Sprintf("%s:%d", topo.AccessIP(), wsPort),
+			WebSocket: policy.WebSocketConfig{Origins: []string{"http://" + w.admin}}})
+		c.Routes = append(c.Routes, policy.RouteConfig{Name: "core-in",
+			Match: policy.MatchConfig{SourceRealm: "core"}, Registered: "access"})
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	w.env = e
+	w.wav = filepath.Join(e.dir, "tone.wav")
+	if err := WriteToneWAV(w.wav, browserToneHz, 10); err != nil {
+		t.Fatal(err)
+	}
+	w.peer = StartRTPPeer(t, topo.GatewayIP(0), GatewayPort, CalleeMediaPort, peerToneHz)
+	return w
+}
+
+// phone opens the web phone in a fresh browser, registered as user.
+func (w *webrtcEnv) phone(user, extra string) *Browser {
+	w.t.Helper()
+	b := StartChromium(w.t, fmt.Sprintf("http://%s/phone/?user=%s&register=1&processing=0%s", w.admin, user, extra), w.wav)
+	if err := b.WaitEval(`window.phone && window.phone.registration === 'registered'`, 15*time.Second); err != nil {
+		w.t.Fatalf("web phone did not register: %v\nevents: %s", err, events(b))
+	}
+	return b
+}
+
+func events(b *Browser) string {
+	var ev []string
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := b.Eval(ctx, `window.phone ? window.phone.events : []`, &ev); err != nil {
+		return err.Error()
+	}
+	var sdp map[string]string
+	_ = b.Eval(ctx, `window.phone.sdp || {}`, &sdp)
+	return fmt.Sprintf("%q\nSDP: %v", ev, sdp)
+}
+
+// phoneStats is what window.phone.stats() reports.
+type phoneStats struct {
+	State           string  `json:"state"`
+	PacketsReceived int     `json:"packetsReceived"`
+	PacketsSent     int     `json:"packetsSent"`
+	Codec           string  `json:"codec"`
+	Pair            string  `json:"pair"`
+	AudioLevel      float64 `json:"audioLevel"`
+	Remote          struct {
+		RMS    float64 `json:"rms"`
+		PeakHz float64 `json:"peakHz"`
+	} `json:"remote"`
+}
+
+// checkTwoWayAudio waits until the SIP peer hears the browser's tone and
+// the browser hears the peer's.
+func (w *webrtcEnv) checkTwoWayAudio(b *Browser) {
+	w.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var pkts int
+	var share float64
+	for time.Now().Before(deadline) {
+		if pkts, share = w.peer.Received(browserToneHz); pkts > 100 && share > 0.5 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if pkts <= 100 || share <= 0.5 {
+		w.t.Errorf("SIP side: %d PCMU packets, %.2f of the energy at %d Hz; want > 100 packets, > 0.5",
+			pkts, share, browserToneHz)
+	}
+	var st phoneStats
+	for time.Now().Before(deadline.Add(5 * time.Second)) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := b.Eval(ctx, `window.phone.stats()`, &st)
+		cancel()
+		if err == nil && st.PacketsReceived > 100 && math.Abs(st.Remote.PeakHz-peerToneHz) < 30 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if st.PacketsReceived <= 100 || math.Abs(st.Remote.PeakHz-peerToneHz) >= 30 || st.Remote.RMS < 0.01 {
+		w.t.Errorf("browser: %+v; want > 100 packets and the loudest frequency near %d Hz", st, peerToneHz)
+	}
+	if st.Codec != "audio/PCMU" {
+		w.t.Errorf("browser codec %q, want audio/PCMU (no transcoding on this path)", st.Codec)
+	}
+}
+
+func TestWebRTCBrowserCallsSIP(t *testing.T) {
+	w := newWebRTCEnv(t, 45, nil)
+	b := w.phone("alice", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.Eval(ctx, `window.phone.call('1234')`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitEval(`window.phone.state === 'confirmed'`, 15*time.Second); err != nil {
+		t.Fatalf("call not confirmed: %v\nevents: %s", err, events(b))
+	}
+	if n := w.peer.invites.Load(); n != 1 {
+		t.Errorf("SIP peer got %d INVITEs, want 1", n)
+	}
+	w.checkTwoWayAudio(b)
+	if err := b.Eval(ctx, `window.phone.hangup()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitEval(`window.phone.state === 'ended'`, 5*time.Second); err != nil {
+		t.Error(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.peer.byes.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := w.peer.byes.Load(); n != 1 {
+		t.Errorf("SIP peer got %d BYEs, want 1", n)
+	}
+	if t.Failed() {
+		t.Logf("browser events: %s", events(b))
+	}
+}
+
+func TestWebRTCSIPCallsBrowser(t *testing.T) {
+	w := newWebRTCEnv(t, 46, nil)
+	b := w.phone("bob", "&autoanswer=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := w.peer.Call(ctx, "bob", w.topo.CoreSIP()); err != nil {
+		t.Fatalf("SIP -> browser: %v\nevents: %s", err, events(b))
+	}
+	if err := b.WaitEval(`window.phone.state === 'confirmed'`, 10*time.Second); err != nil {
+		t.Fatalf("browser: %v\nevents: %s", err, events(b))
+	}
+	w.checkTwoWayAudio(b)
+	if err := w.peer.Hangup(ctx); err != nil {
+		t.Errorf("BYE from the SIP side: %v", err)
+	}
+	if err := b.WaitEval(`window.phone.state === 'ended'`, 5*time.Second); err != nil {
+		t.Errorf("browser did not see the hangup: %v", err)
+	}
+	if t.Failed() {
+		t.Logf("browser events: %s", events(b))
+	}
+}
