@@ -221,6 +221,11 @@ func (b *B2BUA) forwardRegister(r *realm, pr *policy.Realm, req *sip.Request, tx
 		respondStateless(tx, req, 400, "bad_request")
 		return
 	}
+	if tx.account != "" && tx.account != user {
+		// Authenticated by sbcd: an account registers its own address of record only.
+		respondStateless(tx, req, 403, "auth_user_mismatch")
+		return
+	}
 	pol := b.pol.Load()
 	t := pol.Trunk(g.Forward)
 	var cr *realm
