@@ -118,7 +118,7 @@ func (b *B2BUA) Explain(r policy.Request) (policy.Decision, map[string][]Gateway
 	for _, c := range d.Candidates {
 		for _, g := range c.Trunk.Candidates(nil) {
 			gc := GatewayChoice{Address: g.Addr.String(), Transport: g.Transport, Priority: g.Priority, Weight: g.Weight,
-				InService: b.gatewayInService(c.Trunk, g.Addr), Health: "not probed"}
+				InService: b.gatewayInService(c.Trunk, g.Addr), Health: "unchecked"}
 			if b.health != nil && c.Trunk.HealthCheck != nil {
 				if st, ok := b.health.State(c.Trunk.Realm.Name, g.Addr); ok {
 					gc.Health = st.State.String()

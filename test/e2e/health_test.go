@@ -59,6 +59,11 @@ func TestHealthChecksMoveTrafficAndBack(t *testing.T) {
 	if r := caller.call("3000", "", 0); r.Code != 200 {
 		t.Fatalf("first call: %d", r.Code)
 	}
+	// sbcd answers OPTIONS addressed to itself, as gateways' probes of it expect.
+	if res := caller.options(); res == nil || res.StatusCode != 200 || res.GetHeader("Allow") == nil ||
+		res.GetHeader("Accept") == nil || res.GetHeader("Supported") == nil {
+		t.Errorf("OPTIONS to sbcd: %v", res)
+	}
 	// Gateway 0 dies: no OPTIONS answers, no INVITE answers.
 	gw0.answerOptions.Store(false)
 	gw0.inviteCode.Store(0)

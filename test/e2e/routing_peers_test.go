@@ -380,3 +380,21 @@ func adminJSON(t *testing.T, method, url, token string, body any, v any) int {
 	}
 	return res.StatusCode
 }
+
+// options sends OPTIONS to sbcd itself and returns its answer.
+func (c *goCaller) options() *sip.Response {
+	c.t.Helper()
+	c.n++
+	me := c.conn.LocalAddr().String()
+	cid := fmt.Sprintf("opt-%d-%s", c.n, sip.GenerateTagN(8))
+	c.write(sipText(fmt.Sprintf(`
+OPTIONS sip:%s SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bK-%s;rport
+Max-Forwards: 70
+From: <sip:alice@%s>;tag=o-%s
+To: <sip:%s>
+Call-ID: %s
+CSeq: 1 OPTIONS
+`, c.sbc, me, cid, me, cid, c.sbc, cid), ""))
+	return c.final(cid, 5*time.Second)
+}
