@@ -2,6 +2,7 @@ package rtpengine
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
 	"strconv"
@@ -28,6 +29,10 @@ type TranscodeConfig struct {
 	// Workers is the number of transcoding goroutines; each stream is
 	// pinned to one of them. Default runtime.GOMAXPROCS(0).
 	Workers int
+	// Inline runs each pipeline on the goroutine that reads its socket
+	// instead of on the workers (no queue, no hand-off; a slow pipeline
+	// then delays only its own socket's reads). Default false: workers.
+	Inline bool
 	// QueueLen bounds each worker's queue of packets; a packet arriving
 	// at a full queue is dropped and counted. Default 1024.
 	QueueLen int
@@ -78,7 +83,18 @@ type TranscodeStats struct {
 	// MaxQueueDelay is the longest a packet waited in a queue before its
 	// worker took it (since the engine started).
 	MaxQueueDelay time.Duration
+	// QueueDelay counts packets by their wait: QueueDelay[i] those that
+	// waited less than 2^i µs (the last bucket: the rest).
+	QueueDelay [queueBuckets]uint64
+	// Overruns counts packets that waited longer than a 20 ms frame.
+	Overruns uint64
 }
+
+// queueBuckets is the size of the queue delay histogram (up to 2^20 µs).
+const queueBuckets = 22
+
+// overrun is the wait that counts as an overrun: one 20 ms frame.
+const overrun = 20 * time.Millisecond
 
 // xpool is the transcoding worker pool: one bounded queue per worker.
 type xpool struct {
@@ -89,6 +105,8 @@ type xpool struct {
 	queued  atomic.Uint64
 	dropped atomic.Uint64
 	maxWait atomic.Int64
+	waits   [queueBuckets]atomic.Uint64
+	overrun atomic.Uint64
 }
 
 // xjob is one packet for a worker.
@@ -102,8 +120,12 @@ type xjob struct {
 
 func (e *Engine) startTranscoders() {
 	tc := e.cfg.Transcode
-	e.xp = &xpool{workers: make([]chan xjob, tc.Workers)}
+	e.xp = &xpool{}
 	e.xp.bufs.New = func() any { return new([readBufSize]byte) }
+	if tc.Inline {
+		return
+	}
+	e.xp.workers = make([]chan xjob, tc.Workers)
 	for i := range e.xp.workers {
 		ch := make(chan xjob, tc.QueueLen)
 		e.xp.workers[i] = ch
@@ -122,26 +144,31 @@ func (e *Engine) xworker(ch chan xjob) {
 		case <-e.stop:
 			return
 		case j := <-ch:
-			e.xrun(j)
+			e.xrun(j, j.buf[:j.n])
+			e.xp.bufs.Put(j.buf)
 		}
 	}
 }
 
-func (e *Engine) xrun(j xjob) {
+func (e *Engine) xrun(j xjob, pkt []byte) {
 	defer func() {
 		if v := recover(); v != nil {
 			e.log.Error("transcoder panicked", "panic", v, "pipeline", j.x.pipe.String())
 		}
 	}()
 	now := monoNow()
-	if w := now - j.when; w > e.xp.maxWait.Load() {
+	w := now - j.when
+	if w > e.xp.maxWait.Load() {
 		e.xp.maxWait.Store(w)
 	}
+	if w > int64(overrun) {
+		e.xp.overrun.Add(1)
+	}
+	e.xp.waits[min(bits.Len64(uint64(w/1000)), queueBuckets-1)].Add(1)
 	x := j.x
 	if j.rtp {
-		_ = x.pipe.HandleRTP(j.buf[:j.n])
+		_ = x.pipe.HandleRTP(pkt)
 	}
-	e.xp.bufs.Put(j.buf)
 	if now-x.lastSR >= int64(srInterval) && x.pipe.Stats().PacketsOut > 0 {
 		x.lastSR = now
 		x.sendRTCP(x.pipe.AppendSenderReport(x.sr[:0], time.Now()))
@@ -151,6 +178,7 @@ func (e *Engine) xrun(j xjob) {
 // xstream is one direction of a transcoded stream: packets received on
 // one endpoint go through pipe and leave through out.
 type xstream struct {
+	e      *Engine
 	pipe   *transcode.Pipeline
 	out    *endpoint
 	worker chan xjob
@@ -165,6 +193,10 @@ type xstream struct {
 // for its own stream.
 func (x *xstream) submit(rtp bool, b []byte, now int64) {
 	if !rtp {
+		return
+	}
+	if x.worker == nil { // inline
+		x.e.xrun(xjob{x: x, n: len(b), rtp: true, when: now}, b)
 		return
 	}
 	buf := x.pool.bufs.Get().(*[readBufSize]byte)
@@ -245,10 +277,14 @@ func (e *Engine) setXcode(ep *endpoint, x *xstream) {
 
 // TranscodeStats returns the engine's transcoding counters.
 func (e *Engine) TranscodeStats() TranscodeStats {
-	return TranscodeStats{
+	st := TranscodeStats{
 		Sessions: int(e.xp.live.Load() / 2), Queued: e.xp.queued.Load(), Dropped: e.xp.dropped.Load(),
-		MaxQueueDelay: time.Duration(e.xp.maxWait.Load()),
+		MaxQueueDelay: time.Duration(e.xp.maxWait.Load()), Overruns: e.xp.overrun.Load(),
 	}
+	for i := range st.QueueDelay {
+		st.QueueDelay[i] = e.xp.waits[i].Load()
+	}
+	return st
 }
 
 // format is one payload format of an m= line with its attributes.
@@ -423,7 +459,7 @@ func (e *Engine) answerTranscode(ea, eb *endpoint, xo *xoffer, md *sdp.MediaDesc
 	}
 	tc := &e.cfg.Transcode
 	mk := func(in, out format, inEv, outEv uint8, ptime int, to *endpoint) (*xstream, error) {
-		x := &xstream{out: to, pool: e.xp, lastSR: monoNow() - int64(srInterval-srFirst)}
+		x := &xstream{e: e, out: to, pool: e.xp, lastSR: monoNow() - int64(srInterval-srFirst)}
 		p, err := transcode.New(transcode.Config{
 			In:  transcode.Codec{Name: in.name, PT: ptByte(in)},
 			Out: transcode.Codec{Name: out.name, PT: ptByte(out)}, InEventPT: inEv, OutEventPT: outEv,
@@ -435,7 +471,9 @@ func (e *Engine) answerTranscode(ea, eb *endpoint, xo *xoffer, md *sdp.MediaDesc
 			return nil, fmt.Errorf("%w: %w", ErrNoCodec, err)
 		}
 		x.pipe = p
-		x.worker = e.xp.workers[int(e.xp.next.Add(1))%len(e.xp.workers)]
+		if !tc.Inline {
+			x.worker = e.xp.workers[int(e.xp.next.Add(1))%len(e.xp.workers)]
+		}
 		return x, nil
 	}
 	ab, err := mk(xo.codec, bc, aEv, bEv, st.ptime, eb)

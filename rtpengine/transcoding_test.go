@@ -181,6 +181,7 @@ func TestTranscodedCall(t *testing.T) {
 		a, b         *codecPeer
 		aEvPT, bEvPT uint8
 		minSNR       float64
+		inline       bool
 	}{
 		{
 			name: "opus to pcmu", base: 42400,
@@ -191,6 +192,16 @@ func TestTranscodedCall(t *testing.T) {
 			},
 			wantOfferM: "RTP/AVP 0 101", wantAnswerM: "RTP/AVP 111 110",
 			a: newCodecPeer(t, "opus", 111), b: newCodecPeer(t, "pcmu", 0), aEvPT: 110, bEvPT: 101, minSNR: 25,
+		},
+		{
+			name: "opus to pcma inline", base: 42720, inline: true,
+			aSDP: xcodeSDP(0, "111", "a=rtpmap:111 opus/48000/2"),
+			keep: []string{"PCMA"},
+			bAnswer: func(port uint16) []byte {
+				return xcodeSDP(port, "8", "a=rtpmap:8 PCMA/8000", "a=ptime:30")
+			},
+			wantOfferM: "RTP/AVP 8", wantAnswerM: "RTP/AVP 111",
+			a: newCodecPeer(t, "opus", 111), b: newCodecPeer(t, "pcma", 8), minSNR: 25,
 		},
 		{
 			name: "g722 to pcma", base: 42440,
@@ -205,7 +216,7 @@ func TestTranscodedCall(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newTestEngine(t, tc.base, netip.Addr{}, nil)
+			e := newTestEngine(t, tc.base, netip.Addr{}, func(c *Config) { c.Transcode.Inline = tc.inline })
 			pa, pb := newPeer(t), newPeer(t)
 			ctx := context.Background()
 			aSDP := strings.Replace(string(tc.aSDP), "m=audio 0 ", "m=audio "+itoa(int(pa.addr.Port()))+" ", 1)
@@ -259,7 +270,7 @@ func TestTranscodedCall(t *testing.T) {
 			if tc.aEvPT != 0 && (ptsB[tc.bEvPT] != 3 || ptsA[tc.aEvPT] != 3) {
 				t.Errorf("events: B got %v, A got %v", ptsB, ptsA)
 			}
-			if st := e.TranscodeStats(); st.Dropped != 0 || st.Queued < 150 {
+			if st := e.TranscodeStats(); st.Dropped != 0 || (st.Queued < 150) != tc.inline {
 				t.Errorf("transcode stats %+v", st)
 			}
 			if _, err := e.Delete("x", ""); err != nil {
