@@ -99,6 +99,10 @@ type MediaConfig struct {
 	// built-in services (echo, tone) stay in-process. Empty: every call's
 	// media is anchored in-process.
 	Nodes []string `yaml:"nodes"`
+	// Transcoding configures codec conversion (media_services.go).
+	Transcoding TranscodingConfig `yaml:"transcoding"`
+	// Recording configures call recording (media_services.go).
+	Recording RecordingConfig `yaml:"recording"`
 }
 
 // AdminConfig is the management HTTP listener.
@@ -306,6 +310,9 @@ type RealmMediaConfig struct {
 	// Codecs, when set, restricts the codecs offered into this realm (names
 	// like PCMU, PCMA, opus, G722, telephone-event). Default: no restriction.
 	Codecs []string `yaml:"codecs"`
+	// Record records every call with a leg in this realm (needs
+	// media.recording.directory). Default false.
+	Record bool `yaml:"record"`
 	// SRTPRequired refuses calls (488) whose SDP from this realm offers or
 	// answers no SRTP (SDES or DTLS) media. Default false.
 	SRTPRequired bool `yaml:"srtp_required"`
@@ -329,6 +336,9 @@ type TrunkConfig struct {
 	Normalization NormalizationRef `yaml:"normalization"`
 	// Codecs, when set, restricts codecs offered to this trunk.
 	Codecs []string `yaml:"codecs"`
+	// Record records every call through this trunk (needs
+	// media.recording.directory). Default false.
+	Record bool `yaml:"record"`
 	// SRTP overrides the realm's media SRTP setting for this trunk.
 	SRTP string `yaml:"srtp"`
 	// FailoverCodes are final responses that make sbcd try the next

@@ -69,6 +69,7 @@ func applyDefaults(c *Config, dir string) {
 	setDur(&c.Media.Timeout, DefaultMediaTimeout)
 	setDur(&c.Media.HoldTimeout, DefaultHoldTimeout)
 	setDur(&c.Media.PortDrain, DefaultPortDrain)
+	c.mediaServicesDefaults(dir)
 
 	c.CDR.Dir = resolve(dir, c.CDR.Dir)
 	c.Capture.Dir = resolve(dir, c.Capture.Dir)

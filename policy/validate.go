@@ -88,6 +88,7 @@ func (v *validator) validate() {
 	v.positive("media.timeout", c.Media.Timeout)
 	v.positive("media.hold_timeout", c.Media.HoldTimeout)
 	v.positive("media.port_drain", c.Media.PortDrain)
+	v.mediaServices()
 	if c.Media.NG != "" {
 		v.addrPort("media.ng", c.Media.NG)
 	}

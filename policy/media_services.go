@@ -1,0 +1,136 @@
+package policy
+
+import "fmt"
+
+// Defaults of the media services (transcoding, recording).
+const (
+	DefaultTranscodeQueue  = 1024
+	DefaultOpusComplexity  = 3
+	DefaultOpusBitrate     = 24000
+	DefaultReorderDepth    = 2
+	DefaultRecordingQueue  = 4096
+	DefaultRecordingFormat = "wav"
+	maxTranscodeWorkers    = 256
+	maxMediaServicesQueue  = 1 << 16
+)
+
+// TranscodingConfig configures the media engine's codec conversion.
+// Transcoding happens only when necessary: when a realm's or trunk's
+// `codecs` list leaves a call's legs no codec in common.
+type TranscodingConfig struct {
+	// Enabled allows transcoding. Default true; false makes such calls
+	// fail with 488 as before.
+	Enabled *bool `yaml:"enabled"`
+	// Workers is the number of transcoding goroutines. Default 0: one per CPU.
+	Workers int `yaml:"workers"`
+	// Inline transcodes on the socket readers instead of the workers. Default false.
+	Inline bool `yaml:"inline"`
+	// Queue bounds each worker's packet queue. Default 1024.
+	Queue int `yaml:"queue"`
+	// MaxSessions caps the calls transcoded at once. Default 0: no cap.
+	MaxSessions int `yaml:"max_sessions"`
+	// OpusComplexity is the Opus encoder complexity, 0-10. Default 3.
+	OpusComplexity *int `yaml:"opus_complexity"`
+	// OpusBitrate is the Opus encoder bitrate in bit/s, 6000-510000. Default 24000.
+	OpusBitrate int `yaml:"opus_bitrate"`
+	// OpusFEC adds Opus in-band forward error correction. Default false.
+	OpusFEC bool `yaml:"opus_fec"`
+	// ReorderDepth is how many later packets the decode side waits for
+	// before it conceals a missing one, 1-8. Default 2.
+	ReorderDepth int `yaml:"reorder_depth"`
+}
+
+// RecordingConfig configures call recording (per realm/trunk `record`,
+// or per call through the admin API).
+type RecordingConfig struct {
+	// Directory receives the recordings. Default "": recording is off.
+	Directory string `yaml:"directory"`
+	// Formats are the files written: wav (stereo, one leg per channel)
+	// and/or pcap. Default [wav].
+	Formats []string `yaml:"formats"`
+	// Queue bounds each recording's packet queue. Default 4096.
+	Queue int `yaml:"queue"`
+}
+
+// TranscodingEnabled reports whether transcoding is on.
+func (t TranscodingConfig) TranscodingEnabled() bool { return t.Enabled == nil || *t.Enabled }
+
+// HasFormat reports whether the recording writes format f.
+func (r RecordingConfig) HasFormat(f string) bool {
+	for _, x := range r.Formats {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+// mediaServicesDefaults fills the defaults of media.transcoding and
+// media.recording; a relative recording directory is taken relative to
+// the configuration file's directory.
+func (c *Config) mediaServicesDefaults(dir string) {
+	c.Media.Recording.Directory = resolve(dir, c.Media.Recording.Directory)
+	t := &c.Media.Transcoding
+	if t.Enabled == nil {
+		on := true
+		t.Enabled = &on
+	}
+	setInt(&t.Queue, DefaultTranscodeQueue)
+	setIntPtr(&t.OpusComplexity, DefaultOpusComplexity)
+	setInt(&t.OpusBitrate, DefaultOpusBitrate)
+	setInt(&t.ReorderDepth, DefaultReorderDepth)
+	r := &c.Media.Recording
+	if len(r.Formats) == 0 {
+		r.Formats = []string{DefaultRecordingFormat}
+	}
+	setInt(&r.Queue, DefaultRecordingQueue)
+}
+
+func (v *validator) mediaServices() {
+	t := v.cfg.Media.Transcoding
+	p := "media.transcoding"
+	if t.Workers < 0 || t.Workers > maxTranscodeWorkers {
+		v.errAt(p+".workers", "%d is outside 0-%d", t.Workers, maxTranscodeWorkers)
+	}
+	if t.Queue < 1 || t.Queue > maxMediaServicesQueue {
+		v.errAt(p+".queue", "%d is outside 1-%d", t.Queue, maxMediaServicesQueue)
+	}
+	if t.MaxSessions < 0 {
+		v.errAt(p+".max_sessions", "%d must not be negative", t.MaxSessions)
+	}
+	if c := *t.OpusComplexity; c < 0 || c > 10 {
+		v.errAt(p+".opus_complexity", "%d is outside 0-10", c)
+	}
+	if t.OpusBitrate < 6000 || t.OpusBitrate > 510000 {
+		v.errAt(p+".opus_bitrate", "%d is outside 6000-510000 bit/s", t.OpusBitrate)
+	}
+	if t.ReorderDepth < 1 || t.ReorderDepth > 8 {
+		v.errAt(p+".reorder_depth", "%d is outside 1-8", t.ReorderDepth)
+	}
+	r := v.cfg.Media.Recording
+	p = "media.recording"
+	seen := map[string]bool{}
+	for i, f := range r.Formats {
+		fp := fmt.Sprintf("%s.formats[%d]", p, i)
+		v.enum(fp, f, "wav", "pcap")
+		if seen[f] {
+			v.errAt(fp, "format %q listed twice", f)
+		}
+		seen[f] = true
+	}
+	if r.Queue < 1 || r.Queue > maxMediaServicesQueue {
+		v.errAt(p+".queue", "%d is outside 1-%d", r.Queue, maxMediaServicesQueue)
+	}
+	if r.Directory == "" {
+		for i, realm := range v.cfg.Realms {
+			if realm.Media.Record {
+				v.errAt(fmt.Sprintf("realms[%d].media.record", i), "recording needs media.recording.directory")
+			}
+		}
+		for i, t := range v.cfg.Trunks {
+			if t.Record {
+				v.errAt(fmt.Sprintf("trunks[%d].record", i), "recording needs media.recording.directory")
+			}
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package policy
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func TestMediaServicesConfig(t *testing.T) {
+	s, err := Load("testdata/media_services.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.Config().Media
+	tr, rec := m.Transcoding, m.Recording
+	if !tr.TranscodingEnabled() || tr.Workers != 2 || tr.MaxSessions != 300 || *tr.OpusComplexity != 0 ||
+		tr.OpusBitrate != 16000 || !tr.OpusFEC || tr.ReorderDepth != 3 || tr.Queue != DefaultTranscodeQueue {
+		t.Errorf("transcoding %+v", tr)
+	}
+	if want := filepath.Join("testdata", "recordings"); rec.Directory != want { // relative to the file
+		t.Errorf("directory %q, want %q", rec.Directory, want)
+	}
+	if !rec.HasFormat("wav") || !rec.HasFormat("pcap") || rec.Queue != 2048 {
+		t.Errorf("recording %+v", rec)
+	}
+	if tk := s.Trunk("carrier"); tk == nil || !tk.Record {
+		t.Errorf("trunk record not set: %+v", tk)
+	}
+
+	d, err := Load("testdata/minimal.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = d.Config().Media
+	if !m.Transcoding.TranscodingEnabled() || *m.Transcoding.OpusComplexity != DefaultOpusComplexity ||
+		m.Transcoding.OpusBitrate != DefaultOpusBitrate || m.Transcoding.ReorderDepth != DefaultReorderDepth ||
+		m.Recording.Directory != "" || !m.Recording.HasFormat("wav") || m.Recording.HasFormat("pcap") {
+		t.Errorf("defaults %+v %+v", m.Transcoding, m.Recording)
+	}
+}
