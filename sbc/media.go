@@ -32,6 +32,9 @@ type MediaProfile struct {
 	Codecs [2][]string
 	// SRTP is the media security of each leg (none, sdes, dtls, optional).
 	SRTP [2]string
+	// Record asks the media plane to record the call (a realm's
+	// media.record or the trunk's record flag).
+	Record bool
 }
 
 // MediaStats is what the media plane reports when a call ends.

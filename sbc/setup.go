@@ -317,12 +317,15 @@ func (c *call) nextAttempt(code int) {
 	if pa := c.pol.Realm(a.realm.name); pa != nil {
 		c.profile.Codecs[SideA] = pa.Media.Codecs
 		c.profile.SRTP[SideA] = pa.Media.SRTP
+		c.profile.Record = pa.Media.Record
 	}
 	if pr != nil {
 		c.profile.Codecs[SideB] = pr.Media.Codecs
 		c.profile.SRTP[SideB] = pr.Media.SRTP
+		c.profile.Record = c.profile.Record || pr.Media.Record
 	}
 	if t.trunk != nil {
+		c.profile.Record = c.profile.Record || t.trunk.Record
 		if len(t.trunk.Codecs) > 0 {
 			c.profile.Codecs[SideB] = t.trunk.Codecs
 		}

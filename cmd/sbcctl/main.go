@@ -18,6 +18,7 @@
 //	sbcctl capture start FILTER [DURATION]   capture calls by call:ID, number:N or addr:IP[/bits]
 //	sbcctl capture list | stop ID | ring     list, stop, or save the ring of recent SIP
 //	sbcctl capture get ID FILE      download a capture (PCAPNG)
+//	sbcctl record start ID | stop ID  record a call's media (WAV/PCAP), or stop and write the files
 //
 // API commands take the token from -token-file or $SBCCTL_TOKEN and print
 // tables, or the API's JSON with -json.
@@ -43,6 +44,7 @@ commands: check-config FILE | health | status | calls | call ID | hangup ID |
           registrations [outbound] | trunks | policy show | policy validate FILE |
           policy reload | summary | capture start FILTER [DURATION] |
           capture list | capture stop ID | capture ring | capture get ID FILE |
+          record start ID | record stop ID |
           route explain REALM RURI [from=USER] [source=IP:PORT] [time=RFC3339] [header=NAME:VALUE]...
 flags:`
 
@@ -165,6 +167,8 @@ func dispatch(c *client, o *out, cmd string, args []string) error {
 		return usageError("unknown policy command " + sub)
 	case "capture":
 		return captureCmd(c, o, args)
+	case "record":
+		return recordCmd(c, o, args)
 	case "route":
 		return routeCmd(c, o, args)
 	case "":

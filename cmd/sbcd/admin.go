@@ -208,6 +208,7 @@ func serveAdmin(addr string, a *adminBackend, log *slog.Logger) (func(), error) 
 	}
 	api := admin.New(acfg)
 	addCaptureRoutes(api, a.caps, a.b)
+	addRecordingRoutes(api, a)
 	addRegistrationRoutes(api, a.b)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)

@@ -32,8 +32,8 @@ func (m mediaAdapter) Offer(ctx context.Context, call string, from sbc.Side, sdp
 	to := from.Other()
 	f := rtpengine.Flags{
 		FromInterface: p.Realm[from], ToInterface: p.Realm[to], Codecs: p.Codecs[to],
-		TransportProtocol: transportFor(p.SRTP[to]),
-		ReplaceOrigin:     true, ReplaceSessionConnection: true,
+		TransportProtocol: transportFor(p.SRTP[to]), Record: p.Record,
+		ReplaceOrigin: true, ReplaceSessionConnection: true,
 	}
 	switch {
 	case p.SRTP[to] == "webrtc":
@@ -151,7 +151,10 @@ func classify(err error) error {
 // engineConfig builds the media engine's pools from the realms of a policy.
 func engineConfig(pol *policy.Set) rtpengine.Config {
 	mc := pol.Config().Media
-	cfg := rtpengine.Config{Timeout: mc.Timeout, HoldTimeout: mc.HoldTimeout, PortDrain: mc.PortDrain}
+	cfg := rtpengine.Config{Timeout: mc.Timeout, HoldTimeout: mc.HoldTimeout, PortDrain: mc.PortDrain,
+		Transcode: transcodeConfig(mc.Transcoding), Recording: rtpengine.RecordingConfig{
+			Dir: mc.Recording.Directory, WAV: mc.Recording.HasFormat("wav"), PCAP: mc.Recording.HasFormat("pcap"),
+			Queue: mc.Recording.Queue}}
 	for _, r := range pol.Realms() {
 		dscp := -1
 		if r.Media.DSCP != nil && *r.Media.DSCP > 0 {
@@ -163,4 +166,17 @@ func engineConfig(pol *policy.Set) rtpengine.Config {
 		})
 	}
 	return cfg
+}
+
+// transcodeConfig maps media.transcoding onto the engine's settings.
+func transcodeConfig(t policy.TranscodingConfig) rtpengine.TranscodeConfig {
+	complexity := *t.OpusComplexity
+	if complexity == 0 {
+		complexity = -1 // the engine's zero means its default
+	}
+	return rtpengine.TranscodeConfig{
+		Disabled: !t.TranscodingEnabled(), Workers: t.Workers, Inline: t.Inline, QueueLen: t.Queue,
+		MaxSessions: t.MaxSessions, OpusComplexity: complexity, OpusBitrate: t.OpusBitrate,
+		OpusFEC: t.OpusFEC, Depth: t.ReorderDepth,
+	}
 }
