@@ -63,6 +63,7 @@ type B2BUA struct {
 
 	// nonces outlive policy reloads, so challenges in flight stay valid.
 	nonces    *auth.Nonces
+	cas       caPools
 	admission *cac.Admission
 	fraud     *cac.Fraud
 

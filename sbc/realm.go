@@ -31,6 +31,8 @@ type realm struct {
 	host string
 	// addrs holds the bound address per transport ("UDP", "TCP", "TLS").
 	addrs map[string]netip.AddrPort
+	// certs are the TLS certificates of the realm's listeners, by file pair.
+	certs map[[2]string]*certReloader
 	// closers are the realm's sockets.
 	closers []func() error
 	// ws are the realm's WebSocket listeners.
@@ -45,16 +47,22 @@ func newRealm(b *B2BUA, pr *policy.Realm) (*realm, error) {
 		host:  pr.Advertised,
 		addrs: make(map[string]netip.AddrPort),
 	}
-	var tlsConf *tls.Config
+	// TLS listeners share one reloading certificate per file pair; the
+	// first one is also the client certificate sbcd presents to gateways.
+	r.certs = make(map[[2]string]*certReloader)
+	var clientCert *certReloader
 	for _, l := range pr.Listeners {
 		if l.Transport == "tls" {
-			cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
+			cr, err := r.certFor(l.CertFile, l.KeyFile)
 			if err != nil {
 				return nil, fmt.Errorf("realm %s: tls listener %s: %w", pr.Name, l.Address, err)
 			}
-			tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			if clientCert == nil {
+				clientCert = cr
+			}
 		}
 	}
+	tlsConf := r.clientTLS(clientCert)
 	opts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent("sbcd"),
 		sipgo.WithUserAgentHostname(pr.Advertised),
@@ -64,9 +72,7 @@ func newRealm(b *B2BUA, pr *policy.Realm) (*realm, error) {
 		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(b.sipLog)),
 	}
-	if tlsConf != nil {
-		opts = append(opts, sipgo.WithUserAgenTLSConfig(tlsConf))
-	}
+	opts = append(opts, sipgo.WithUserAgenTLSConfig(tlsConf))
 	ua, err := sipgo.NewUA(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("realm %s: %w", pr.Name, err)
@@ -119,11 +125,11 @@ func (r *realm) listen(pr *policy.Realm, dscp int, wg *sync.WaitGroup) error {
 				gl := r.guardListener(ln)
 				wg.Go(func() { _ = r.tpl.ServeTCP(gl) })
 			} else {
-				cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
+				cr, err := r.certFor(l.CertFile, l.KeyFile)
 				if err != nil {
 					return fmt.Errorf("realm %s: %w", r.name, err)
 				}
-				tln := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+				tln := tls.NewListener(ln, r.serverTLS(cr))
 				r.addrs["TLS"] = ap
 				gl := r.guardListener(tln)
 				wg.Go(func() { _ = r.tpl.ServeTLS(gl) })
