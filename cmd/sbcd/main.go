@@ -20,6 +20,7 @@ import (
 	"github.com/openborder/openborder/rtpengine"
 	"github.com/openborder/openborder/rtpengine/ng"
 	"github.com/openborder/openborder/sbc"
+	"github.com/openborder/openborder/sbc/guard"
 	"github.com/openborder/openborder/sbc/health"
 )
 
@@ -147,7 +148,10 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	}
 	defer closeMedia()
 	trunks := &trunkNotifier{}
-	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: media, Observer: obs, Logger: log.With("component", "sbc"),
+	traps := newBlacklistTraps()
+	grd := guard.New(pol, guard.Options{Logger: log.With("component", "guard"), OnBlock: traps.onBlock})
+	mreg.WatchGuard(grd)
+	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: media, Observer: obs, Logger: log.With("component", "sbc"), Guard: grd,
 		OnGatewayChange: func(ch health.Change) { mreg.GatewayChanged(ch); trunks.changed(ch) }})
 	if err != nil {
 		return err
@@ -164,6 +168,9 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	trapCtx, stopTraps := context.WithCancel(ctx)
+	wg.Go(func() { traps.run(trapCtx) })
+	defer stopTraps()
 	if addr := pol.Config().Media.NG; addr != "" {
 		pc, err := net.ListenPacket("udp", addr)
 		if err != nil {
@@ -181,6 +188,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		defer agent.Close()
 		reloadFailed = func(msg string) { notifyReloadFailed(agent, msg) }
 		trunks.agent.Store(agent)
+		traps.agent.Store(agent)
 	}
 	if addr := pol.Config().Admin.Address; addr != "" {
 		stop, err := serveAdmin(addr, &adminBackend{path: path, b: b2bua, e: engine, m: mreg, caps: caps, log: log, started: time.Now()}, log)

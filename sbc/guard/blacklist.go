@@ -12,6 +12,9 @@ import (
 type Entry struct {
 	// Address is the blocked source IP.
 	Address netip.Addr `json:"address"`
+	// Realm is the realm the source was caught in (empty for manual
+	// blocks and authentication failures).
+	Realm string `json:"realm,omitempty"`
 	// Reason is why: manual, user_agent, distinct_users, unknown_users,
 	// auth_failures or rate_exceeded.
 	Reason string `json:"reason"`
@@ -29,6 +32,7 @@ const (
 )
 
 type blEntry struct {
+	realm  string
 	reason string
 	added  int64
 	until  int64 // ns; 0 = never
@@ -82,7 +86,7 @@ func (b *blacklist) blocked(a netip.Addr, now int64) bool {
 // add blocks a until until (0: no end). It reports whether a was not
 // already blocked. When the list holds maxEntries, the entry of the
 // shard closest to expiry makes room.
-func (b *blacklist) add(a netip.Addr, reason string, now, until int64, maxEntries int) bool {
+func (b *blacklist) add(a netip.Addr, realm, reason string, now, until int64, maxEntries int) bool {
 	sh := &b.shards[addrShard(a)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -104,7 +108,7 @@ func (b *blacklist) add(a netip.Addr, reason string, now, until int64, maxEntrie
 		delete(sh.m, victim)
 		b.count.Add(-1)
 	}
-	sh.m[a] = blEntry{reason: reason, added: now, until: until}
+	sh.m[a] = blEntry{realm: realm, reason: reason, added: now, until: until}
 	if !had {
 		b.count.Add(1)
 	}
@@ -133,7 +137,7 @@ func (b *blacklist) list(now int64) []Entry {
 			if e.until != 0 && now >= e.until {
 				continue
 			}
-			en := Entry{Address: a, Reason: e.reason, Added: time.Unix(0, e.added).UTC()}
+			en := Entry{Address: a, Realm: e.realm, Reason: e.reason, Added: time.Unix(0, e.added).UTC()}
 			if e.until != 0 {
 				en.Expires = time.Unix(0, e.until).UTC()
 			}

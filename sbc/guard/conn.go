@@ -74,7 +74,7 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 
 func (c *packetConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if len(p) > 11 && p[8] == '4' && p[9] == '0' && p[10] == '4' {
-		c.g.Sent(addrPortOf(addr).Addr(), p)
+		c.g.Sent(c.realm, addrPortOf(addr).Addr(), p)
 	}
 	return c.PacketConn.WriteTo(p, addr)
 }
@@ -134,7 +134,7 @@ func (c *streamConn) Close() error {
 
 func (c *streamConn) Write(p []byte) (int, error) {
 	if len(p) > 11 && p[8] == '4' && p[9] == '0' && p[10] == '4' {
-		c.g.Sent(c.src.Addr(), p)
+		c.g.Sent(c.realm, c.src.Addr(), p)
 	}
 	return c.Conn.Write(p)
 }

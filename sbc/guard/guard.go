@@ -313,7 +313,7 @@ func (g *Guard) Inspect(realm string, src netip.AddrPort, stream bool, b []byte,
 		}
 	}
 	if !r.scanOff {
-		if v := g.scanner(r, a, m, b, now); v.Stage != "" {
+		if v := g.scanner(r, realm, a, m, b, now); v.Stage != "" {
 			return v
 		}
 	}
@@ -419,7 +419,7 @@ func (g *Guard) rateStage(r *rules, rr *realmRules, t *trunkRules, src netip.Add
 			return t.rateViol == r.rateViolations
 		})
 		if hit {
-			g.block(src.Addr(), ReasonRateExceeded, now, r)
+			g.block(src.Addr(), rr.name, ReasonRateExceeded, now, r)
 		}
 	}
 	return g.refuse(StageRateLimit, p)
@@ -427,11 +427,11 @@ func (g *Guard) rateStage(r *rules, rr *realmRules, t *trunkRules, src netip.Add
 
 // scanner detects scanners by User-Agent and by the distinct users one
 // source addresses.
-func (g *Guard) scanner(r *rules, a netip.Addr, m *Msg, b []byte, now int64) Verdict {
+func (g *Guard) scanner(r *rules, realm string, a netip.Addr, m *Msg, b []byte, now int64) Verdict {
 	if ua := m.userAgent.of(b); len(ua) > 0 {
 		for _, s := range r.userAgents {
 			if indexFold(ua, string(s)) >= 0 {
-				g.block(a, ReasonUserAgent, now, r)
+				g.block(a, realm, ReasonUserAgent, now, r)
 				return g.refuse(StageScanner, Problem{Reason: ReasonUserAgent})
 			}
 		}
@@ -453,7 +453,7 @@ func (g *Guard) scanner(r *rules, a netip.Addr, m *Msg, b []byte, now int64) Ver
 		return n >= r.distinctUsers
 	})
 	if hit {
-		g.block(a, ReasonDistinctUsers, now, r)
+		g.block(a, realm, ReasonDistinctUsers, now, r)
 		return g.refuse(StageScanner, Problem{Reason: ReasonDistinctUsers})
 	}
 	return Verdict{}
@@ -461,7 +461,7 @@ func (g *Guard) scanner(r *rules, a netip.Addr, m *Msg, b []byte, now int64) Ver
 
 // Sent is called with every message sbcd sends to dst in realm. A 404 to
 // an out-of-dialog request counts towards the source's unknown users.
-func (g *Guard) Sent(dst netip.Addr, b []byte) {
+func (g *Guard) Sent(realm string, dst netip.Addr, b []byte) {
 	if len(b) < 12 || !bytes.HasPrefix(b, []byte("SIP/2.0 404")) {
 		return
 	}
@@ -485,7 +485,7 @@ func (g *Guard) Sent(dst netip.Addr, b []byte) {
 	})
 	if hit {
 		g.stats.add(StageScanner, ReasonUnknownUsers)
-		g.block(dst, ReasonUnknownUsers, now, r)
+		g.block(dst, realm, ReasonUnknownUsers, now, r)
 	}
 }
 
@@ -504,19 +504,19 @@ func (g *Guard) ReportAuthFailure(ip netip.Addr) bool {
 		return t.auth == r.authFailures
 	})
 	if hit {
-		g.block(ip, ReasonAuthFailures, now, r)
+		g.block(ip, "", ReasonAuthFailures, now, r)
 	}
 	return hit
 }
 
-func (g *Guard) block(a netip.Addr, reason string, now int64, r *rules) {
+func (g *Guard) block(a netip.Addr, realm, reason string, now int64, r *rules) {
 	until := now + r.blDur
-	if !g.bl.add(a, reason, now, until, r.blMax) {
+	if !g.bl.add(a, realm, reason, now, until, r.blMax) {
 		return
 	}
 	g.stats.blocked(reason)
-	e := Entry{Address: a, Reason: reason, Added: time.Unix(0, now).UTC(), Expires: time.Unix(0, until).UTC()}
-	g.log.Warn("source blacklisted", "source", a.String(), "reason", reason, "until", e.Expires)
+	e := Entry{Address: a, Realm: realm, Reason: reason, Added: time.Unix(0, now).UTC(), Expires: time.Unix(0, until).UTC()}
+	g.log.Warn("source blacklisted", "source", a.String(), "realm", realm, "reason", reason, "until", e.Expires)
 	if g.onBlock != nil {
 		g.onBlock(e)
 	}
@@ -538,7 +538,7 @@ func (g *Guard) Block(ip netip.Addr, d time.Duration) (Entry, error) {
 		until = now + int64(d)
 	}
 	g.bl.remove(ip)
-	g.bl.add(ip, ReasonManual, now, until, r.blMax+1)
+	g.bl.add(ip, "", ReasonManual, now, until, r.blMax+1)
 	g.stats.blocked(ReasonManual)
 	e := Entry{Address: ip, Reason: ReasonManual, Added: time.Unix(0, now).UTC()}
 	if until != 0 {

@@ -256,7 +256,7 @@ func TestUnknownUsersAndAuthFailures(t *testing.T) {
 	g := New(testPolicy(t, "security:\n  scanner: {unknown_users: 3}\n  blacklist: {auth_failures: 2}\n"), Options{Logger: quiet})
 	a := netip.MustParseAddr("192.0.2.7")
 	for i := range 3 {
-		g.Sent(a, fmt.Appendf(nil, "SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP x;branch=z9hG4bK1\r\nTo: <sip:%d@h>;tag=1\r\nCSeq: 1 REGISTER\r\n\r\n", i))
+		g.Sent("access", a, fmt.Appendf(nil, "SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP x;branch=z9hG4bK1\r\nTo: <sip:%d@h>;tag=1\r\nCSeq: 1 REGISTER\r\n\r\n", i))
 	}
 	if !g.Blocked(a) {
 		t.Fatal("3 unknown users did not blacklist")
@@ -348,7 +348,7 @@ func BenchmarkInspect(b *testing.B) {
 			if v := g.rateStage(r, rr, tr, src, &m, msgb, now); v.Stage != "" {
 				b.Fatal(v)
 			}
-			if v := g.scanner(r, src.Addr(), &m, msgb, now); v.Stage != "" {
+			if v := g.scanner(r, "access", src.Addr(), &m, msgb, now); v.Stage != "" {
 				b.Fatal(v)
 			}
 		}

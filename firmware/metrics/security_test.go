@@ -1,0 +1,36 @@
+package metrics
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/openborder/openborder/sbc/guard"
+)
+
+type fakeGuard struct{}
+
+func (fakeGuard) Stats() []guard.Count {
+	return []guard.Count{{Stage: "sanity", Reason: "too_large", N: 3}, {Stage: "scanner", Reason: "user_agent", N: 1}}
+}
+func (fakeGuard) Blocks() map[string]uint64 { return map[string]uint64{"user_agent": 1} }
+func (fakeGuard) BlacklistSize() int        { return 1 }
+
+func TestWatchGuard(t *testing.T) {
+	r := New(Config{})
+	r.WatchGuard(fakeGuard{})
+	rec := httptest.NewRecorder()
+	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{
+		`openborder_security_refused_total{reason="too_large",stage="sanity"} 3`,
+		`openborder_security_refused_total{reason="user_agent",stage="scanner"} 1`,
+		`openborder_blacklist_added_total{reason="user_agent"} 1`,
+		`openborder_blacklist_entries 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+}
