@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,5 +92,31 @@ func TestRegisterOutboundTrunk(t *testing.T) {
 	}
 	if _, err := e.sbcd.WaitMsg("trunk registration failed", time.Second); err != nil {
 		t.Error("refusals were not logged")
+	}
+
+	// A reload with another account un-registers the old one and
+	// registers the new one.
+	e.cfg.Trunks[len(e.cfg.Trunks)-1].Register.Username = "4930999"
+	if err := WriteConfig(e.cfgPath, e.cfg); err != nil {
+		t.Fatal(err)
+	}
+	mark := len(reg.arrivals())
+	if err := e.sbcd.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "registration of the new account", 5*time.Second, func() bool {
+		st := state()
+		return st.State == sbc.RegRegistered && st.AOR == "sip:4930999@carrier.example"
+	})
+	var unregistered bool
+	reg.mu.Lock()
+	for _, r := range reg.received[mark:] {
+		if r.From().Address.User == "4930123" && r.GetHeader("Expires").Value() == "0" {
+			unregistered = true
+		}
+	}
+	reg.mu.Unlock()
+	if !unregistered {
+		t.Error("the old account was not un-registered on reload")
 	}
 }
