@@ -115,3 +115,26 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("premium rate not barred: %+v", d)
 	}
 }
+
+func TestWebRTCConfig(t *testing.T) {
+	s, err := Load("../configs/webrtc.yaml")
+	if err != nil {
+		t.Fatalf("configs/webrtc.yaml: %v", err)
+	}
+	access := s.Realm("access")
+	if access == nil || len(access.Listeners) != 2 || access.Listeners[0].Transport != "ws" || access.Listeners[1].Transport != "wss" {
+		t.Fatalf("access listeners %+v", access)
+	}
+	ws := access.Listeners[0].WebSocket
+	if ws.MaxConnections != 2000 || ws.IdleTimeout.Seconds() != 120 || !ws.AllowsOrigin("http://127.0.0.1:8080") {
+		t.Errorf("ws settings %+v", ws)
+	}
+	if wss := access.Listeners[1].WebSocket; wss.MaxConnections != DefaultWSMaxConnections || wss.IdleTimeout != DefaultWSIdleTimeout {
+		t.Errorf("wss defaults %+v", wss)
+	}
+	tc := s.Config().TURN
+	if !tc.Enabled() || len(tc.Listeners) != 3 || tc.RelayPortMin != 40000 || tc.UserQuota != 10 ||
+		len(tc.AllowedPeers()) != 1 || tc.CredentialTTL.Hours() != 12 {
+		t.Errorf("turn %+v", tc)
+	}
+}

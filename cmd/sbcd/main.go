@@ -163,6 +163,16 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		return err
 	}
 	defer b2bua.Close()
+	tsrv, err := startTURN(pol, log)
+	if err != nil {
+		return err
+	}
+	if tsrv != nil {
+		defer tsrv.Close()
+	}
+	if err := mreg.Register(webrtcCollector{b: b2bua, turn: tsrv}); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
