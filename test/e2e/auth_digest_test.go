@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +92,48 @@ func TestAuthDigestSipp(t *testing.T) {
 	}
 	if got := uas2.Stop(t).Requests(false, "INVITE"); len(got) != 0 {
 		t.Fatalf("callee got %d INVITEs from an unauthenticated caller", len(got))
+	}
+
+	t.Run("baresip", func(t *testing.T) { baresipRegisterAndCall(t, e) })
+}
+
+// baresipRegisterAndCall runs baresip headless as alice: it registers
+// through sbcd with its password (401 answered), calls 5000 (407
+// answered), the sipp callee answers, and baresip hangs up when it quits.
+func baresipRegisterAndCall(t *testing.T, e *env) {
+	bin := RequireTool(t, "baresip")
+	dir := t.TempDir()
+	local := fmt.Sprintf("%s:%d", e.topo.CallerIP(3), CallerPort)
+	config := "poll_method epoll\nsip_listen " + local + "\naudio_player aubridge,nil\naudio_source aubridge,nil\n" +
+		"audio_alert aubridge,nil\nrtp_ports 16000-16100\nmodule_path /usr/lib/baresip/modules\n" +
+		"module g711.so\nmodule aubridge.so\nmodule_app account.so\nmodule_app menu.so\n"
+	accounts := fmt.Sprintf("<sip:alice@%s;transport=udp>;auth_pass=wonderland;regint=60\n", e.topo.AccessSIP())
+	for name, data := range map[string]string{"config": config, "accounts": accounts} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uas := e.callee("uas-baresip", "uas_basic.xml", 0, func(o *SippOpts) { o.Timeout = 15 * time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	// Let the registration finish before dialling; quit after 4 s.
+	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "4", "-e", "/dial sip:5000@"+e.topo.AccessSIP())
+	cmd.Stdin = nil
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Logf("baresip: %v", err)
+	}
+	callee := uas.Wait(t)
+	if callee.ExitCode != 0 {
+		t.Fatalf("callee did not complete a call from baresip:\n%s\nbaresip output:\n%s", callee.Report(), out)
+	}
+	inv := callee.Requests(false, "INVITE")
+	if len(inv) != 1 || len(callee.Requests(false, "BYE")) != 1 {
+		t.Fatalf("callee saw %d INVITEs and %d BYEs, want one each", len(inv), len(callee.Requests(false, "BYE")))
+	}
+	// baresip answered sbcd's 401 (registration 200) and 407 (call established).
+	if o := string(out); !strings.Contains(o, "alice@"+e.topo.AccessIP()+": {0/UDP/v4} 200 OK") || !strings.Contains(o, "Call established") {
+		t.Fatalf("baresip did not register and call:\n%s", out)
 	}
 }
 
