@@ -27,13 +27,35 @@ type Config struct {
 	// Tap receives the media packets of calls captured with Capture.
 	// Default nil: Capture fails.
 	Tap PacketTap
-	// ListenUDP opens media sockets. Default net.ListenUDP("udp", laddr).
+	// ListenUDP opens media sockets for the goroutine relay. Default
+	// net.ListenUDP("udp", laddr). Setting it selects the goroutine relay
+	// when Relay is RelayAuto.
 	ListenUDP func(laddr *net.UDPAddr) (*net.UDPConn, error)
 	// Transcode configures transcoding (transcoding.go).
 	Transcode TranscodeConfig
 	// Recording configures call recording (recording.go).
 	Recording RecordingConfig
+	// Relay selects how media sockets are read. Default RelayAuto.
+	Relay RelayMode
+	// RelayWorkers is the number of epoll relay workers (each one OS
+	// thread). Default half of runtime.GOMAXPROCS(0), at least 1.
+	RelayWorkers int
 }
+
+// RelayMode is the socket model of the media relay.
+type RelayMode string
+
+const (
+	// RelayAuto uses the epoll relay where it exists (Linux) and
+	// ListenUDP is not set, else the goroutine relay.
+	RelayAuto RelayMode = ""
+	// RelayEpoll: raw non-blocking sockets outside Go's poller, served by
+	// RelayWorkers threads blocking in epoll_wait, reading with recvmmsg
+	// and sending with sendmmsg/sendto. Linux only; New fails elsewhere.
+	RelayEpoll RelayMode = "epoll"
+	// RelayGoroutine: one reader goroutine per media socket (portable).
+	RelayGoroutine RelayMode = "goroutine"
+)
 
 // InterfaceConfig is one port pool.
 type InterfaceConfig struct {

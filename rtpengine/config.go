@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"time"
 )
 
@@ -12,6 +13,7 @@ const (
 	defaultHoldTimeout = time.Hour
 	defaultPortDrain   = 5 * time.Second
 	defaultDSCP        = 46 // EF
+	maxRelayWorkers    = 256
 )
 
 // withDefaults returns a copy of cfg with defaults filled and validated.
@@ -27,6 +29,33 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	switch cfg.Relay {
+	case RelayAuto:
+		if cfg.ListenUDP != nil || !rawRelaySupported {
+			cfg.Relay = RelayGoroutine
+		} else {
+			cfg.Relay = RelayEpoll
+		}
+	case RelayEpoll:
+		if !rawRelaySupported {
+			return cfg, fmt.Errorf("%w: relay %q: %w", ErrBadConfig, cfg.Relay, errNoEpollRelay)
+		}
+		if cfg.ListenUDP != nil {
+			return cfg, fmt.Errorf("%w: relay %q opens its own sockets; ListenUDP needs relay %q", ErrBadConfig, cfg.Relay, RelayGoroutine)
+		}
+	case RelayGoroutine:
+	default:
+		return cfg, fmt.Errorf("%w: unknown relay %q (want %q or %q)", ErrBadConfig, cfg.Relay, RelayEpoll, RelayGoroutine)
+	}
+	if cfg.RelayWorkers < 0 || cfg.RelayWorkers > maxRelayWorkers {
+		return cfg, fmt.Errorf("%w: relay workers %d out of range 0-%d", ErrBadConfig, cfg.RelayWorkers, maxRelayWorkers)
+	}
+	if cfg.RelayWorkers == 0 {
+		// Half the processors: a worker blocked in epoll_wait holds its
+		// P until the runtime takes it back, so workers on every P would
+		// delay every other goroutine (signalling, timers).
+		cfg.RelayWorkers = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if cfg.ListenUDP == nil {
 		cfg.ListenUDP = func(laddr *net.UDPAddr) (*net.UDPConn, error) { return net.ListenUDP("udp", laddr) }

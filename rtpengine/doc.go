@@ -10,13 +10,18 @@
 // for Config.PortDrain before reuse. Serve lets the engine itself be the
 // far end ("echo" and "tone" services).
 //
-// Packets: one reader goroutine per media socket demultiplexes by first
-// byte (RFC 7983), validates RTP/RTCP, latches the peer's source address
-// (RFC 7362 symmetric RTP, then strict source), updates per-stream atomic
-// statistics (RFC 3550 loss, duplicates, jitter; RTT from RTCP SR/RR) and
-// forwards to the other side. The per-packet path neither allocates nor
-// takes a lock shared between streams. One engine goroutine scans calls for
-// media timeouts.
+// Packets: on Linux media sockets are raw non-blocking descriptors outside
+// Go's poller, served by a few relay workers (Config.RelayWorkers), each on
+// its own OS thread blocking in epoll_wait, reading with recvmmsg into one
+// receive ring and sending with sendmmsg/sendto (worker_linux.go).
+// Elsewhere, or with Config.Relay RelayGoroutine, one reader goroutine per
+// socket does the same work. Either way each packet is demultiplexed by
+// first byte (RFC 7983), RTP/RTCP validated, the peer's source address
+// latched (RFC 7362 symmetric RTP, then strict source), per-stream atomic
+// statistics updated (RFC 3550 loss, duplicates, jitter; RTT from RTCP
+// SR/RR) and the packet forwarded to the other side. The per-packet path
+// neither allocates nor takes a lock shared between streams. One engine
+// goroutine scans calls for media timeouts.
 //
 // The package never imports the signalling plane; sbcd and the ng control
 // socket (subpackage ng) drive it through this API.

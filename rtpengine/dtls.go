@@ -125,7 +125,7 @@ func (s *dtlsSession) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if !ok {
 		return 0, fmt.Errorf("dtls: address %v is not UDP", addr)
 	}
-	return s.ep.pp.rtp.WriteToUDPAddrPort(p, ua.AddrPort())
+	return s.ep.pp.rtp.write(p, ua.AddrPort())
 }
 
 // Close ends the session. pion/dtls closes its PacketConn (this session)

@@ -1,7 +1,6 @@
 package rtpengine
 
 import (
-	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -118,17 +117,18 @@ func (ep *endpoint) rtpDest() netip.AddrPort {
 }
 
 // rtcpDest is the socket and address RTCP for this endpoint's peer uses.
-func (ep *endpoint) rtcpDest() (*net.UDPConn, netip.AddrPort) {
-	if ep.mux.Load() || ep.pp.rtcp == nil {
+func (ep *endpoint) rtcpDest() (*mediaSock, netip.AddrPort) {
+	rtcp := ep.pp.rtcp.Load()
+	if ep.mux.Load() || rtcp == nil {
 		return ep.pp.rtp, ep.rtpDest()
 	}
 	if p := ep.latRTCP.Load(); p != nil {
-		return ep.pp.rtcp, *p
+		return rtcp, *p
 	}
 	if p := ep.sigRTCP.Load(); p != nil {
-		return ep.pp.rtcp, *p
+		return rtcp, *p
 	}
-	return ep.pp.rtcp, netip.AddrPort{}
+	return rtcp, netip.AddrPort{}
 }
 
 // usable reports whether a destination can be sent to.

@@ -17,6 +17,7 @@ type Engine struct {
 	log    *slog.Logger
 	pools  map[string]*pool
 	first  *pool
+	relay  *relay         // the epoll relay's workers; nil with the goroutine relay
 	wg     sync.WaitGroup // readers, services, the timer, timeout callbacks
 	stop   chan struct{}
 	closed atomic.Bool
@@ -85,8 +86,16 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("dtls certificate: %w", err)
 	}
 	e.id = identity{cert: cert, fingerprint: "sha-256 " + certFingerprint(cert.Certificate[0])}
+	open := udpOpener(cfg.ListenUDP)
+	if cfg.Relay == RelayEpoll {
+		if e.relay, err = newRelay(cfg.RelayWorkers, e.log); err != nil {
+			return nil, fmt.Errorf("media relay: %w", err)
+		}
+		open = openRaw
+	}
+	e.log.Info("media relay", "mode", string(cfg.Relay), "workers", e.relay.size())
 	for _, ic := range cfg.Interfaces {
-		p := newPool(ic, cfg.PortDrain, cfg.ListenUDP)
+		p := newPool(ic, cfg.PortDrain, open)
 		e.pools[ic.Name] = p
 		if e.first == nil {
 			e.first = p
@@ -116,6 +125,9 @@ func (e *Engine) Close() error {
 		c.mu.Lock()
 		e.releaseCall(c)
 		c.mu.Unlock()
+	}
+	if e.relay != nil {
+		e.relay.close()
 	}
 	e.wg.Wait()
 	return nil

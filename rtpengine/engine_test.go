@@ -3,6 +3,7 @@ package rtpengine
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -20,8 +21,12 @@ func TestCloseStopsEverything(t *testing.T) {
 		SDP: peerSDP(a.addr.Port(), "sendrecv")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := runtime.NumGoroutine(); got < base+5 { // timer + 4 relay readers + 2 service readers + tone
-		t.Fatalf("only %d goroutines over %d", got, base)
+	want := base + 5 // timer + 4 relay readers + 2 service readers + tone
+	if e.relay != nil {
+		want = base + 2 + e.relay.size() // timer + tone + relay workers
+	}
+	if got := runtime.NumGoroutine(); got < want {
+		t.Fatalf("only %d goroutines, want %d", got, want)
 	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
@@ -38,6 +43,70 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 	if ids := e.List(0); len(ids) != 0 {
 		t.Fatalf("calls after Close: %v", ids)
+	}
+}
+
+// TestGoroutineRelay runs the relay tests with the portable socket model
+// (the other tests use the default, the epoll relay on Linux).
+func TestGoroutineRelay(t *testing.T) {
+	if testRelay != RelayAuto {
+		t.Skip("already running with a chosen relay")
+	}
+	testRelay = RelayGoroutine
+	defer func() { testRelay = RelayAuto }()
+	for name, fn := range map[string]func(*testing.T){
+		"CloseStopsEverything":             TestCloseStopsEverything,
+		"RelayBothWays":                    TestRelayBothWays,
+		"RelayLatchingAndStrictSource":     TestRelayLatchingAndStrictSource,
+		"RelayRelatchRule":                 TestRelayRelatchRule,
+		"RelayDropsMalformed":              TestRelayDropsMalformed,
+		"RelayReofferKeepsPortsAndHold":    TestRelayReofferKeepsPortsAndHold,
+		"DeleteReleasesAndDrains":          TestDeleteReleasesAndDrains,
+		"RTCPMux":                          TestRTCPMux,
+		"ReofferDropsNothing":              TestReofferDropsNothing,
+		"RelayMultiStream":                 TestRelayMultiStream,
+		"ICELiteAnswersChecksAndNominates": TestICELiteAnswersChecksAndNominates,
+		"SDESToPlainRelay":                 TestSDESToPlainRelay,
+		"DTLSToPlainRelay":                 TestDTLSToPlainRelay,
+		"ServeEcho":                        TestServeEcho,
+		"ServeTone":                        TestServeTone,
+		"CaptureTapsBothDirections":        TestCaptureTapsBothDirectionsOnlyWhileOn,
+		"MetricsCountLiveAndReleased":      TestMetricsCountLiveAndReleasedTraffic,
+	} {
+		t.Run(name, fn)
+	}
+}
+
+func TestRelayModeConfig(t *testing.T) {
+	ifs := []InterfaceConfig{{Name: "a", Addr: loopback, PortMin: 2, PortMax: 3}}
+	listen := func(*net.UDPAddr) (*net.UDPConn, error) { return nil, errors.New("unused") }
+	for _, tt := range []struct {
+		name    string
+		cfg     Config
+		want    RelayMode
+		wantErr bool
+	}{
+		{"auto", Config{}, map[bool]RelayMode{true: RelayEpoll, false: RelayGoroutine}[rawRelaySupported], false},
+		{"auto with ListenUDP", Config{ListenUDP: listen}, RelayGoroutine, false},
+		{"goroutine", Config{Relay: RelayGoroutine}, RelayGoroutine, false},
+		{"epoll with ListenUDP", Config{Relay: RelayEpoll, ListenUDP: listen}, "", true},
+		{"unknown", Config{Relay: "kernel"}, "", true},
+		{"negative workers", Config{RelayWorkers: -1}, "", true},
+		{"too many workers", Config{RelayWorkers: 100000}, "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Interfaces = ifs
+			got, err := tt.cfg.withDefaults()
+			if tt.wantErr {
+				if !errors.Is(err, ErrBadConfig) {
+					t.Fatalf("err %v, want ErrBadConfig", err)
+				}
+				return
+			}
+			if err != nil || got.Relay != tt.want || got.RelayWorkers < 1 {
+				t.Fatalf("relay %q workers %d err %v, want %q", got.Relay, got.RelayWorkers, err, tt.want)
+			}
+		})
 	}
 }
 

@@ -14,6 +14,10 @@ import (
 
 var loopback = netip.MustParseAddr("127.0.0.1")
 
+// testRelay is the relay newTestEngine uses (TestGoroutineRelay switches
+// it to run the relay tests again with the other socket model).
+var testRelay = RelayAuto
+
 // newTestEngine starts an engine with interfaces "access" (ports
 // base..base+19) and "core" (base+20..base+39) on 127.0.0.1; core
 // advertises coreAdv when valid.
@@ -26,6 +30,7 @@ func newTestEngine(t testing.TB, base int, coreAdv netip.Addr, mod func(*Config)
 		},
 		PortDrain: time.Millisecond,
 		Logger:    testLogger(t),
+		Relay:     testRelay,
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -65,7 +65,7 @@ func (r *reader) answerSTUN(b []byte, src netip.AddrPort, now int64) bool {
 	if err != nil {
 		return false
 	}
-	if _, err := r.conn.WriteToUDPAddrPort(res.Raw, src); err != nil {
+	if _, err := r.sock.write(res.Raw, src); err != nil {
 		return false
 	}
 	r.ep.consent.Store(now)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
 
@@ -253,8 +252,10 @@ func (e *Engine) ensureEndpoints(m *monologue, streams []sdpStream, withRTCP boo
 			continue
 		}
 		if ep := m.eps[i]; ep != nil {
-			if withRTCP && ep.pp.rtcp == nil && ep.pool.openRTCP(ep.pp) == nil {
-				e.startReader(ep, ep.pp.rtcp, true)
+			if withRTCP && ep.pp.rtcp.Load() == nil && ep.pool.openRTCP(ep.pp) == nil {
+				if err := e.startReader(ep, ep.pp.rtcp.Load(), true); err != nil {
+					e.log.Warn("media relay: RTCP socket not served", "err", err, "local", ep.local.String())
+				}
 			}
 			continue
 		}
@@ -280,23 +281,37 @@ func (e *Engine) ensureEndpoints(m *monologue, streams []sdpStream, withRTCP boo
 	}
 	for _, i := range fresh {
 		ep := m.eps[i]
-		e.startReader(ep, ep.pp.rtp, false)
-		if ep.pp.rtcp != nil {
-			e.startReader(ep, ep.pp.rtcp, true)
+		err := e.startReader(ep, ep.pp.rtp, false)
+		if rtcp := ep.pp.rtcp.Load(); rtcp != nil && err == nil {
+			err = e.startReader(ep, rtcp, true)
+		}
+		if err != nil {
+			for _, j := range fresh {
+				e.releaseEndpoint(m.eps[j])
+				m.eps[j] = nil
+			}
+			return fmt.Errorf("media relay: %w", err)
 		}
 	}
 	return nil
 }
 
-// startReader starts the reader goroutine of one socket; it ends when the
-// socket is closed.
-func (e *Engine) startReader(ep *endpoint, conn *net.UDPConn, rtcp bool) {
-	r := &reader{ep: ep, conn: conn, rtcp: rtcp}
+// startReader has one socket served: by a relay worker (epoll relay) or
+// by its own reader goroutine, which ends when the socket is closed.
+func (e *Engine) startReader(ep *endpoint, s *mediaSock, rtcp bool) error {
+	r := &reader{ep: ep, sock: s, rtcp: rtcp}
+	if s.conn == nil {
+		if e.relay == nil {
+			return errNoEpollRelay
+		}
+		return e.relay.attach(s, r)
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		r.run(e.log)
 	}()
+	return nil
 }
 
 func (c *call) newMono(tag string, p *pool) *monologue {

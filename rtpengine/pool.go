@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -15,10 +16,10 @@ import (
 // call never receives the tail of an old one. Ports the OS refuses to bind
 // (in use by another process) are skipped.
 type pool struct {
-	cfg    InterfaceConfig
-	drain  time.Duration
-	listen func(*net.UDPAddr) (*net.UDPConn, error)
-	now    func() time.Time
+	cfg      InterfaceConfig
+	drain    time.Duration
+	openSock sockOpener
+	now      func() time.Time
 
 	mu       sync.Mutex
 	first    int // lowest even port
@@ -29,19 +30,37 @@ type pool struct {
 }
 
 // portPair is an allocated RTP port with its sockets. rtcp is nil when the
-// stream uses rtcp-mux only.
+// stream uses rtcp-mux only; it may be opened later, while the relay reads
+// it, hence atomic.
 type portPair struct {
 	port int
-	rtp  *net.UDPConn
-	rtcp *net.UDPConn
+	rtp  *mediaSock
+	rtcp atomic.Pointer[mediaSock]
 }
 
-func newPool(ic InterfaceConfig, drain time.Duration, listen func(*net.UDPAddr) (*net.UDPConn, error)) *pool {
+// sockOpener opens a media socket bound to a with the given DSCP (-1: the
+// system's default).
+type sockOpener func(a netip.AddrPort, dscp int) (*mediaSock, error)
+
+// udpOpener opens media sockets with a net.ListenUDP-like function (the
+// goroutine relay).
+func udpOpener(listen func(*net.UDPAddr) (*net.UDPConn, error)) sockOpener {
+	return func(a netip.AddrPort, dscp int) (*mediaSock, error) {
+		c, err := listen(net.UDPAddrFromAddrPort(a))
+		if err != nil {
+			return nil, err
+		}
+		tuneSocket(c, dscp, a.Addr().Is6())
+		return udpSock(c), nil
+	}
+}
+
+func newPool(ic InterfaceConfig, drain time.Duration, open sockOpener) *pool {
 	first := ic.PortMin + ic.PortMin%2
 	return &pool{
 		cfg:      ic,
 		drain:    drain,
-		listen:   listen,
+		openSock: open,
 		now:      time.Now,
 		first:    first,
 		pairs:    (ic.PortMax - first + 1) / 2,
@@ -99,14 +118,14 @@ func (p *pool) allocate(withRTCP bool) (*portPair, error) {
 
 // openRTCP opens the RTCP socket of an allocated pair that has none.
 func (p *pool) openRTCP(pp *portPair) error {
-	if pp.rtcp != nil {
+	if pp.rtcp.Load() != nil {
 		return nil
 	}
 	c, err := p.openOne(pp.port + 1)
 	if err != nil {
 		return err
 	}
-	pp.rtcp = c
+	pp.rtcp.Store(c)
 	return nil
 }
 
@@ -117,20 +136,21 @@ func (p *pool) open(port int, withRTCP bool) (*portPair, error) {
 	}
 	pp := &portPair{port: port, rtp: rtp}
 	if withRTCP {
-		if pp.rtcp, err = p.openOne(port + 1); err != nil {
-			_ = rtp.Close()
+		rtcp, err := p.openOne(port + 1)
+		if err != nil {
+			_ = rtp.close()
 			return nil, err
 		}
+		pp.rtcp.Store(rtcp)
 	}
 	return pp, nil
 }
 
-func (p *pool) openOne(port int) (*net.UDPConn, error) {
-	c, err := p.listen(net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.cfg.Addr, uint16(port))))
+func (p *pool) openOne(port int) (*mediaSock, error) {
+	c, err := p.openSock(netip.AddrPortFrom(p.cfg.Addr, uint16(port)), p.cfg.DSCP)
 	if err != nil {
 		return nil, fmt.Errorf("bind %s port %d: %w", p.cfg.Name, port, err)
 	}
-	tuneSocket(c, p.cfg.DSCP, p.cfg.Addr.Is6())
 	return c, nil
 }
 
@@ -139,9 +159,9 @@ func (p *pool) release(pp *portPair) {
 	if pp == nil {
 		return
 	}
-	_ = pp.rtp.Close()
-	if pp.rtcp != nil {
-		_ = pp.rtcp.Close()
+	_ = pp.rtp.close()
+	if rtcp := pp.rtcp.Load(); rtcp != nil {
+		_ = rtcp.close()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -22,8 +22,32 @@ func testIface(name string, min, max int) InterfaceConfig {
 
 func listenDefault(a *net.UDPAddr) (*net.UDPConn, error) { return net.ListenUDP("udp", a) }
 
-func TestPoolAllocatesEvenPairs(t *testing.T) {
-	p := newPool(testIface("a", testPortBase+1, testPortBase+8), time.Second, listenDefault)
+// testOpeners are the socket models the pool tests run with.
+func testOpeners() map[string]sockOpener {
+	m := map[string]sockOpener{"goroutine": udpOpener(listenDefault)}
+	if rawRelaySupported {
+		m["epoll"] = openRaw
+	}
+	return m
+}
+
+func TestPool(t *testing.T) {
+	tests := map[string]func(*testing.T, sockOpener){
+		"allocates even pairs": testPoolAllocatesEvenPairs,
+		"mux only opens rtp":   testPoolMuxOnlyOpensRTP,
+		"draining":             testPoolDraining,
+		"skips ports in use":   testPoolSkipsPortsInUse,
+		"sets dscp":            testPoolSetsDSCP,
+	}
+	for mode, open := range testOpeners() {
+		for name, fn := range tests {
+			t.Run(mode+"/"+name, func(t *testing.T) { fn(t, open) })
+		}
+	}
+}
+
+func testPoolAllocatesEvenPairs(t *testing.T, open sockOpener) {
+	p := newPool(testIface("a", testPortBase+1, testPortBase+8), time.Second, open)
 	if p.capacity() != 3 { // 41002/3, 41004/5, 41006/7
 		t.Fatalf("capacity %d", p.capacity())
 	}
@@ -36,8 +60,8 @@ func TestPoolAllocatesEvenPairs(t *testing.T) {
 		if pp.port%2 != 0 || pp.port < testPortBase+2 || pp.port > testPortBase+6 {
 			t.Fatalf("port %d", pp.port)
 		}
-		if pp.rtcp == nil || pp.rtcp.LocalAddr().(*net.UDPAddr).Port != pp.port+1 {
-			t.Fatalf("rtcp socket of %d: %v", pp.port, pp.rtcp)
+		if rtcp := pp.rtcp.Load(); rtcp == nil || rtcp.LocalAddr().(*net.UDPAddr).Port != pp.port+1 {
+			t.Fatalf("rtcp socket of %d: %v", pp.port, rtcp)
 		}
 		got = append(got, pp)
 	}
@@ -53,24 +77,24 @@ func TestPoolAllocatesEvenPairs(t *testing.T) {
 	}
 }
 
-func TestPoolMuxOnlyOpensRTP(t *testing.T) {
-	p := newPool(testIface("a", testPortBase+10, testPortBase+11), time.Second, listenDefault)
+func testPoolMuxOnlyOpensRTP(t *testing.T, open sockOpener) {
+	p := newPool(testIface("a", testPortBase+10, testPortBase+11), time.Second, open)
 	pp, err := p.allocate(false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.release(pp)
-	if pp.rtcp != nil {
+	if pp.rtcp.Load() != nil {
 		t.Fatal("rtcp socket opened for rtcp-mux")
 	}
-	if err := p.openRTCP(pp); err != nil || pp.rtcp == nil {
+	if err := p.openRTCP(pp); err != nil || pp.rtcp.Load() == nil {
 		t.Fatalf("openRTCP: %v", err)
 	}
 }
 
-func TestPoolDraining(t *testing.T) {
+func testPoolDraining(t *testing.T, open sockOpener) {
 	now := time.Unix(1000, 0)
-	p := newPool(testIface("a", testPortBase+20, testPortBase+21), 5*time.Second, listenDefault)
+	p := newPool(testIface("a", testPortBase+20, testPortBase+21), 5*time.Second, open)
 	p.now = func() time.Time { return now }
 	pp, err := p.allocate(true)
 	if err != nil {
@@ -92,13 +116,13 @@ func TestPoolDraining(t *testing.T) {
 	p.release(pp)
 }
 
-func TestPoolSkipsPortsInUse(t *testing.T) {
+func testPoolSkipsPortsInUse(t *testing.T, open sockOpener) {
 	busy, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: testPortBase + 31})
 	if err != nil {
 		skipUnlessCI(t, "cannot occupy test port: %v", err)
 	}
 	defer busy.Close()
-	p := newPool(testIface("a", testPortBase+30, testPortBase+33), time.Second, listenDefault)
+	p := newPool(testIface("a", testPortBase+30, testPortBase+33), time.Second, open)
 	pp, err := p.allocate(true) // 41030 has its RTCP port taken: skip to 41032
 	if err != nil {
 		t.Fatal(err)
@@ -113,10 +137,10 @@ func TestPoolSkipsPortsInUse(t *testing.T) {
 	}
 }
 
-func TestPoolSetsDSCP(t *testing.T) {
+func testPoolSetsDSCP(t *testing.T, open sockOpener) {
 	ic := testIface("a", testPortBase+40, testPortBase+41)
 	ic.DSCP = 46
-	p := newPool(ic, time.Second, listenDefault)
+	p := newPool(ic, time.Second, open)
 	pp, err := p.allocate(true)
 	if err != nil {
 		t.Fatal(err)

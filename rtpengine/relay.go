@@ -23,7 +23,8 @@ const relatchAfter = time.Second
 
 // readBufSize bounds one datagram. Media fits the path MTU (1500 bytes on
 // Ethernet, less with tunnels); a larger datagram is truncated by the OS.
-// Every socket owns one buffer, so this size is paid four times per call.
+// The epoll relay has one ring of these per worker; the goroutine relay
+// one buffer per socket.
 const readBufSize = 2048
 
 // maxReadErrors ends a reader whose socket keeps failing.
@@ -38,14 +39,17 @@ type latch struct {
 	last int64 // monoNow() of the last packet from addr
 }
 
-// reader owns one media socket: its buffer, latch and sequence state.
+// reader is the relay state of one media socket: its latch, sequence
+// state and SRTP buffers. It is used by one goroutine at a time: the
+// socket's own reader goroutine (goroutine relay) or the relay worker that
+// serves the socket (epoll relay).
 type reader struct {
 	ep    *endpoint
-	conn  *net.UDPConn
+	sock  *mediaSock
 	rtcp  bool // the dedicated RTCP socket
+	errs  int  // consecutive read errors
 	latch latch
 	seq   seqState
-	buf   [readBufSize]byte
 	// cb holds SRTP buffers once this reader meets a secure leg.
 	cb *cryptoBufs
 }
@@ -92,7 +96,7 @@ func (r *reader) learn(src netip.AddrPort, ssrc uint32, now int64) {
 // handle is the per-packet relay decision: demux, validate, latch, count
 // and choose where the packet goes. It returns ok=false when the packet is
 // dropped or consumed. It does not allocate (except when a latch moves).
-func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *net.UDPConn, dst netip.AddrPort, ok bool) {
+func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *mediaSock, dst netip.AddrPort, ok bool) {
 	ep := r.ep
 	c := &ep.c
 	var h rtpHeader
@@ -176,29 +180,30 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *net.UDPCo
 	return out, dst, true
 }
 
-// run reads the socket until it is closed.
+// run reads the socket until it is closed (goroutine relay).
 func (r *reader) run(log *slog.Logger) {
+	conn := r.sock.conn
 	defer func() {
 		if v := recover(); v != nil {
-			log.Error("media reader panicked", "panic", v, "local", r.conn.LocalAddr().String())
+			log.Error("media reader panicked", "panic", v, "local", conn.LocalAddr().String())
 		}
 	}()
-	errs := 0
+	buf := make([]byte, readBufSize)
 	for {
-		n, src, err := r.conn.ReadFromUDPAddrPort(r.buf[:])
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			if errs++; errs >= maxReadErrors {
-				log.Error("media socket keeps failing; reader stops", "err", err, "local", r.conn.LocalAddr().String())
+			if r.errs++; r.errs >= maxReadErrors {
+				log.Error("media socket keeps failing; reader stops", "err", err, "local", conn.LocalAddr().String())
 				return
 			}
 			continue
 		}
-		errs = 0
+		r.errs = 0
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		pkt, ok := r.unprotect(r.buf[:n])
+		pkt, ok := r.unprotect(buf[:n])
 		if !ok {
 			continue
 		}
@@ -212,7 +217,11 @@ func (r *reader) run(log *slog.Logger) {
 		if pkt, ok = r.protect(pkt); !ok {
 			continue
 		}
-		if _, err := out.WriteToUDPAddrPort(pkt, dst); err != nil {
+		if out == nil || out.conn == nil {
+			r.ep.c.dropped.Add(1)
+			continue
+		}
+		if _, err := out.conn.WriteToUDPAddrPort(pkt, dst); err != nil {
 			r.ep.c.dropped.Add(1)
 		}
 	}

@@ -281,7 +281,7 @@ func (e *Engine) sendTone(ep *endpoint, gen *codecs.Tone, pt uint8, alaw bool, q
 		binary.BigEndian.PutUint16(pkt[2:], seq)
 		binary.BigEndian.PutUint32(pkt[4:], ts)
 		if dst := ep.rtpDest(); usable(dst) {
-			if _, err := ep.pp.rtp.WriteToUDPAddrPort(pkt[:], dst); err == nil {
+			if _, err := ep.pp.rtp.write(pkt[:], dst); err == nil {
 				ep.c.packetsOut.Add(1)
 				ep.c.bytesOut.Add(uint64(len(pkt)))
 			}
