@@ -222,7 +222,7 @@ func (x *xstream) send(pkt []byte) {
 	if pkt = x.protect(pkt); pkt == nil {
 		return
 	}
-	if _, err := p.pp.rtp.WriteToUDPAddrPort(pkt, dst); err != nil {
+	if _, err := p.pp.rtp.write(pkt, dst); err != nil {
 		p.c.dropped.Add(1)
 		return
 	}
@@ -238,7 +238,7 @@ func (x *xstream) sendRTCP(pkt []byte) {
 	if pkt = x.protect(pkt); pkt == nil {
 		return
 	}
-	if _, err := conn.WriteToUDPAddrPort(pkt, dst); err == nil {
+	if _, err := conn.write(pkt, dst); err == nil {
 		x.out.c.packetsOut.Add(1)
 		x.out.c.bytesOut.Add(uint64(len(pkt)))
 	}

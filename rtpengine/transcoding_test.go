@@ -344,7 +344,12 @@ func TestTranscodeRTCP(t *testing.T) {
 	sbcA, sbcB := lo(sdpMediaPorts(t, answer)[0]), lo(sdpMediaPorts(t, offer)[0])
 	pa.send(rtcpSR(0x5eed, 1, 2), sbcA)
 	c := newCodecPeer(t, "pcmu", 0)
-	go stream(t, pa, sbcA, c, 1000, 1200*time.Millisecond, 0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stream(t, pa, sbcA, c, 1000, 1200*time.Millisecond, 0)
+	}()
+	t.Cleanup(func() { <-done }) // before the peers close
 	var srs int
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) && srs == 0 {
