@@ -38,6 +38,10 @@ type options struct {
 	portMax   int
 	pprof     string
 	grace     time.Duration
+	// ng and relayPid drive a relay that is already running (another
+	// product speaking the ng protocol) instead of starting sbcd.
+	ng       string
+	relayPid int
 }
 
 var errLoss = errors.New("loss above -max-loss")
@@ -57,6 +61,8 @@ func main() {
 	flag.IntVar(&o.portMax, "port-max", 39999, "last media port of sbcd")
 	flag.StringVar(&o.pprof, "pprof", "", "write a CPU profile of sbcd over the measured window to this file")
 	flag.DurationVar(&o.grace, "grace", time.Second, "how long to keep receiving after the last send")
+	flag.StringVar(&o.ng, "ng", "", "drive a running relay's ng socket at this loopback address instead of starting sbcd")
+	flag.IntVar(&o.relayPid, "relay-pid", 0, "with -ng: the relay's process id, for its CPU time")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "rtpload:", err)
@@ -93,6 +99,19 @@ func (o options) validate() error {
 	if o.grace < 0 || o.grace > time.Minute {
 		errs = append(errs, fmt.Errorf("-grace %v: want 0..1m", o.grace))
 	}
+	if o.ng != "" {
+		if a, err := netip.ParseAddrPort(o.ng); err != nil || !a.Addr().IsLoopback() {
+			errs = append(errs, fmt.Errorf("-ng %q: want a loopback address:port", o.ng))
+		}
+		if o.relayPid <= 0 {
+			errs = append(errs, errors.New("-ng needs -relay-pid (the relay's process id)"))
+		}
+		if o.direct || o.sbcd != "" || o.pprof != "" {
+			errs = append(errs, errors.New("-ng excludes -direct, -sbcd and -pprof"))
+		}
+	} else if o.relayPid != 0 {
+		errs = append(errs, errors.New("-relay-pid needs -ng"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -120,14 +139,23 @@ func run(o options) error {
 		sbcd  *e2e.Sbcd
 		ngc   *ngClient
 		admin string
+		pid   string
 	)
-	if !o.direct {
+	switch {
+	case o.ng != "":
+		if ngc, err = dialExternal(o.ng); err != nil {
+			return err
+		}
+		defer ngc.Close()
+		pid = strconv.Itoa(o.relayPid)
+	case !o.direct:
 		sbcd, ngc, admin, err = startSbcd(o, dir)
 		if err != nil {
 			return err
 		}
 		defer stopSbcd(sbcd)
 		defer ngc.Close()
+		pid = strconv.Itoa(sbcd.Pid())
 	}
 
 	calls := make([]call, 0, o.calls)
@@ -166,7 +194,7 @@ func run(o options) error {
 		}()
 	}
 
-	res, err := relay(ctx, o, calls, sbcd, admin)
+	res, err := relay(ctx, o, calls, pid, admin)
 	if err != nil {
 		return err
 	}
@@ -215,7 +243,7 @@ type result struct {
 	misrouted uint64
 }
 
-func relay(ctx context.Context, o options, calls []call, sbcd *e2e.Sbcd, admin string) (*result, error) {
+func relay(ctx context.Context, o options, calls []call, relayPid, admin string) (*result, error) {
 	nStreams := 2 * len(calls)
 	rounds := int(o.duration.Seconds() * float64(o.pps))
 	period := time.Second / time.Duration(o.pps)
@@ -270,8 +298,8 @@ func relay(ctx context.Context, o options, calls []call, sbcd *e2e.Sbcd, admin s
 	defer func() { stopRx.Store(true); wg.Wait() }()
 
 	pid := "self"
-	if sbcd != nil {
-		pid = strconv.Itoa(sbcd.Pid())
+	if relayPid != "" {
+		pid = relayPid
 	}
 	var profErr error
 	var profWG sync.WaitGroup
@@ -352,7 +380,7 @@ func relay(ctx context.Context, o options, calls []call, sbcd *e2e.Sbcd, admin s
 	res.add("latency_p99_us", "%d", h.quantile(0.99))
 	res.add("latency_p999_us", "%d", h.quantile(0.999))
 	res.add("latency_max_us", "%d", h.maxNs/1000)
-	if sbcd != nil {
+	if relayPid != "" {
 		res.add("sbcd_cpu_s", "%.2f", cpu.Seconds())
 		res.add("sbcd_cpu_pct", "%.1f", 100*cpu.Seconds()/window.Seconds())
 		perPkt := 0.0
@@ -421,6 +449,21 @@ realms:
 	}
 	ngc.timeout, ngc.tries = time.Second, 3
 	return s, ngc, admin, nil
+}
+
+// dialExternal connects to a running relay's ng socket and waits until it
+// answers ping.
+func dialExternal(addr string) (*ngClient, error) {
+	ngc, err := dialNG(netip.MustParseAddrPort(addr))
+	if err != nil {
+		return nil, err
+	}
+	ngc.timeout, ngc.tries = time.Second, 3
+	if err := ngc.ping(); err != nil {
+		ngc.Close()
+		return nil, fmt.Errorf("the ng socket at %s does not answer: %w", addr, err)
+	}
+	return ngc, nil
 }
 
 // stopSbcd asks sbcd to stop and kills it if it has not after 10 s.

@@ -182,3 +182,28 @@ func TestParseStatCPU(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionsExternalRelay(t *testing.T) {
+	ok := options{calls: 10, pps: 50, duration: time.Second, payload: 160, srtp: "none", receivers: 2,
+		portMin: 20000, portMax: 39999, grace: time.Second}
+	for _, tt := range []struct {
+		name  string
+		mod   func(*options)
+		valid bool
+	}{
+		{"sbcd", func(*options) {}, true},
+		{"external", func(o *options) { o.ng, o.relayPid = "127.0.0.1:2223", 42 }, true},
+		{"external without pid", func(o *options) { o.ng = "127.0.0.1:2223" }, false},
+		{"external not loopback", func(o *options) { o.ng, o.relayPid = "192.0.2.1:2223", 42 }, false},
+		{"external and direct", func(o *options) { o.ng, o.relayPid, o.direct = "127.0.0.1:2223", 42, true }, false},
+		{"pid without ng", func(o *options) { o.relayPid = 42 }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := ok
+			tt.mod(&o)
+			if err := o.validate(); (err == nil) != tt.valid {
+				t.Fatalf("validate() = %v, want valid=%v", err, tt.valid)
+			}
+		})
+	}
+}
