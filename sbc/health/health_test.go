@@ -226,3 +226,40 @@ func TestQuality(t *testing.T) {
 		t.Errorf("%d samples kept, want %d", n, MaxSamples)
 	}
 }
+
+func BenchmarkJudge(b *testing.B) {
+	now := time.Now()
+	q := NewQuality(func() time.Time { return now })
+	for i := range 1000 {
+		q.Record("a", Sample{At: now.Add(-time.Duration(i) * time.Second), Answered: i%3 != 0, MOS: 4.1, PDD: time.Second})
+	}
+	cfg := policy.QualityConfig{Window: 15 * time.Minute, MinSamples: 10, MinMOS: 3.5, Hysteresis: 0.1}
+	b.ReportAllocs()
+	for b.Loop() {
+		if j := q.Judge("r", "a", cfg); !j.Judged {
+			b.Fatal("not judged")
+		}
+	}
+}
+
+func BenchmarkInService(b *testing.B) {
+	m := NewMonitor(func(ctx context.Context, _ Target) (int, error) { <-ctx.Done(); return 0, ctx.Err() }, nil, slog.New(slog.DiscardHandler))
+	defer m.Close()
+	var ts []Target
+	for i := range 100 {
+		ts = append(ts, Target{Trunk: "t", Realm: "core", Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 1, byte(i)}), 5060),
+			Check: policy.HealthCheckConfig{Interval: time.Hour, Timeout: time.Millisecond, Failures: 1, Successes: 1}})
+	}
+	m.Update(ts)
+	a := ts[42].Addr
+	b.ReportAllocs()
+	in := 0
+	for b.Loop() {
+		if m.InService("core", a) {
+			in++
+		}
+	}
+	if in == 0 {
+		b.Fatal("never in service")
+	}
+}
