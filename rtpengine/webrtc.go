@@ -79,6 +79,12 @@ func PlainSDP(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
+	// pion accepts some input (an empty body, for one) whose re-rendering
+	// it would not accept again; never pass such SDP on.
+	var check sdp.SessionDescription
+	if err := check.Unmarshal(out); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)
+	}
 	return out, nil
 }
 

@@ -38,6 +38,8 @@ type RTPPeer struct {
 	samples []int16 // decoded PCMU received, the last maxKeep
 	packets int
 	session *sipgo.DialogClientSession
+	offers  []string // bodies of the INVITEs received
+	infos   []string // bodies of the INFOs received
 
 	invites, acks, byes atomic.Int32
 
@@ -79,6 +81,12 @@ func StartRTPPeer(t testing.TB, ip string, sipPort, rtpPort int, toneHz float64)
 	}
 	p.srv.OnInvite(p.onInvite)
 	p.srv.OnAck(func(*sip.Request, sip.ServerTransaction) { p.acks.Add(1) })
+	p.srv.OnInfo(func(req *sip.Request, tx sip.ServerTransaction) {
+		p.mu.Lock()
+		p.infos = append(p.infos, string(req.Body()))
+		p.mu.Unlock()
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
 	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		p.byes.Add(1)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
@@ -124,6 +132,9 @@ func (p *RTPPeer) setRemote(body []byte) error {
 
 func (p *RTPPeer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p.invites.Add(1)
+	p.mu.Lock()
+	p.offers = append(p.offers, string(req.Body()))
+	p.mu.Unlock()
 	if err := p.setRemote(req.Body()); err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
 		return
@@ -235,6 +246,20 @@ func (p *RTPPeer) send() {
 		ts += 160
 		_, _ = p.rtp.WriteToUDP(pkt, dst)
 	}
+}
+
+// Offers returns the SDP bodies of the INVITEs received, in order.
+func (p *RTPPeer) Offers() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.offers...)
+}
+
+// Infos returns the bodies of the INFOs received, in order.
+func (p *RTPPeer) Infos() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.infos...)
 }
 
 // Received returns the number of PCMU packets received and the share of

@@ -2,11 +2,16 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 
 	"github.com/openborder/openborder/policy"
 )
@@ -141,13 +146,35 @@ func TestWebRTCBrowserCallsSIP(t *testing.T) {
 		t.Errorf("SIP peer got %d INVITEs, want 1", n)
 	}
 	w.checkTwoWayAudio(b)
+
+	// Hold and resume reach the SIP side as re-INVITEs; DTMF as INFO
+	// (the SIP side did not take telephone-event).
+	if err := b.Eval(ctx, `window.phone.hold()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.waitOffer(2, "a=sendonly")
+	if err := b.Eval(ctx, `window.phone.unhold()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.waitOffer(3, "a=sendrecv")
+	if err := b.Eval(ctx, `window.phone.dtmf('5')`, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.peer.Infos()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if infos := w.peer.Infos(); len(infos) != 1 || !strings.Contains(infos[0], "Signal=5") {
+		t.Errorf("SIP side got INFO bodies %q, want one with Signal=5", infos)
+	}
+
 	if err := b.Eval(ctx, `window.phone.hangup()`, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.WaitEval(`window.phone.state === 'ended'`, 5*time.Second); err != nil {
 		t.Error(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for w.peer.byes.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -156,6 +183,57 @@ func TestWebRTCBrowserCallsSIP(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("browser events: %s", events(b))
+	}
+}
+
+// waitOffer waits for the SIP side's n-th INVITE and checks its SDP.
+func (w *webrtcEnv) waitOffer(n int, want string) {
+	w.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.peer.Offers()) < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	offers := w.peer.Offers()
+	if len(offers) < n {
+		w.t.Fatalf("SIP side got %d INVITEs, want %d", len(offers), n)
+	}
+	if !strings.Contains(offers[n-1], want) {
+		w.t.Errorf("INVITE %d SDP lacks %s:\n%s", n, want, offers[n-1])
+	}
+	if strings.Contains(offers[n-1], "a=ssrc") || strings.Contains(offers[n-1], "UDP/TLS") {
+		w.t.Errorf("INVITE %d carries browser-only SDP:\n%s", n, offers[n-1])
+	}
+}
+
+// TestWebRTCWebSocketRefusals: a page from a foreign origin and a client
+// without the sip subprotocol are refused at the upgrade.
+func TestWebRTCWebSocketRefusals(t *testing.T) {
+	w := newWebRTCEnv(t, 49, nil)
+	url := fmt.Sprintf("ws://%s:%d", w.topo.AccessIP(), wsPort)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name   string
+		d      ws.Dialer
+		status int
+	}{
+		{"foreign origin", ws.Dialer{Protocols: []string{"sip"},
+			Header: ws.HandshakeHeaderHTTP(http.Header{"Origin": {"http://evil.example"}})}, 403},
+		{"no sip subprotocol", ws.Dialer{Protocols: []string{"chat"}}, 400},
+		{"allowed origin", ws.Dialer{Protocols: []string{"sip"},
+			Header: ws.HandshakeHeaderHTTP(http.Header{"Origin": {"http://" + w.admin}})}, 101},
+	} {
+		conn, _, _, err := tc.d.Dial(ctx, url)
+		var se ws.StatusError
+		switch {
+		case tc.status == 101 && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.status != 101 && (!errors.As(err, &se) || int(se) != tc.status):
+			t.Errorf("%s: %v, want HTTP %d", tc.name, err, tc.status)
+		}
+		if conn != nil {
+			conn.Close()
+		}
 	}
 }
 
