@@ -258,8 +258,8 @@ func (c *wsConn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	err := c.Conn.Close()
 	c.l.open.Add(-1)
+	err := c.Conn.Close()
 	if c.l.onClose != nil {
 		c.l.onClose(c.l.transport, c.raddr)
 	}
