@@ -21,11 +21,12 @@ type TranscodingConfig struct {
 	// Enabled allows transcoding. Default true; false makes such calls
 	// fail with 488 as before.
 	Enabled *bool `yaml:"enabled"`
-	// Workers is the number of transcoding goroutines. Default 0: one per CPU.
+	// Workers, above 0, runs the pipelines on a pool of that many
+	// goroutines behind bounded queues. Default 0: each stream is
+	// transcoded on the goroutine that reads its socket (measured to
+	// sustain more calls, docs/benchmarks.md).
 	Workers int `yaml:"workers"`
-	// Inline transcodes on the socket readers instead of the workers. Default false.
-	Inline bool `yaml:"inline"`
-	// Queue bounds each worker's packet queue. Default 1024.
+	// Queue bounds each worker's packet queue (workers > 0). Default 1024.
 	Queue int `yaml:"queue"`
 	// MaxSessions caps the calls transcoded at once. Default 0: no cap.
 	MaxSessions int `yaml:"max_sessions"`

@@ -3,7 +3,6 @@ package rtpengine
 import (
 	"fmt"
 	"math/bits"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,13 +25,15 @@ type TranscodeConfig struct {
 	// Disabled turns transcoding off: a codec restriction that leaves
 	// nothing fails the offer (ErrNoCodec). Default false.
 	Disabled bool
-	// Workers is the number of transcoding goroutines; each stream is
-	// pinned to one of them. Default runtime.GOMAXPROCS(0).
+	// Workers, when above 0, runs the pipelines on a pool of that many
+	// goroutines (each stream pinned to one, behind a bounded queue).
+	// Default 0: each pipeline runs on the goroutine that reads its own
+	// socket, which delays only that stream and, measured with
+	// test/xcodeload (docs/benchmarks.md), sustains more calls than a
+	// pool: goroutines that spend most of their time in cgo codec calls
+	// lose their scheduler slot on every call and queue behind the
+	// socket readers.
 	Workers int
-	// Inline runs each pipeline on the goroutine that reads its socket
-	// instead of on the workers (no queue, no hand-off; a slow pipeline
-	// then delays only its own socket's reads). Default false: workers.
-	Inline bool
 	// QueueLen bounds each worker's queue of packets; a packet arriving
 	// at a full queue is dropped and counted. Default 1024.
 	QueueLen int
@@ -57,9 +58,6 @@ const (
 )
 
 func (c TranscodeConfig) withDefaults() (TranscodeConfig, error) {
-	if c.Workers == 0 {
-		c.Workers = runtime.GOMAXPROCS(0)
-	}
 	if c.QueueLen == 0 {
 		c.QueueLen = defaultXcodeQueue
 	}
@@ -122,8 +120,8 @@ func (e *Engine) startTranscoders() {
 	tc := e.cfg.Transcode
 	e.xp = &xpool{}
 	e.xp.bufs.New = func() any { return new([readBufSize]byte) }
-	if tc.Inline {
-		return
+	if tc.Workers == 0 {
+		return // inline
 	}
 	e.xp.workers = make([]chan xjob, tc.Workers)
 	for i := range e.xp.workers {
@@ -471,7 +469,7 @@ func (e *Engine) answerTranscode(ea, eb *endpoint, xo *xoffer, md *sdp.MediaDesc
 			return nil, fmt.Errorf("%w: %w", ErrNoCodec, err)
 		}
 		x.pipe = p
-		if !tc.Inline {
+		if tc.Workers > 0 {
 			x.worker = e.xp.workers[int(e.xp.next.Add(1))%len(e.xp.workers)]
 		}
 		return x, nil

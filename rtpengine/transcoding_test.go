@@ -216,7 +216,11 @@ func TestTranscodedCall(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newTestEngine(t, tc.base, netip.Addr{}, func(c *Config) { c.Transcode.Inline = tc.inline })
+			e := newTestEngine(t, tc.base, netip.Addr{}, func(c *Config) {
+				if !tc.inline {
+					c.Transcode.Workers = 2
+				}
+			})
 			pa, pb := newPeer(t), newPeer(t)
 			ctx := context.Background()
 			aSDP := strings.Replace(string(tc.aSDP), "m=audio 0 ", "m=audio "+itoa(int(pa.addr.Port()))+" ", 1)

@@ -175,7 +175,7 @@ func transcodeConfig(t policy.TranscodingConfig) rtpengine.TranscodeConfig {
 		complexity = -1 // the engine's zero means its default
 	}
 	return rtpengine.TranscodeConfig{
-		Disabled: !t.TranscodingEnabled(), Workers: t.Workers, Inline: t.Inline, QueueLen: t.Queue,
+		Disabled: !t.TranscodingEnabled(), Workers: t.Workers, QueueLen: t.Queue,
 		MaxSessions: t.MaxSessions, OpusComplexity: complexity, OpusBitrate: t.OpusBitrate,
 		OpusFEC: t.OpusFEC, Depth: t.ReorderDepth,
 	}

@@ -7,8 +7,10 @@
 // ways (pre-encoded Opus from A, PCMU from B: the load generator does no
 // codec work). It reports per direction the packets expected and received
 // (loss), the engine's transcoding queue drops and the longest a frame
-// waited for its worker (a wait above the 20 ms frame time is an
-// overrun), and the process CPU (engine and load generator together).
+// waited for its worker (with -workers), the latency from sending a frame
+// to receiving its transcoded counterpart (p50/p99/max; above 20 ms, one
+// frame, counts as an overrun), and the process CPU (engine and load
+// generator together).
 //
 //	go run ./test/xcodeload -calls 250 -duration 20s
 //
@@ -22,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"net"
 	"net/netip"
 	"os"
@@ -45,14 +48,37 @@ type leg struct {
 	wrong atomic.Uint64
 }
 
+// latency is a histogram of send-to-receive times: bucket i counts those
+// below 2^i µs.
+type latency [24]atomic.Uint64
+
+func (h *latency) add(d time.Duration) {
+	us := max(d.Microseconds(), 0)
+	h[min(bits.Len64(uint64(us)), len(h)-1)].Add(1)
+}
+
+// quantile returns the upper bound of the bucket holding quantile q.
+func (h *latency) quantile(q float64) time.Duration {
+	var total, acc uint64
+	for i := range h {
+		total += h[i].Load()
+	}
+	for i := range h {
+		acc += h[i].Load()
+		if total > 0 && float64(acc) >= q*float64(total) {
+			return time.Duration(1<<i) * time.Microsecond
+		}
+	}
+	return 0
+}
+
 func main() {
 	calls := flag.Int("calls", 250, "concurrent transcoded calls")
 	duration := flag.Duration("duration", 20*time.Second, "send window")
 	complexity := flag.Int("complexity", 0, "Opus encoder complexity (0: engine default)")
-	workers := flag.Int("workers", 0, "transcoding workers (0: GOMAXPROCS)")
-	inline := flag.Bool("inline", false, "transcode on the socket readers instead of workers")
+	workers := flag.Int("workers", 0, "transcoding worker goroutines (0: transcode on the socket readers)")
 	flag.Parse()
-	if err := run(*calls, *duration, *complexity, *workers, *inline); err != nil {
+	if err := run(*calls, *duration, *complexity, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "xcodeload:", err)
 		os.Exit(1)
 	}
@@ -82,7 +108,7 @@ func cpu() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func run(calls int, duration time.Duration, complexity, workers int, inline bool) error {
+func run(calls int, duration time.Duration, complexity, workers int) error {
 	aIP, bIP := netip.MustParseAddr("127.50.0.1"), netip.MustParseAddr("127.51.0.1")
 	e, err := rtpengine.New(rtpengine.Config{
 		Interfaces: []rtpengine.InterfaceConfig{
@@ -90,7 +116,7 @@ func run(calls int, duration time.Duration, complexity, workers int, inline bool
 			{Name: "core", Addr: bIP, PortMin: 40000, PortMax: 40000 + 4*calls + 20},
 		},
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Transcode: rtpengine.TranscodeConfig{OpusComplexity: complexity, Workers: workers, Inline: inline, QueueLen: 4096},
+		Transcode: rtpengine.TranscodeConfig{OpusComplexity: complexity, Workers: workers, QueueLen: 4096},
 	})
 	if err != nil {
 		return err
@@ -152,6 +178,10 @@ func run(calls int, duration time.Duration, complexity, workers int, inline bool
 		ulawFrames[f] = u
 	}
 
+	ticks := int(duration / (20 * time.Millisecond))
+	sent := make([]atomic.Int64, ticks)
+	var lat latency
+	var maxLat, overrun atomic.Int64
 	var wg sync.WaitGroup
 	recv := func(l *leg, pt byte, size int) {
 		defer wg.Done()
@@ -168,7 +198,18 @@ func run(calls int, duration time.Duration, complexity, workers int, inline bool
 				l.wrong.Add(1)
 				continue
 			}
-			l.got.Add(1)
+			// One frame out per frame in, in order: the n-th packet
+			// received is the transcoded n-th frame sent.
+			if k := l.got.Add(1) - 1; k < uint64(len(sent)) {
+				d := time.Duration(time.Now().UnixNano() - sent[k].Load())
+				lat.add(d)
+				if d > 20*time.Millisecond {
+					overrun.Add(1)
+				}
+				if int64(d) > maxLat.Load() {
+					maxLat.Store(int64(d))
+				}
+			}
 		}
 	}
 	for i := range calls {
@@ -177,13 +218,13 @@ func run(calls int, duration time.Duration, complexity, workers int, inline bool
 		go recv(bs[i], 0, 12+160)
 	}
 
-	ticks := int(duration / (20 * time.Millisecond))
 	pkt := make([]byte, 12+1500)
 	c0, t0 := cpu(), time.Now()
 	next := t0
 	late := time.Duration(0)
 	for k := range ticks {
 		next = next.Add(20 * time.Millisecond)
+		sent[k].Store(time.Now().UnixNano())
 		for i := range calls {
 			for side, l := range []*leg{as[i], bs[i]} {
 				payload := opusFrames[k%50]
@@ -234,8 +275,11 @@ func run(calls int, duration time.Duration, complexity, workers int, inline bool
 		return "-"
 	}
 	fmt.Printf("calls=%d duration=%v frames_per_direction=%d opus_to_pcmu_received=%d pcmu_to_opus_received=%d loss=%d wrong=%d "+
-		"queue_dropped=%d queue_wait_p50<%s p99<%s p999<%s max=%v overruns=%d sender_max_late=%v process_cpu=%.1f%% cpu_per_call_frame=%.1fus\n",
-		calls, duration, want, gotB, gotA, 2*want-gotA-gotB, wrong, st.Dropped, pct(0.5), pct(0.99), pct(0.999),
+		"latency_p50<%v p99<%v max=%v late_over_20ms=%d "+
+		"queue_dropped=%d queue_wait_p50<%s p99<%s p999<%s max=%v queue_overruns=%d sender_max_late=%v process_cpu=%.1f%% cpu_per_call_frame=%.1fus\n",
+		calls, duration, want, gotB, gotA, 2*want-gotA-gotB, wrong,
+		lat.quantile(0.5), lat.quantile(0.99), time.Duration(maxLat.Load()).Round(10*time.Microsecond), overrun.Load(),
+		st.Dropped, pct(0.5), pct(0.99), pct(0.999),
 		st.MaxQueueDelay.Round(10*time.Microsecond), st.Overruns,
 		late.Round(10*time.Microsecond), 100*float64(c1-c0)/float64(wall), float64((c1-c0).Microseconds())/float64(want))
 	if gotA+gotB < 2*want || st.Dropped > 0 {
