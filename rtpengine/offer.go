@@ -176,6 +176,9 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 				return nil, err
 			}
 		}
+		if ea.xoffer == nil {
+			trimAnswer(sd.MediaDescriptions[i], ea.peerNames)
+		}
 		eb.setPeer(st.rtpAddr(), st.rtcp, st.mux)
 		eb.peerNames = st.names
 		eb.params.Store(&mediaParams{clock: st.clock})

@@ -187,3 +187,45 @@ func TestSDPErrors(t *testing.T) {
 		t.Fatalf("answer to unknown call: %v", err)
 	}
 }
+
+// TestAnswerTrimmedToOffer: a callee answering with codecs it was never
+// offered (a fixed list) has them removed before the answer reaches the
+// offerer; an answer with nothing in common passes unchanged.
+func TestAnswerTrimmedToOffer(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t, 42720, netip.Addr{}, nil)
+	offer := []byte("v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 6000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+	if _, err := e.Offer(ctx, OfferRequest{CallID: "trim", FromTag: "a", SDP: offer,
+		Flags: Flags{FromInterface: "access", ToInterface: "core"}}); err != nil {
+		t.Fatal(err)
+	}
+	answer := []byte("v=0\r\no=b 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 7000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n")
+	got, err := e.Answer(ctx, AnswerRequest{CallID: "trim", FromTag: "a", ToTag: "b", SDP: answer,
+		Flags: Flags{FromInterface: "core", ToInterface: "access"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(got)
+	if !strings.Contains(s, " RTP/AVP 0 101\r\n") || strings.Contains(s, "PCMA") {
+		t.Errorf("answer to the offerer still lists codecs it never offered:\n%s", s)
+	}
+	if !strings.Contains(s, "a=fmtp:101 0-16") {
+		t.Errorf("answer lost the fmtp of a kept codec:\n%s", s)
+	}
+
+	if _, err := e.Offer(ctx, OfferRequest{CallID: "none", FromTag: "a", SDP: offer,
+		Flags: Flags{FromInterface: "access", ToInterface: "core"}}); err != nil {
+		t.Fatal(err)
+	}
+	alien := []byte("v=0\r\no=b 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n")
+	got, err = e.Answer(ctx, AnswerRequest{CallID: "none", FromTag: "a", ToTag: "b", SDP: alien,
+		Flags: Flags{FromInterface: "core", ToInterface: "access"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(got), " RTP/AVP 8\r\n") {
+		t.Errorf("answer with nothing in common was changed:\n%s", got)
+	}
+}

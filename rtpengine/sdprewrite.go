@@ -249,6 +249,27 @@ func filterCodecs(md *sdp.MediaDescription, keep []string) error {
 	return nil
 }
 
+// trimAnswer drops from a relayed answer the codecs the offerer never
+// offered (RFC 3264 6.1: an answer lists a subset of the offer); some
+// endpoints answer with a fixed list whatever they were offered. offered
+// maps the offer's payload types to codec names. An answer with nothing
+// in common is left alone: the offerer refuses it as it would without us.
+func trimAnswer(md *sdp.MediaDescription, offered map[string]string) {
+	if len(offered) == 0 {
+		return
+	}
+	keep := make([]string, 0, len(offered))
+	for _, n := range offered {
+		keep = append(keep, n)
+	}
+	trimmed := *md
+	trimmed.MediaName.Formats = slices.Clone(md.MediaName.Formats)
+	trimmed.Attributes = slices.Clone(md.Attributes)
+	if filterCodecs(&trimmed, keep) == nil {
+		*md = trimmed
+	}
+}
+
 // originState keeps the o= line we present to one peer consistent: a
 // stable session id and a version that grows whenever what we send changes
 // (RFC 3264 8).
