@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +175,45 @@ func TestFailoverRerouteThenFinal504WithReason(t *testing.T) {
 	}
 	wantAttrs(t, e.sbcd.Find(func(l LogLine) bool { return l.Msg() == "every candidate failed" })[0],
 		map[string]string{"status": "504"})
+}
+
+// TestTrunkTrapsThroughSnmpd runs alone (not in parallel) on net 44, which
+// TestFailoverRerouteThenFinal504WithReason uses in the parallel phase.
+func TestTrunkTrapsThroughSnmpd(t *testing.T) {
+	RequireTool(t, "snmpd")
+	traps, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer traps.Close()
+	_, axPort := startSnmpd(t, traps.LocalAddr().(*net.UDPAddr).Port)
+	const netID = 44
+	e := newGoEnv(t, netID, func(c *policy.Config) {
+		c.SNMP.AgentX = fmt.Sprintf("tcp:127.0.0.1:%d", axPort)
+		c.Trunks[0].Name = "carrier-quux"
+		c.Trunks[0].HealthCheck = &policy.HealthCheckConfig{Interval: 200 * time.Millisecond, Timeout: 150 * time.Millisecond, Failures: 2, Successes: 1}
+		c.Routes[0].Trunks = []string{"carrier-quux"}
+	})
+	gw := startGoGateway(t, e.topo.GatewayIP(0), GatewayPort)
+	if _, err := e.sbcd.WaitFor(func(l LogLine) bool { return l.Msg() == "gateway health changed" && l.Str("to") == "up" }, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitTrap := func(want string) {
+		t.Helper()
+		buf := make([]byte, 4096)
+		_ = traps.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			n, _, err := traps.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no notification with %q: %v", want, err)
+			}
+			if bytes.Contains(buf[:n], []byte("carrier-quux")) && bytes.Contains(buf[:n], []byte(want)) {
+				return
+			}
+		}
+	}
+	gw.answerOptions.Store(false)
+	waitTrap(e.topo.Gateway(0) + ": timeout") // obTrunkDown: the last gateway went down
+	gw.answerOptions.Store(true)
+	waitTrap("answers again") // obTrunkUp
 }
