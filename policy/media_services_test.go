@@ -37,3 +37,17 @@ func TestMediaServicesConfig(t *testing.T) {
 		t.Errorf("defaults %+v %+v", m.Transcoding, m.Recording)
 	}
 }
+
+func TestMediaServicesExample(t *testing.T) {
+	s, err := Load("../configs/media-services.yaml")
+	if err != nil {
+		t.Fatalf("configs/media-services.yaml: %v", err)
+	}
+	m := s.Config().Media
+	if m.Transcoding.MaxSessions != 250 || !m.Recording.HasFormat("pcap") || filepath.Base(m.Recording.Directory) != "recordings" {
+		t.Errorf("media %+v", m)
+	}
+	if tk := s.Trunk("carrier"); tk == nil || !tk.Record || len(tk.Codecs) != 2 {
+		t.Errorf("trunk %+v", tk)
+	}
+}
