@@ -153,4 +153,17 @@ type StreamStats struct {
 	BytesIn, BytesOut                     uint64
 	Lost, Duplicates, OutOfOrder, Dropped uint64
 	Jitter, RTT                           time.Duration
+	// XR is the latest RTCP XR VoIP metrics report (RFC 3611 4.7) the peer
+	// sent about the stream it receives; nil if it sent none.
+	XR *XRMetrics
+}
+
+// XRMetrics is an endpoint's own view of its call quality, from its RTCP
+// XR VoIP metrics: loss and discard rates (0-1), R factor and MOS as it
+// computed them (0 = unavailable), round-trip delay (capped at 255 ms) and
+// end-system delay (4 ms steps, capped at 1020 ms).
+type XRMetrics struct {
+	LossRate, DiscardRate float64
+	RFactor, MOSLQ, MOSCQ float64
+	RTT, EndSystemDelay   time.Duration
 }

@@ -129,6 +129,25 @@ type rtcpInfo struct {
 	srNTPMid uint32 // middle 32 bits of the NTP time of an SR; 0 if none
 	lsr      uint32 // LSR of the first report block that has one
 	dlsr     uint32 // its DLSR, 1/65536 s
+	// xr is the VoIP metrics block of an RTCP XR packet (RFC 3611 4.7),
+	// packed by packXR; 0 if none.
+	xr uint64
+}
+
+// packXR packs the VoIP metrics an endpoint keeps from RFC 3611 4.7 into
+// one word for an atomic store: loss rate, discard rate (1/256), R factor,
+// MOS-LQ and MOS-CQ (x10; 127 = unavailable), round-trip and end-system
+// delay (ms). Bit 63 marks a present report.
+func packXR(b []byte) uint64 {
+	v := uint64(1) << 63
+	v |= uint64(b[8]) << 48                                      // loss rate
+	v |= uint64(b[9]) << 40                                      // discard rate
+	v |= uint64(b[24]) << 32                                     // R factor
+	v |= uint64(b[26]) << 24                                     // MOS-LQ
+	v |= uint64(b[27]) << 16                                     // MOS-CQ
+	v |= uint64(min(binary.BigEndian.Uint16(b[16:]), 0xff)) << 8 // RTT, capped
+	v |= uint64(min(binary.BigEndian.Uint16(b[18:])/4, 0xff))    // end-system delay / 4 ms
+	return v
 }
 
 // parseRTCPInfo extracts the sender report time and the first report block
@@ -149,6 +168,14 @@ func parseRTCPInfo(b []byte) rtcpInfo {
 			}
 		case 201: // RR
 			blocks = 8
+		case 207: // XR: report blocks after the sender SSRC
+			for q := 8; q+4 <= len(p); {
+				bl := 4 * (int(binary.BigEndian.Uint16(p[q+2:])) + 1)
+				if p[q] == 7 && bl == 36 && q+bl <= len(p) {
+					ri.xr = packXR(p[q:])
+				}
+				q += bl
+			}
 		}
 		if blocks > 0 && ri.lsr == 0 {
 			for i := 0; i < rc && blocks+24*(i+1) <= len(p); i++ {

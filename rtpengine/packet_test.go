@@ -1,11 +1,13 @@
 package rtpengine
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestDemux(t *testing.T) {
@@ -64,6 +66,56 @@ func TestParseRTCPInfo(t *testing.T) {
 	}
 }
 
+// rtcpXRVoIP builds an RTCP XR packet (RFC 3611) with one VoIP metrics
+// block: loss 12/256, discard 3/256, RTT 40 ms, end-system delay 60 ms,
+// R 88, MOS-LQ 4.2, MOS-CQ 4.1.
+func rtcpXRVoIP(ssrc uint32) []byte {
+	b := make([]byte, 8+36)
+	b[0], b[1] = 0x80, 207
+	binary.BigEndian.PutUint16(b[2:], uint16(len(b)/4-1))
+	binary.BigEndian.PutUint32(b[4:], ssrc)
+	v := b[8:]
+	v[0] = 7
+	binary.BigEndian.PutUint16(v[2:], 8)
+	binary.BigEndian.PutUint32(v[4:], 0x5555)
+	v[8], v[9] = 12, 3
+	binary.BigEndian.PutUint16(v[16:], 40)
+	binary.BigEndian.PutUint16(v[18:], 60)
+	v[24], v[25], v[26], v[27] = 88, 127, 42, 41
+	return b
+}
+
+func TestParseRTCPXR(t *testing.T) {
+	// an RR first, then XR with an unrelated block (BT 4, receiver
+	// reference time) before the VoIP metrics block
+	xr := rtcpXRVoIP(9)
+	withRRT := append(append([]byte{}, xr[:8]...), 4, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8)
+	withRRT = append(withRRT, xr[8:]...)
+	binary.BigEndian.PutUint16(withRRT[2:], uint16(len(withRRT)/4-1))
+	b := append(rtcpRR(9, 1, 0, 0), withRRT...)
+	if !validRTCP(b) {
+		t.Fatal("test packet is not valid RTCP")
+	}
+	m := unpackXR(parseRTCPInfo(b).xr)
+	if m == nil {
+		t.Fatal("VoIP metrics block not found")
+	}
+	want := XRMetrics{LossRate: 12.0 / 256, DiscardRate: 3.0 / 256, RFactor: 88, MOSLQ: 4.2, MOSCQ: 4.1,
+		RTT: 40 * time.Millisecond, EndSystemDelay: 60 * time.Millisecond}
+	if *m != want {
+		t.Fatalf("got %+v\nwant %+v", *m, want)
+	}
+	if parseRTCPInfo(rtcpRR(9, 1, 0, 0)).xr != 0 || unpackXR(0) != nil {
+		t.Fatal("an RR alone reports XR metrics")
+	}
+	// a truncated VoIP block (length says 36 bytes, 20 present) is ignored
+	short := append([]byte{}, xr[:28]...)
+	binary.BigEndian.PutUint16(short[2:], uint16(len(short)/4-1))
+	if parseRTCPInfo(short).xr != 0 {
+		t.Fatal("truncated VoIP metrics block parsed")
+	}
+}
+
 // fuzzEndpoint is an endpoint pair without sockets for driving handle.
 func fuzzEndpoints() (*reader, *endpoint) {
 	a := &endpoint{pp: &portPair{}}
@@ -82,6 +134,7 @@ func FuzzDemux(f *testing.F) {
 	f.Add(rtcpSR(1, 2, 3))
 	f.Add(append(rtcpSR(1, 2, 3), rtcpRR(1, 2, 3, 4)...))
 	f.Add([]byte{0, 1, 0, 0})
+	f.Add(append(rtcpRR(1, 1, 0, 0), rtcpXRVoIP(1)...))
 	src := netip.MustParseAddrPort("127.0.0.1:5000")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var h rtpHeader

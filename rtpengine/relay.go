@@ -118,6 +118,9 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *mediaSock
 			return nil, dst, false
 		}
 		ri := parseRTCPInfo(b)
+		if ri.xr != 0 {
+			c.xr.Store(ri.xr)
+		}
 		if ri.lsr != 0 {
 			if d, found := ep.sentSRs.rtt(ri.lsr, ri.dlsr, now); found {
 				c.rttNs.Store(int64(d))

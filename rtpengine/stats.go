@@ -16,7 +16,8 @@ type counters struct {
 	duplicates, ooo      atomic.Uint64
 	dropped              atomic.Uint64
 	jitterNs, rttNs      atomic.Int64
-	lastRecv             atomic.Int64 // monoNow() of the last accepted packet; 0 = never
+	xr                   atomic.Uint64 // latest RTCP XR VoIP metrics (packXR)
+	lastRecv             atomic.Int64  // monoNow() of the last accepted packet; 0 = never
 	stun, dtls           atomic.Uint64
 	// srtpErrors counts packets that failed SRTP authentication, replay
 	// checks or protection (also counted in dropped).
@@ -203,10 +204,38 @@ func (ep *endpoint) snapshot() StreamStats {
 		Jitter:     time.Duration(c.jitterNs.Load()),
 		RTT:        time.Duration(c.rttNs.Load()),
 	}
+	st.XR = unpackXR(c.xr.Load())
 	if p := ep.latRTP.Load(); p != nil {
 		st.Peer = *p
 	} else if p := ep.sigRTP.Load(); p != nil {
 		st.Peer = *p
 	}
 	return st
+}
+
+// unpackXR turns a packed VoIP metrics report back into XRMetrics; nil
+// when the peer never sent one.
+func unpackXR(v uint64) *XRMetrics {
+	if v>>63 == 0 {
+		return nil
+	}
+	mos := func(x uint64) float64 {
+		if x == 127 || x < 10 || x > 50 {
+			return 0 // unavailable or out of range
+		}
+		return float64(x) / 10
+	}
+	r := float64(v >> 32 & 0xff)
+	if r == 127 {
+		r = 0
+	}
+	return &XRMetrics{
+		LossRate:       float64(v>>48&0xff) / 256,
+		DiscardRate:    float64(v>>40&0xff) / 256,
+		RFactor:        r,
+		MOSLQ:          mos(v >> 24 & 0xff),
+		MOSCQ:          mos(v >> 16 & 0xff),
+		RTT:            time.Duration(v>>8&0xff) * time.Millisecond,
+		EndSystemDelay: time.Duration(v&0xff) * 4 * time.Millisecond,
+	}
 }

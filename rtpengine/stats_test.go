@@ -108,3 +108,33 @@ func TestRelayRTTFromRTCP(t *testing.T) {
 		t.Fatalf("RTT %v, want about 50ms", rtt)
 	}
 }
+
+// TestRelayRTCPXR: a peer's RTCP XR VoIP metrics report is relayed and its
+// figures show in that peer's stream statistics.
+func TestRelayRTCPXR(t *testing.T) {
+	e := newTestEngine(t, 42760, loopback, nil)
+	a, b := newPeer(t), newPeer(t)
+	sbcA, _ := relayCall(t, e, "xr", a, b)
+	aRTCP := newPeerAt(t, a.addr.Port()+1)
+	bRTCP := newPeerAt(t, b.addr.Port()+1)
+	st, _ := e.Query("xr")
+	if st.Legs[0].Streams[0].XR != nil {
+		t.Fatal("XR metrics before any report")
+	}
+	aRTCP.send(append(rtcpRR(0xA, 0xB, 0, 0), rtcpXRVoIP(0xA)...), lo(int(sbcA.Port())+1))
+	if _, _, ok := bRTCP.recv(2 * time.Second); !ok {
+		t.Fatal("RR+XR not relayed")
+	}
+	st, _ = e.Query("xr")
+	var xr *XRMetrics
+	for _, l := range st.Legs {
+		for _, s := range l.Streams {
+			if s.XR != nil {
+				xr = s.XR
+			}
+		}
+	}
+	if xr == nil || xr.MOSLQ != 4.2 || xr.RFactor != 88 || xr.RTT != 40*time.Millisecond {
+		t.Fatalf("XR metrics %+v, want the report's MOS-LQ 4.2, R 88, RTT 40ms", xr)
+	}
+}

@@ -380,6 +380,7 @@ func TestDeleteQueryStats(t *testing.T) {
 			{Tag: "ft", Interface: "access", Streams: []rtpengine.StreamStats{{
 				Media: "audio", Local: netip.MustParseAddrPort("127.0.0.1:40000"), Peer: netip.MustParseAddrPort("127.0.0.2:6000"),
 				PacketsIn: 100, BytesIn: 17200, PacketsOut: 98, BytesOut: 16856, Dropped: 2, Lost: 1, Jitter: 3 * time.Millisecond,
+				XR: &rtpengine.XRMetrics{LossRate: 12.0 / 256, RFactor: 88, MOSLQ: 4.2, MOSCQ: 4.1, RTT: 40 * time.Millisecond},
 			}}},
 			{Tag: "tt", Interface: "core", Streams: []rtpengine.StreamStats{{
 				Media: "audio", Local: netip.MustParseAddrPort("127.0.0.1:40002"), Peer: netip.MustParseAddrPort("[::1]:7000"),
@@ -424,6 +425,9 @@ func TestDeleteQueryStats(t *testing.T) {
 				integer(t, st, "stats", "bytes") != 17200 || integer(t, st, "sent", "packets") != 98 ||
 				integer(t, st, "endpoint", "port") != 6000 || integer(t, st, "stats", "jitter") != 3 {
 				t.Fatalf("stream = %s", Encode(st))
+			}
+			if integer(t, st, "XR", "MOS-LQ") != 42 || integer(t, st, "XR", "loss rate") != 12 || integer(t, st, "XR", "RTT") != 40 {
+				t.Fatalf("stream XR = %s", Encode(st))
 			}
 			if ep, _ := st.Get("endpoint"); text(t, ep, "family") != "IPv4" || text(t, ep, "address") != "127.0.0.2" {
 				t.Fatalf("endpoint = %s", Encode(ep))

@@ -86,6 +86,18 @@ func streamDict(st rtpengine.StreamStats) Value {
 	sent.Set("packets", Int(clamp(st.PacketsOut)))
 	sent.Set("bytes", Int(clamp(st.BytesOut)))
 	s.Set("sent", sent)
+	if x := st.XR; x != nil {
+		// the peer's own RTCP XR VoIP metrics: rates in 1/256, MOS x10
+		xr := NewDict(7)
+		xr.Set("loss rate", Int(int64(x.LossRate*256+0.5)))
+		xr.Set("discard rate", Int(int64(x.DiscardRate*256+0.5)))
+		xr.Set("R-factor", Int(int64(x.RFactor)))
+		xr.Set("MOS-LQ", Int(int64(x.MOSLQ*10+0.5)))
+		xr.Set("MOS-CQ", Int(int64(x.MOSCQ*10+0.5)))
+		xr.Set("RTT", Int(x.RTT.Milliseconds()))
+		xr.Set("end system delay", Int(x.EndSystemDelay.Milliseconds()))
+		s.Set("XR", xr)
+	}
 	return s
 }
 
