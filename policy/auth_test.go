@@ -65,3 +65,19 @@ func TestAuthCompiled(t *testing.T) {
 		t.Fatalf("fraud = %+v", f)
 	}
 }
+
+func TestAuthExampleConfig(t *testing.T) {
+	s, err := Load("../configs/auth.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.Realm("access").Auth
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if a.Account(u) == nil {
+			t.Errorf("account %s missing", u)
+		}
+	}
+	if tr := s.Trunk("carrier"); !tr.SRTPRequired || !tr.TLS.RequireClientCert || tr.Limits.MaxCalls != 30 {
+		t.Errorf("trunk carrier = %+v", tr.TrunkConfig)
+	}
+}
