@@ -9,6 +9,10 @@ type Metrics struct {
 	Pools          []PoolMetrics
 	// Traffic sums every endpoint, released or live.
 	Traffic Traffic
+	// Transcode counts transcoding; Recordings is the calls being
+	// recorded now.
+	Transcode  TranscodeStats
+	Recordings int
 }
 
 // PoolMetrics describes one port pool: Capacity and InUse count port
@@ -70,6 +74,9 @@ func (e *Engine) Metrics() Metrics {
 	var live Traffic
 	for _, c := range calls {
 		c.mu.Lock()
+		if c.rec != nil && c.rec.r != nil {
+			m.Recordings++
+		}
 		if !c.deleted {
 			for _, mono := range c.order {
 				for _, ep := range mono.eps {
@@ -92,6 +99,7 @@ func (e *Engine) Metrics() Metrics {
 	m.Traffic.atLeast(&e.reported)
 	e.reported = m.Traffic
 	e.relMu.Unlock()
+	m.Transcode = e.TranscodeStats()
 	for _, ic := range e.cfg.Interfaces {
 		p := e.pools[ic.Name]
 		m.Pools = append(m.Pools, PoolMetrics{Name: ic.Name, Capacity: p.capacity(), InUse: p.inUse()})

@@ -48,6 +48,9 @@ func TestRecordTranscodedCall(t *testing.T) {
 	if on, _ := e.Recording("rec"); !on {
 		t.Error("Recording says no")
 	}
+	if m := e.Metrics(); m.Recordings != 1 || m.Transcode.Sessions != 1 {
+		t.Errorf("metrics: %d recordings, %d transcode sessions", m.Recordings, m.Transcode.Sessions)
+	}
 	sbcA, sbcB := lo(sdpMediaPorts(t, answer)[0]), lo(sdpMediaPorts(t, offer)[0])
 	var wg sync.WaitGroup
 	wg.Add(4)

@@ -9,6 +9,7 @@ type mediaCollector struct {
 	calls, streams, packets, bytes, lost, dropped *prometheus.Desc
 	srtpErrors, stun, dtlsPackets, dtls           *prometheus.Desc
 	poolCap, poolUse                              *prometheus.Desc
+	xcode, xcodeDropped, xcodeOverruns, recording *prometheus.Desc
 }
 
 func newMediaCollector(src Media) *mediaCollector {
@@ -29,12 +30,19 @@ func newMediaCollector(src Media) *mediaCollector {
 		dtls:        d("dtls_handshakes_total", "DTLS-SRTP handshakes by result (ok, failed).", "result"),
 		poolCap:     d("port_pool_capacity", "Port pairs a media pool can allocate.", "pool"),
 		poolUse:     d("port_pool_in_use", "Port pairs of a media pool in use now.", "pool"),
+		xcode:       d("transcode_sessions", "Media streams transcoded now (both directions of a stream count once)."),
+		xcodeDropped: d("transcode_dropped_packets_total",
+			"Packets dropped at a full transcoding worker queue (media.transcoding.workers > 0)."),
+		xcodeOverruns: d("transcode_overruns_total",
+			"Packets that waited more than 20 ms for a transcoding worker (media.transcoding.workers > 0)."),
+		recording: d("recordings", "Calls being recorded now."),
 	}
 }
 
 func (c *mediaCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.calls, c.streams, c.packets, c.bytes, c.lost, c.dropped,
-		c.srtpErrors, c.stun, c.dtlsPackets, c.dtls, c.poolCap, c.poolUse} {
+		c.srtpErrors, c.stun, c.dtlsPackets, c.dtls, c.poolCap, c.poolUse,
+		c.xcode, c.xcodeDropped, c.xcodeOverruns, c.recording} {
 		ch <- d
 	}
 }
@@ -61,6 +69,10 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	n(c.dtlsPackets, t.DTLSPackets)
 	n(c.dtls, t.DTLSHandshakes, "ok")
 	n(c.dtls, t.DTLSFailures, "failed")
+	g(c.xcode, float64(m.Transcode.Sessions))
+	n(c.xcodeDropped, m.Transcode.Dropped)
+	n(c.xcodeOverruns, m.Transcode.Overruns)
+	g(c.recording, float64(m.Recordings))
 	for _, p := range m.Pools {
 		g(c.poolCap, float64(p.Capacity), p.Name)
 		g(c.poolUse, float64(p.InUse), p.Name)
