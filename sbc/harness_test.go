@@ -117,10 +117,19 @@ type testBed struct {
 
 func newTestBed(t *testing.T) *testBed {
 	t.Helper()
+	return newTestBedWith(t, "")
+}
+
+// newTestBedWith is newTestBed with YAML appended to the access realm.
+func newTestBedWith(t *testing.T, accessYAML string) *testBed {
+	t.Helper()
 	caller := newPeer(t, "127.0.3.10")
 	callee := newPeer(t, "127.0.4.10")
 	pa, pb := freePort(t, "127.0.3.1"), freePort(t, "127.0.4.1")
 	doc := fmt.Sprintf(testPolicy, pa, pb, callee.port())
+	if accessYAML != "" {
+		doc = strings.Replace(doc, "    registrar: true\n", "    registrar: true\n"+accessYAML, 1)
+	}
 	pol, err := policy.Parse("test.yaml", []byte(doc))
 	if err != nil {
 		t.Fatalf("policy: %v", err)

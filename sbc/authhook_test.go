@@ -1,0 +1,111 @@
+package sbc
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/openborder/openborder/sbc/auth"
+)
+
+const authYAML = `    emergency: ["911"]
+    auth:
+      realm: unit.test
+      algorithms: [SHA-256]
+      account_limits: {max_calls: 1}
+      users:
+        - {name: alice, ha1_sha256: %s}
+`
+
+// authorize answers a 407 challenge for an INVITE to user as alice.
+func authorize(t *testing.T, tb *testBed, res *sip.Response, user, password string) string {
+	t.Helper()
+	h := res.GetHeader("Proxy-Authenticate")
+	if h == nil {
+		t.Fatal("407 without Proxy-Authenticate")
+	}
+	ch, err := auth.ParseCredentials(h.Value() + `, username="x", uri="x", response="x"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := "sip:" + user + "@" + tb.sbcA
+	ha1 := auth.HA1(auth.SHA256, "alice", "unit.test", password)
+	resp := auth.Response(auth.SHA256, ha1, "INVITE", uri, ch.Nonce, "00000001", "c0ffee", "auth")
+	return fmt.Sprintf("Proxy-Authorization: Digest username=\"alice\", realm=\"unit.test\", nonce=%q, uri=%q, response=%q, algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c0ffee\"\n",
+		ch.Nonce, uri, resp)
+}
+
+func TestAuthHookInvite(t *testing.T) {
+	tb := newTestBedWith(t, fmt.Sprintf(authYAML, auth.HA1(auth.SHA256, "alice", "unit.test", "pw")))
+
+	// No credentials: 407, nothing reaches the callee.
+	tb.caller.send(tb.sbcA, tb.invite("c1", "1000", ""))
+	res := tb.caller.expectResponse(407, wait)
+	if v := res.GetHeader("Proxy-Authenticate").Value(); !strings.Contains(v, `realm="unit.test"`) || !strings.Contains(v, "algorithm=SHA-256") {
+		t.Fatalf("challenge %q", v)
+	}
+	// Wrong password: challenged again.
+	tb.caller.send(tb.sbcA, tb.invite("c2", "1000", authorize(t, tb, res, "1000", "guess")))
+	res = tb.caller.expectResponse(407, wait)
+
+	// Right password: the call goes through and carries the account.
+	tb.caller.send(tb.sbcA, tb.invite("c3", "1000", authorize(t, tb, res, "1000", "pw")))
+	inv := tb.callee.expectRequest("INVITE", wait)
+	if inv.GetHeader("Proxy-Authorization") != nil {
+		t.Fatal("credentials crossed to the callee")
+	}
+	tb.callee.send(tb.sbcB, reply(inv, 180, "Ringing", "bobtag", "sip:bob@"+tb.callee.addr(), "", ""))
+	tb.caller.expectResponse(180, wait)
+
+	// alice's one call is in progress: her second gets 503 + Retry-After.
+	tb.caller.send(tb.sbcA, tb.invite("c4", "1001", ""))
+	res = tb.caller.expectResponse(407, wait)
+	tb.caller.send(tb.sbcA, tb.invite("c5", "1001", authorize(t, tb, res, "1001", "pw")))
+	busy := tb.caller.expectResponse(503, wait)
+	if ra := busy.GetHeader("Retry-After"); ra == nil || ra.Value() == "0" {
+		t.Fatal("503 without Retry-After")
+	}
+	if r := busy.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), "account:access:alice") {
+		t.Fatalf("Reason %v", r)
+	}
+
+	// Emergency calls are not challenged and not limited.
+	tb.caller.send(tb.sbcA, tb.invite("c6", "911", ""))
+	if e := tb.callee.expectRequest("INVITE", wait); !strings.HasPrefix(e.Recipient.User, "911") {
+		t.Fatalf("emergency INVITE to %s", e.Recipient.User)
+	}
+
+	// The first call ends: its record names the account.
+	tb.callee.send(tb.sbcB, reply(inv, 486, "Busy Here", "bobtag", "", "", ""))
+	tb.caller.expectResponse(486, wait)
+	deadline := time.Now().Add(wait)
+	for {
+		_, _, recs := tb.obs.snapshot()
+		found := false
+		for _, r := range recs {
+			if r.ACallID == "c3" {
+				if r.Account != "alice" {
+					t.Fatalf("record account %q", r.Account)
+				}
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no record of the authenticated call")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, rejected, _ := tb.obs.snapshot()
+	joined := strings.Join(rejected, " ")
+	for _, want := range []string{"auth_challenge", "auth_failed", "cac_calls"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("rejections %q lack %s", joined, want)
+		}
+	}
+}
