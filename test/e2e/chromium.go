@@ -60,7 +60,7 @@ var devtoolsRE = regexp.MustCompile(`DevTools listening on (ws://[^\s]+)`)
 
 // StartChromium opens url in a fresh headless Chromium whose fake
 // microphone plays wavFile. The browser is stopped when the test ends.
-func StartChromium(t testing.TB, url, wavFile string) *Browser {
+func StartChromium(t testing.TB, url, wavFile string, flags ...string) *Browser {
 	t.Helper()
 	bin := RequireTool(t, "chromium")
 	dir := t.TempDir()
@@ -74,8 +74,8 @@ func StartChromium(t testing.TB, url, wavFile string) *Browser {
 		// ICE host candidates on loopback (the test networks are 127/8).
 		"--allow-loopback-in-peer-connection",
 		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-		url,
 	}
+	args = append(append(args, flags...), url)
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	errPipe, err := cmd.StderrPipe()

@@ -205,36 +205,99 @@ func (w *webrtcEnv) waitOffer(n int, want string) {
 	}
 }
 
-// TestWebRTCWebSocketRefusals: a page from a foreign origin and a client
-// without the sip subprotocol are refused at the upgrade.
-func TestWebRTCWebSocketRefusals(t *testing.T) {
-	w := newWebRTCEnv(t, 49, nil)
-	url := fmt.Sprintf("ws://%s:%d", w.topo.AccessIP(), wsPort)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, tc := range []struct {
-		name   string
-		d      ws.Dialer
-		status int
-	}{
-		{"foreign origin", ws.Dialer{Protocols: []string{"sip"},
-			Header: ws.HandshakeHeaderHTTP(http.Header{"Origin": {"http://evil.example"}})}, 403},
-		{"no sip subprotocol", ws.Dialer{Protocols: []string{"chat"}}, 400},
-		{"allowed origin", ws.Dialer{Protocols: []string{"sip"},
-			Header: ws.HandshakeHeaderHTTP(http.Header{"Origin": {"http://" + w.admin}})}, 101},
-	} {
-		conn, _, _, err := tc.d.Dial(ctx, url)
-		var se ws.StatusError
-		switch {
-		case tc.status == 101 && err != nil:
-			t.Errorf("%s: %v", tc.name, err)
-		case tc.status != 101 && (!errors.As(err, &se) || int(se) != tc.status):
-			t.Errorf("%s: %v, want HTTP %d", tc.name, err, tc.status)
-		}
-		if conn != nil {
-			conn.Close()
-		}
+// TestWebRTCSecureAndRelayed: WebSocket refusals at the upgrade, then a
+// browser over wss whose media may only go through sbcd's TURN server
+// (iceTransportPolicy relay, credentials from the admin API).
+func TestWebRTCSecureAndRelayed(t *testing.T) {
+	const wssPort = 8089
+	var turnAddr string
+	cert, err1 := filepath.Abs(filepath.Join("..", "..", "configs", "tls", "cert.pem"))
+	key, err2 := filepath.Abs(filepath.Join("..", "..", "configs", "tls", "key.pem"))
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
 	}
+	w := newWebRTCEnv(t, 49, func(c *policy.Config) {
+		topo := Topology{Net: 49}
+		turnAddr = topo.ip(0, 1) + ":3478"
+		c.Admin.Tokens = []policy.AdminToken{{Name: "phones", Role: "read_only", SHA256: tokenHash("ro-token")}}
+		r := &c.Realms[0]
+		r.Listeners = append(r.Listeners, policy.ListenerConfig{Transport: "wss",
+			Address:  fmt.Sprintf("%s:%d", topo.AccessIP(), wssPort),
+			CertFile: cert, KeyFile: key,
+			WebSocket: policy.WebSocketConfig{Origins: r.Listeners[1].WebSocket.Origins}})
+		c.TURN = policy.TURNConfig{
+			Listeners:  []policy.TURNListenerConfig{{Transport: "udp", Address: turnAddr}, {Transport: "tcp", Address: turnAddr}},
+			Secret:     turnSecret,
+			AllowPeers: []string{"127.49.0.0/16"}, RelayPortMin: 40000, RelayPortMax: 40999,
+		}
+	})
+	t.Run("websocket refusals", func(t *testing.T) {
+		url := fmt.Sprintf("ws://%s:%d", w.topo.AccessIP(), wsPort)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, tc := range []struct {
+			name   string
+			d      ws.Dialer
+			status int
+		}{
+			{"foreign origin", ws.Dialer{Protocols: []string{"sip"},
+				Header: ws.HandshakeHeaderHTTP(http.Header{"Origin": {"http://evil.example"}})}, 403},
+			{"no sip subprotocol", ws.Dialer{Protocols: []string{"chat"}}, 400},
+			{"allowed origin", ws.Dialer{Protocols: []string{"sip"},
+				Header: ws.HandshakeHeaderHTTP(http.Header{"Origin": {"http://" + w.admin}})}, 101},
+		} {
+			conn, _, _, err := tc.d.Dial(ctx, url)
+			var se ws.StatusError
+			switch {
+			case tc.status == 101 && err != nil:
+				t.Errorf("%s: %v", tc.name, err)
+			case tc.status != 101 && (!errors.As(err, &se) || int(se) != tc.status):
+				t.Errorf("%s: %v, want HTTP %d", tc.name, err, tc.status)
+			}
+			if conn != nil {
+				conn.Close()
+			}
+		}
+	})
+	t.Run("wss and TURN only", func(t *testing.T) {
+		b := StartChromium(t, fmt.Sprintf("http://%s/phone/?user=carol&processing=0&relay=1&ws=wss://%s:%d",
+			w.admin, w.topo.AccessIP(), wssPort), w.wav, "--ignore-certificate-errors")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.WaitEval(`!!(window.phone && window.phone.ready)`, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Eval(ctx, `window.phone.ready.then(() => { document.getElementById('token').value = 'ro-token'; return window.phone.register(); })`, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.WaitEval(`window.phone.registration === 'registered'`, 15*time.Second); err != nil {
+			t.Fatalf("no registration over wss: %v\nevents: %s", err, events(b))
+		}
+		if err := b.Eval(ctx, `window.phone.call('1234')`, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.WaitEval(`window.phone.state === 'confirmed'`, 15*time.Second); err != nil {
+			t.Fatalf("call not confirmed: %v\nevents: %s", err, events(b))
+		}
+		w.checkTwoWayAudio(b)
+		var st phoneStats
+		if err := b.Eval(ctx, `window.phone.stats()`, &st); err != nil || !strings.HasPrefix(st.Pair, "relay->") {
+			t.Errorf("candidate pair %q (%v), want the browser's relayed candidate", st.Pair, err)
+		}
+		if err := b.Eval(ctx, `window.phone.hangup()`, nil); err != nil {
+			t.Error(err)
+		}
+		te := &turnEnv{env: w.env, turnAddr: turnAddr, admin: w.admin}
+		if n := te.metric(t, "openborder_turn_relayed_bytes_total", `direction="to_peer"`); n < 10000 {
+			t.Errorf("TURN relayed %v bytes to sbcd's media port, want the call's audio", n)
+		}
+		if n := te.metric(t, "openborder_websocket_accepted_total", `transport="WSS"`); n < 1 {
+			t.Errorf("wss connections accepted = %v", n)
+		}
+		if t.Failed() {
+			t.Logf("browser events: %s", events(b))
+		}
+	})
 }
 
 func TestWebRTCSIPCallsBrowser(t *testing.T) {
