@@ -46,7 +46,7 @@ func TestHealthChecksMoveTrafficAndBack(t *testing.T) {
 		c.Trunks = c.Trunks[:1]
 		c.Trunks[0].Gateways = []policy.GatewayConfig{{Address: topo.Gateway(0), Priority: 1}, {Address: topo.Gateway(1), Priority: 2}}
 		c.Trunks[0].HealthCheck = &policy.HealthCheckConfig{Interval: 200 * time.Millisecond, Timeout: 150 * time.Millisecond, Failures: 2, Successes: 2}
-		c.Routes = []policy.RouteConfig{{Name: "out", Trunks: []string{"a"}}}
+		c.Routes = []policy.RouteConfig{{Name: "out", Trunks: []string{"a"}, Failover: policy.FailoverConfig{AttemptTimeout: time.Second}}}
 	})
 	gw0 := startGoGateway(t, e.topo.GatewayIP(0), GatewayPort)
 	gw1 := startGoGateway(t, e.topo.GatewayIP(1), GatewayPort)
@@ -67,10 +67,15 @@ func TestHealthChecksMoveTrafficAndBack(t *testing.T) {
 		t.Errorf("OPTIONS to sbcd: %v", res)
 	}
 	// Gateway 0 dies: no OPTIONS answers, no INVITE answers.
+	died := time.Now()
 	gw0.answerOptions.Store(false)
 	gw0.inviteCode.Store(0)
-	took := waitGatewayHealth(t, net, "a", g0, "down", 3*time.Second)
-	t.Logf("gateway 0 down after %v", took)
+	// A call placed before the probes notice still succeeds: its silent
+	// attempt times out (attempt_timeout 1s) and gateway 1 answers.
+	if r := caller.call("3000", "", 0); r.Code != 200 || r.Took < 900*time.Millisecond {
+		t.Errorf("call in flight when gateway 0 died: %d after %v", r.Code, r.Took)
+	}
+	waitGatewayHealth(t, net, "a", g0, "down", 3*time.Second)
 	before, _ := gw0.counts()
 	for range 3 {
 		if r := caller.call("3000", "", 0); r.Code != 200 || r.Took > time.Second {
@@ -80,17 +85,19 @@ func TestHealthChecksMoveTrafficAndBack(t *testing.T) {
 	if after, _ := gw0.counts(); after != before {
 		t.Errorf("gateway 0 got %d INVITEs while down", after-before)
 	}
-	if n, _ := gw1.counts(); n != 3 {
-		t.Errorf("gateway 1 got %d calls, want 3", n)
+	if n, _ := gw1.counts(); n != 4 {
+		t.Errorf("gateway 1 got %d calls, want 4", n)
 	}
 	m := scrape(t, adminAddr(net))
 	if v, ok := m[fmt.Sprintf(`openborder_gateway_up{gateway="%s",realm="core",trunk="a"}`, g0)]; !ok || v != 0 {
 		t.Errorf("openborder_gateway_up of gateway 0 = %v (%v), want 0", v, ok)
 	}
-	if _, err := e.sbcd.WaitFor(func(l LogLine) bool {
+	if l, err := e.sbcd.WaitFor(func(l LogLine) bool {
 		return l.Msg() == "gateway health changed" && l.Str("gateway") == g0 && l.Str("to") == "down"
 	}, time.Second); err != nil {
 		t.Error(err)
+	} else if at, err := time.Parse(time.RFC3339Nano, l.Str("time")); err == nil {
+		t.Logf("gateway 0 out of routing %v after it stopped answering", at.Sub(died))
 	}
 
 	// It comes back: traffic returns to it.
