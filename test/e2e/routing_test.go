@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,6 +103,23 @@ func TestRoutingLeastCostTimeOfDayAndExplain(t *testing.T) {
 	code, out, errOut := sbcctl(t, "ro", "-admin", adminAddr(net), "route", "explain", "access", "sip:0049301@sbc")
 	if code != 0 || !strings.Contains(out, "trunks in order: a, b") || !strings.Contains(out, "0.01 (49)") {
 		t.Errorf("sbcctl route explain: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// The rate file is read again with the policy: a is now cheaper for 44.
+	if err := os.WriteFile(rates, []byte("prefix,trunk,cost\n44,a,0.005\n44,b,0.010\n49,a,0.010\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sbcd.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sbcd.WaitMsg("policy reloaded", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if r := caller.call("0044207", "", 0); r.Code != 200 {
+		t.Fatalf("call after reload: %d", r.Code)
+	}
+	if got := strings.Join(gwA.calledUsers(), ","); got != "49301,44207" {
+		t.Errorf("after the rate reload trunk a got %q, want 49301,44207", got)
 	}
 }
 
