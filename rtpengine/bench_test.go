@@ -45,25 +45,33 @@ func BenchmarkDemux(b *testing.B) {
 }
 
 // BenchmarkRelayLoopback sends packets from one loopback peer through
-// the engine's sockets to the other and waits for each (one relay hop,
-// two syscalls in the engine).
+// the engine's sockets to the other and waits for each (one relay hop:
+// a receive and a send in the engine), with each socket model.
 func BenchmarkRelayLoopback(b *testing.B) {
-	e := newTestEngine(b, 41800, netip.Addr{}, nil)
-	pa, pb := newPeer(b), newPeer(b)
-	sbcA, _ := relayCall(b, e, "bench", pa, pb)
-	pkt := rtpPacket(0, 0, 0, 1, 160)
-	buf := make([]byte, 2048)
-	_ = pb.conn.SetReadDeadline(time.Now().Add(time.Minute))
-	b.ReportAllocs()
-	b.SetBytes(int64(len(pkt)))
-	var seq uint16
-	for b.Loop() {
-		seq++
-		binary.BigEndian.PutUint16(pkt[2:], seq)
-		pa.send(pkt, sbcA)
-		if _, _, err := pb.conn.ReadFromUDPAddrPort(buf); err != nil {
-			b.Fatal(err)
-		}
+	modes := []RelayMode{RelayGoroutine}
+	if rawRelaySupported {
+		modes = append(modes, RelayEpoll)
+	}
+	for _, mode := range modes {
+		b.Run(string(mode), func(b *testing.B) {
+			e := newTestEngine(b, 41800, netip.Addr{}, func(c *Config) { c.Relay = mode })
+			pa, pb := newPeer(b), newPeer(b)
+			sbcA, _ := relayCall(b, e, "bench", pa, pb)
+			pkt := rtpPacket(0, 0, 0, 1, 160)
+			buf := make([]byte, 2048)
+			_ = pb.conn.SetReadDeadline(time.Now().Add(time.Minute))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(pkt)))
+			var seq uint16
+			for b.Loop() {
+				seq++
+				binary.BigEndian.PutUint16(pkt[2:], seq)
+				pa.send(pkt, sbcA)
+				if _, _, err := pb.conn.ReadFromUDPAddrPort(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -28,6 +28,7 @@ type options struct {
 	dir        string
 	nodes      int
 	cdr        bool
+	profile    string
 }
 
 func main() {
@@ -44,6 +45,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "where configs and sipp traces go (default: a temp dir, removed after)")
 	flag.IntVar(&o.nodes, "media-nodes", 0, "anchor media on this many sbcd -media-only nodes instead of in-process (memory is summed over all processes)")
 	flag.BoolVar(&o.cdr, "cdr", false, "write CDRs (CSV and JSON lines) in -dir while loading")
+	flag.StringVar(&o.profile, "profile", "", "hold: save sbcd's heap and goroutine profiles (heap.pprof, goroutines.txt) taken with the calls up in this directory")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -81,6 +83,9 @@ func run(o options) error {
 	topo := e2e.Topology{Net: o.net}
 	cfg := filepath.Join(o.dir, "bench.yaml")
 	bc := e2e.BenchConfig(topo)
+	if o.profile != "" {
+		bc.Admin.Address = fmt.Sprintf("%s:%d", topo.AccessIP(), adminPort)
+	}
 	if o.cdr {
 		bc.CDR.Dir = filepath.Join(o.dir, "cdr")
 		bc.CDR.Formats = []string{"csv", "jsonl"}
@@ -174,6 +179,11 @@ func run(o options) error {
 			r, _, err := memory(p)
 			if err == nil {
 				fmt.Printf("  process=%d rss_kib=%d\n", i, r)
+			}
+		}
+		if o.profile != "" {
+			if err := saveProfiles(ctx, bc.Admin.Address, o.profile); err != nil {
+				fmt.Fprintln(os.Stderr, "load: profiles:", err)
 			}
 		}
 	}
