@@ -103,6 +103,8 @@ type MediaConfig struct {
 	Transcoding TranscodingConfig `yaml:"transcoding"`
 	// Recording configures call recording (media_services.go).
 	Recording RecordingConfig `yaml:"recording"`
+	// Relay selects the media relay's socket model (media_relay.go).
+	Relay RelayConfig `yaml:"relay"`
 }
 
 // AdminConfig is the management HTTP listener.

@@ -154,7 +154,11 @@ func engineConfig(pol *policy.Set) rtpengine.Config {
 	cfg := rtpengine.Config{Timeout: mc.Timeout, HoldTimeout: mc.HoldTimeout, PortDrain: mc.PortDrain,
 		Transcode: transcodeConfig(mc.Transcoding), Recording: rtpengine.RecordingConfig{
 			Dir: mc.Recording.Directory, WAV: mc.Recording.HasFormat("wav"), PCAP: mc.Recording.HasFormat("pcap"),
-			Queue: mc.Recording.Queue}}
+			Queue: mc.Recording.Queue},
+		RelayWorkers: mc.Relay.Workers}
+	if mc.Relay.Mode != policy.RelayAuto {
+		cfg.Relay = rtpengine.RelayMode(mc.Relay.Mode)
+	}
 	for _, r := range pol.Realms() {
 		dscp := -1
 		if r.Media.DSCP != nil && *r.Media.DSCP > 0 {

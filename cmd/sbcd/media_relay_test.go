@@ -1,0 +1,35 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/openborder/openborder/policy"
+	"github.com/openborder/openborder/rtpengine"
+)
+
+func TestEngineConfigRelay(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		yaml    string
+		mode    rtpengine.RelayMode
+		workers int
+	}{
+		{"default", "", rtpengine.RelayAuto, 0},
+		{"goroutine", "media: {relay: {mode: goroutine}}\n", rtpengine.RelayGoroutine, 0},
+		{"epoll with workers", "media: {relay: {mode: epoll, workers: 3}}\n", rtpengine.RelayEpoll, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pol, err := policy.Parse("relay.yaml", []byte(tt.yaml+`realms:
+  - name: access
+    listeners: [{transport: udp, address: "127.0.0.1:5060"}]
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := engineConfig(pol)
+			if cfg.Relay != tt.mode || cfg.RelayWorkers != tt.workers {
+				t.Fatalf("relay %q workers %d, want %q %d", cfg.Relay, cfg.RelayWorkers, tt.mode, tt.workers)
+			}
+		})
+	}
+}
