@@ -27,6 +27,9 @@ type Config struct {
 	// Tap receives the media packets of calls captured with Capture.
 	// Default nil: Capture fails.
 	Tap PacketTap
+	// TapRTCP sends the RTCP every call's peers send (inbound, plain) to
+	// Tap as well, captured or not: quality reports for a HEP collector.
+	TapRTCP bool
 	// ListenUDP opens media sockets for the goroutine relay. Default
 	// net.ListenUDP("udp", laddr). Setting it selects the goroutine relay
 	// when Relay is RelayAuto.

@@ -61,9 +61,11 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 	}
 	if a == nil {
 		a = c.newMono(r.FromTag, fromPool)
+		a.tap = e.baseTap(c.id)
 	}
 	if b == nil {
 		b = c.newMono(r.ToTag, toPool)
+		b.tap = e.baseTap(c.id)
 	} else if b.tag == "" && r.ToTag != "" {
 		c.rename(b, r.ToTag)
 	}

@@ -129,6 +129,7 @@ func (e *Engine) serve(c *call, r ServeRequest, sd *sdp.SessionDescription, stre
 	}
 	if a == nil {
 		a = c.newMono(r.FromTag, p)
+		a.tap = e.baseTap(c.id)
 	} else if a.pool != p {
 		e.releaseMonologue(a)
 		a.pool = p

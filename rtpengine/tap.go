@@ -14,10 +14,22 @@ type PacketTap interface {
 	MediaPacket(callID string, in, rtcp bool, local, remote netip.AddrPort, pkt []byte)
 }
 
-// tapTarget is a captured call's tap.
+// tapTarget is a captured call's tap. rtcpOnly targets (Config.TapRTCP)
+// see only the RTCP a call's peers send: the quality reports that go to a
+// HEP collector for every call.
 type tapTarget struct {
-	callID string
-	t      PacketTap
+	callID   string
+	t        PacketTap
+	rtcpOnly bool
+}
+
+// baseTap is the tap a call's streams start with: the RTCP-only one when
+// Config.TapRTCP is set, else none.
+func (e *Engine) baseTap(callID string) *tapTarget {
+	if !e.cfg.TapRTCP || e.cfg.Tap == nil {
+		return nil
+	}
+	return &tapTarget{callID: callID, t: e.cfg.Tap, rtcpOnly: true}
 }
 
 // Capture starts (on) or stops copying a call's media packets to the
@@ -31,7 +43,7 @@ func (e *Engine) Capture(callID string, on bool) error {
 		return err
 	}
 	defer c.mu.Unlock()
-	var tt *tapTarget
+	tt := e.baseTap(callID)
 	if on {
 		tt = &tapTarget{callID: callID, t: e.cfg.Tap}
 	}
@@ -50,6 +62,17 @@ func (e *Engine) Capture(callID string, on bool) error {
 // src, sent to dst from the partner endpoint.
 func (r *reader) tapped(tt *tapTarget, pkt []byte, src, dst netip.AddrPort) {
 	rtcp := r.rtcp || isRTCPPacket(pkt)
+	if tt.rtcpOnly {
+		if !rtcp {
+			return
+		}
+		local := r.ep.local
+		if r.rtcp {
+			local = netip.AddrPortFrom(local.Addr(), local.Port()+1)
+		}
+		tt.t.MediaPacket(tt.callID, true, true, local, src, pkt)
+		return
+	}
 	local := r.ep.local
 	if r.rtcp {
 		local = netip.AddrPortFrom(local.Addr(), local.Port()+1)

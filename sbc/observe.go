@@ -59,6 +59,10 @@ type MessageEvent struct {
 	// Transport is UDP, TCP or TLS.
 	Transport string
 	Msg       sip.Message
+	// Local is sbcd's own address the message left from, when the message
+	// does not carry it (responses are reported before the transport
+	// stamps them). Empty: Msg.Source() of an outgoing message.
+	Local string
 }
 
 // Attempt is one B-leg attempt of a call: a gateway or registered contact
@@ -147,7 +151,8 @@ type serverTx struct {
 
 // Respond sends res and reports it.
 func (t *serverTx) Respond(res *sip.Response) error {
-	t.r.observe(Out, res)
+	t.r.b.obs.Message(MessageEvent{Realm: t.r.name, Dir: Out, Transport: res.Transport(), Msg: res,
+		Local: t.Origin().Destination()})
 	return t.ServerTx.Respond(res)
 }
 

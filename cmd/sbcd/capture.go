@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -24,6 +25,9 @@ type captureSink struct {
 	agentID uint32
 	engine  *rtpengine.Engine
 	log     *slog.Logger
+	// sipIDs maps a call's ID to its caller-side SIP Call-ID, the HEP
+	// correlation of the RTCP its media peers send (HEP only).
+	sipIDs sync.Map
 }
 
 // newCaptureSink opens what the policy configures (nil when nothing).
@@ -76,6 +80,9 @@ var captureTransports = map[string]capture.Transport{"UDP": capture.UDP, "TCP": 
 // over HEP.
 func (s *captureSink) Message(ev sbc.MessageEvent) {
 	src, dst := parseAddr(ev.Msg.Source()), parseAddr(ev.Msg.Destination())
+	if ev.Dir == sbc.Out && !src.IsValid() {
+		src = parseAddr(ev.Local)
+	}
 	local, remote := dst, src
 	if ev.Dir == sbc.Out {
 		local, remote = src, dst
@@ -133,6 +140,9 @@ func (s *captureSink) CallAnswered(*sbc.CallRecord)               {}
 // AttemptStarted links the call's legs and media for capture filters and
 // starts capturing the media when a capture selects the call.
 func (s *captureSink) AttemptStarted(rec *sbc.CallRecord) {
+	if s.hep != nil {
+		s.sipIDs.Store(rec.ID, rec.ACallID)
+	}
 	if s.tap == nil {
 		return
 	}
@@ -156,6 +166,9 @@ func (s *captureSink) AttemptStarted(rec *sbc.CallRecord) {
 }
 
 func (s *captureSink) CallEnded(rec *sbc.CallRecord) {
+	if s.hep != nil {
+		s.sipIDs.Delete(rec.ID)
+	}
 	if s.tap == nil {
 		return
 	}
@@ -168,6 +181,16 @@ func (s *captureSink) CallEnded(rec *sbc.CallRecord) {
 
 // MediaPacket captures a media packet of a captured call (rtpengine.PacketTap).
 func (s *captureSink) MediaPacket(callID string, in, rtcp bool, local, remote netip.AddrPort, pkt []byte) {
+	if s.hep != nil && in && rtcp {
+		// quality reports of every call to the collector, tied to the
+		// call's SIP by the caller's Call-ID
+		corr := callID
+		if v, ok := s.sipIDs.Load(callID); ok {
+			corr = v.(string)
+		}
+		s.hep.Send(&hep.Packet{Src: remote, Dst: local, Transport: hep.TransportUDP, Time: time.Now(),
+			Type: hep.ProtoRTCP, CorrelationID: corr, Payload: pkt})
+	}
 	if s.tap == nil {
 		return
 	}

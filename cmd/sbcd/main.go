@@ -106,8 +106,10 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		return err
 	}
 	ecfg := engineConfig(pol)
-	if caps != nil && caps.tap != nil {
+	if caps != nil && (caps.tap != nil || caps.hep != nil) {
 		ecfg.Tap = caps
+		// RTCP of every call goes to the HEP collector
+		ecfg.TapRTCP = caps.hep != nil
 	}
 	ecfg.Logger = log.With("component", "media")
 	ecfg.OnTimeout = func(id string) {
