@@ -64,6 +64,11 @@ type monologue struct {
 	other  *monologue
 	origin originState
 	ice    *iceCreds
+	// peerUfrag is the ICE ufrag of this side's peer in its last offer;
+	// a new one is an ICE restart (RFC 8839 section 4.4.1.1.1), which
+	// our answer must mirror with fresh credentials of our own.
+	peerUfrag  string
+	iceRestart bool
 	// tap is the call's capture (nil: not captured); new endpoints take it.
 	tap *tapTarget
 }

@@ -63,6 +63,10 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 		a = c.newMono(r.FromTag, fromPool)
 		a.tap = e.baseTap(c.id)
 	}
+	if ufrag := iceUfrag(sd); ufrag != "" {
+		a.iceRestart = a.peerUfrag != "" && ufrag != a.peerUfrag
+		a.peerUfrag = ufrag
+	}
 	if b == nil {
 		b = c.newMono(r.ToTag, toPool)
 		b.tap = e.baseTap(c.id)
@@ -188,6 +192,9 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 		mux[i] = answerMux(r.Flags.RTCPMux, ea.offeredMux, st.mux)
 		ea.mux.Store(mux[i])
 		ports[i] = int(ea.local.Port())
+	}
+	if a.iceRestart {
+		a.ice, a.iceRestart = nil, false
 	}
 	a.setICE(r.Flags.ICE)
 	a.publishICE()

@@ -162,3 +162,16 @@ func NumberedBundle(body []byte) ([]byte, error) {
 	}
 	return b.Apply(body)
 }
+
+// iceUfrag is the ice-ufrag of an SDP (first m= line, else session level).
+func iceUfrag(sd *sdp.SessionDescription) string {
+	for _, md := range sd.MediaDescriptions {
+		if v, ok := md.Attribute("ice-ufrag"); ok {
+			return v
+		}
+	}
+	if v, ok := sd.Attribute("ice-ufrag"); ok {
+		return v
+	}
+	return ""
+}

@@ -2,7 +2,9 @@ package rtpengine
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -120,5 +122,44 @@ func BenchmarkPlainSDP(b *testing.B) {
 		if _, err := PlainSDP(offer); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestICERestart: a browser's re-offer with a new ice-ufrag is an ICE
+// restart, and sbcd's answer must carry fresh credentials; a re-offer with
+// the same ufrag (hold, codec change) keeps them.
+func TestICERestart(t *testing.T) {
+	e := newTestEngine(t, 42260, netip.Addr{}, nil)
+	a, b := newPeer(t), newPeer(t)
+	ctx := context.Background()
+	browser := func(ufrag string) []byte {
+		return peerSDP(a.addr.Port(), "sendrecv", "a=ice-ufrag:"+ufrag, "a=ice-pwd:0123456789012345678901", "a=rtcp-mux")
+	}
+	exchange := func(ufrag string) (string, string) {
+		t.Helper()
+		if _, err := e.Offer(ctx, OfferRequest{CallID: "restart", FromTag: "a", ToTag: "b", SDP: browser(ufrag),
+			Flags: Flags{FromInterface: "access", ToInterface: "core", TransportProtocol: "RTP/AVP"}}); err != nil {
+			t.Fatal(err)
+		}
+		ans, err := e.Answer(ctx, AnswerRequest{CallID: "restart", FromTag: "a", ToTag: "b", SDP: peerSDP(b.addr.Port(), "sendrecv"),
+			Flags: Flags{FromInterface: "access", ToInterface: "core", ICE: "force", RTCPMux: "accept"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sdpLine(ans, "ice-ufrag"), sdpLine(ans, "ice-pwd")
+	}
+	u1, p1 := exchange("aaaa")
+	if u1 == "" || p1 == "" {
+		t.Fatal("no ICE-lite credentials in the answer")
+	}
+	if u2, p2 := exchange("aaaa"); u2 != u1 || p2 != p1 {
+		t.Errorf("same ufrag re-offer changed our credentials: %s/%s -> %s/%s", u1, p1, u2, p2)
+	}
+	u3, p3 := exchange("bbbb")
+	if u3 == u1 || p3 == p1 || u3 == "" {
+		t.Errorf("ICE restart kept our credentials %s/%s", u3, p3)
+	}
+	if u4, _ := exchange("bbbb"); u4 != u3 {
+		t.Errorf("credentials changed again without a restart")
 	}
 }

@@ -168,6 +168,23 @@ func TestWebRTCBrowserCallsSIP(t *testing.T) {
 		t.Errorf("SIP side got INFO bodies %q, want one with Signal=5", infos)
 	}
 
+	// ICE restart: new credentials both ways, and the audio keeps flowing.
+	var before phoneStats
+	_ = b.Eval(ctx, `window.phone.stats()`, &before)
+	var oldUfrag string
+	_ = b.Eval(ctx, `(window.phone.sdp.remote_answer.match(/a=ice-ufrag:(\S+)/) || [])[1]`, &oldUfrag)
+	if err := b.Eval(ctx, `window.phone.restartIce()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.waitOffer(4, "a=sendrecv")
+	if err := b.WaitEval(`(window.phone.sdp.remote_answer.match(/a=ice-ufrag:(\S+)/) || [])[1] !== `+
+		fmt.Sprintf("%q", oldUfrag), 5*time.Second); err != nil {
+		t.Errorf("ICE restart: sbcd kept its ufrag %s: %v", oldUfrag, err)
+	}
+	if err := b.WaitEval(fmt.Sprintf(`window.phone.stats().then(s => s.packetsReceived > %d + 50)`, before.PacketsReceived), 5*time.Second); err != nil {
+		t.Errorf("no audio after the ICE restart: %v", err)
+	}
+
 	if err := b.Eval(ctx, `window.phone.hangup()`, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -195,6 +195,10 @@
   phone.hangup = function () { if (phone.session && !phone.session.isEnded()) phone.session.terminate(); };
   phone.hold = function () { if (phone.session) phone.session.hold(); };
   phone.unhold = function () { if (phone.session) phone.session.unhold(); };
+  // restartIce renegotiates with new ICE credentials (after a network change).
+  phone.restartIce = function () {
+    if (phone.session) phone.session.renegotiate({ rtcOfferConstraints: { iceRestart: true } });
+  };
   phone.mute = function () { if (phone.session) phone.session.mute({ audio: true }); };
   phone.unmute = function () { if (phone.session) phone.session.unmute({ audio: true }); };
   phone.dtmf = function (digits) {
