@@ -170,3 +170,50 @@ Content-Length: 0
 		t.Errorf("media across families: a_rtp_in=%d b_rtp_in=%d, want about 60 each", a, b)
 	}
 }
+
+// TestIPv4AccessToIPv6Trunk: the other direction, with sipp on both
+// sides: an IPv4 caller plays G.711 to a trunk on an IPv6-only core realm
+// whose callee (sipp on ::1) echoes it.
+func TestIPv4AccessToIPv6Trunk(t *testing.T) {
+	t.Parallel()
+	requireIPv6(t)
+	RequireFile(t, g711aPcap)
+	const net4 = 68
+	sipPort, calleePort, mMin, mMax := v6Ports(net4)
+	e := newEnv(t, net4, func(c *policy.Config) {
+		c.Realms[1].Listeners = []policy.ListenerConfig{{Transport: "udp", Address: fmt.Sprintf("[::1]:%d", sipPort)}}
+		c.Realms[1].Media = policy.RealmMediaConfig{Address: "::1", PortMin: mMin, PortMax: mMax}
+		c.Trunks[0].Gateways = []policy.GatewayConfig{{Address: fmt.Sprintf("[::1]:%d", calleePort)}}
+	})
+	callee := StartSipp(t, SippOpts{Name: "callee6", Scenario: "uas_basic.xml", LocalIP: "::1", LocalPort: calleePort,
+		MediaPort: 46000 + 2*net4, RTPEcho: true, Timeout: 30 * time.Second, Dir: e.dir})
+	caller := e.caller("caller", "uac_rtp.xml", 0, nil)
+	cr, er := caller.Wait(t), callee.Wait(t)
+	wantExit0(t, cr, er)
+
+	inv := initialInvites(er, false)
+	if len(inv) == 0 {
+		t.Fatalf("callee got no INVITE\n%s", er.Report())
+	}
+	if !strings.Contains(inv[0].StartLine, fmt.Sprintf("@[::1]:%d ", calleePort)) {
+		t.Errorf("IPv6 Request-URI: %s", inv[0].StartLine)
+	}
+	if !strings.Contains(inv[0].Body, "c=IN IP6 ::1") {
+		t.Errorf("SDP to the IPv6 trunk is not IN IP6:\n%s", inv[0].Body)
+	}
+	if v := inv[0].Header("Via"); !strings.Contains(v, fmt.Sprintf("[::1]:%d", sipPort)) {
+		t.Errorf("Via to the IPv6 trunk: %s", v)
+	}
+	if strings.Contains(inv[0].Raw, e.topo.AccessIP()) || strings.Contains(inv[0].Raw, e.topo.CallerIP(0)) {
+		t.Errorf("IPv6 INVITE leaks the IPv4 side:\n%s", inv[0].Raw)
+	}
+	ok := cr.Responses(false, 200, "INVITE")
+	if len(ok) == 0 {
+		t.Fatal("caller got no 200")
+	}
+	checkSDP(t, "answer to the IPv4 caller", ok[0].Body, e.topo.AccessIP(), AccessMediaMin, AccessMediaMax)
+	l := e.callEnded(cr)
+	if a, b := rtpIn(t, l); a <= 0 || b <= 0 {
+		t.Errorf("media across families: a_rtp_in=%d b_rtp_in=%d", a, b)
+	}
+}
