@@ -3,6 +3,7 @@ package sbc
 import (
 	"errors"
 	"net/netip"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -63,6 +64,9 @@ func (b *B2BUA) authenticate(r *realm, req *sip.Request, tx *serverTx) bool {
 	ch := b.challenger(pr.Auth)
 	var cred *auth.Credentials
 	for _, h := range req.GetHeaders(hdr) {
+		if !isDigest(h.Value()) {
+			continue // another scheme: ignored, the request is challenged
+		}
 		cr, err := auth.ParseCredentials(h.Value())
 		if err != nil {
 			b.obs.Rejected(r.name, req.Method, "auth_malformed")
@@ -114,4 +118,10 @@ func (b *B2BUA) authFailed(src netip.AddrPort) {
 	if b.guard != nil && src.IsValid() && b.guard.ReportAuthFailure(src.Addr().Unmap()) {
 		b.log.Warn("source blacklisted after failed authentications", "source", src.Addr().String())
 	}
+}
+
+// isDigest reports whether a credentials header uses the Digest scheme.
+func isDigest(v string) bool {
+	v = strings.TrimLeft(v, " \t")
+	return len(v) >= 6 && strings.EqualFold(v[:6], "Digest") && (len(v) == 6 || v[6] == ' ' || v[6] == '\t')
 }

@@ -41,7 +41,12 @@ func authorize(t *testing.T, tb *testBed, res *sip.Response, user, password stri
 func TestAuthHookInvite(t *testing.T) {
 	tb := newTestBedWith(t, fmt.Sprintf(authYAML, auth.HA1(auth.SHA256, "alice", "unit.test", "pw")))
 
-	// No credentials: 407, nothing reaches the callee.
+	// No credentials (or only another scheme's): 407, nothing reaches the callee.
+	tb.caller.send(tb.sbcA, tb.invite("c0", "1000", "Proxy-Authorization: Basic YWxpY2U6cHc=\n"))
+	tb.caller.expectResponse(407, wait)
+	// Unreadable Digest credentials: 400.
+	tb.caller.send(tb.sbcA, tb.invite("c00", "1000", "Proxy-Authorization: Digest username=\"alice\n"))
+	tb.caller.expectResponse(400, wait)
 	tb.caller.send(tb.sbcA, tb.invite("c1", "1000", ""))
 	res := tb.caller.expectResponse(407, wait)
 	if v := res.GetHeader("Proxy-Authenticate").Value(); !strings.Contains(v, `realm="unit.test"`) || !strings.Contains(v, "algorithm=SHA-256") {
