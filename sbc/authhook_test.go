@@ -114,3 +114,67 @@ func TestAuthHookInvite(t *testing.T) {
 		}
 	}
 }
+
+// register sends a REGISTER of alice's address of record with contact
+// and extra header lines, and returns the response.
+func register(t *testing.T, tb *testBed, cseq int, contact, extra string) *sip.Response {
+	t.Helper()
+	tb.caller.send(tb.sbcA, fmt.Sprintf(`
+REGISTER sip:%s SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bK-reg-%d;rport
+Max-Forwards: 70
+From: <sip:alice@%s>;tag=reg
+To: <sip:alice@%s>
+Call-ID: reg-alice
+CSeq: %d REGISTER
+Contact: <%s>
+Expires: 300
+%sContent-Length: 0
+
+`, tb.sbcA, tb.caller.addr(), cseq, tb.sbcA, tb.sbcA, cseq, contact, extra))
+	m := tb.caller.recv(wait)
+	res, ok := m.(*sip.Response)
+	if !ok {
+		t.Fatalf("got %s, want a response", short(m))
+	}
+	return res
+}
+
+func TestAuthHookRegistrationLimit(t *testing.T) {
+	yaml := fmt.Sprintf(`    auth:
+      realm: unit.test
+      algorithms: [MD5]
+      users:
+        - {name: alice, ha1_md5: %s, max_registrations: 2}
+`, auth.HA1(auth.MD5, "alice", "unit.test", "pw"))
+	tb := newTestBedWith(t, yaml)
+	cseq := 0
+	regWith := func(contact string) *sip.Response {
+		cseq++
+		res := register(t, tb, cseq, contact, "")
+		if res.StatusCode != 401 {
+			t.Fatalf("unauthenticated REGISTER: %d", res.StatusCode)
+		}
+		ch, err := auth.ParseCredentials(res.GetHeader("WWW-Authenticate").Value() + `, username="x", uri="x", response="x"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uri := "sip:" + tb.sbcA
+		resp := auth.Response(auth.MD5, auth.HA1(auth.MD5, "alice", "unit.test", "pw"), "REGISTER", uri, ch.Nonce, "00000001", "c", "auth")
+		cseq++
+		return register(t, tb, cseq, contact, fmt.Sprintf("Authorization: Digest username=\"alice\", realm=\"unit.test\", nonce=%q, uri=%q, response=%q, qop=auth, nc=00000001, cnonce=\"c\"\n", ch.Nonce, uri, resp))
+	}
+	for i, c := range []string{"sip:alice@192.0.2.1", "sip:alice@192.0.2.2", "sip:alice@192.0.2.1"} {
+		if res := regWith(c); res.StatusCode != 200 {
+			t.Fatalf("registration %d (%s): %d", i, c, res.StatusCode)
+		}
+	}
+	// A third distinct contact is over the account's limit of two.
+	res := regWith("sip:alice@192.0.2.3")
+	if res.StatusCode != 403 || res.GetHeader("Reason") == nil {
+		t.Fatalf("third contact: %d %v, want 403 with a Reason", res.StatusCode, res.GetHeader("Reason"))
+	}
+	if n := tb.b.Registrations(); n != 2 {
+		t.Fatalf("%d registrations, want 2", n)
+	}
+}
