@@ -104,6 +104,15 @@ func (f *forwarder) orphans(now time.Time, live func(realm, user string) bool) [
 	return out
 }
 
+// clientMinExpires is the shortest registration a realm accepts: the
+// registrar's minimum, or client_expires when that is shorter.
+func clientMinExpires(pr *policy.Realm) int {
+	if ce := int(pr.Registration.ClientExpires / time.Second); ce > 0 && ce < minExpires {
+		return ce
+	}
+	return minExpires
+}
+
 // registerChange is what one REGISTER asks for.
 type registerChange struct {
 	add       []binding
@@ -240,7 +249,7 @@ func (b *B2BUA) forwardRegister(r *realm, pr *policy.Realm, req *sip.Request, tx
 	if code != 0 {
 		res := newResponse(req, code)
 		if code == 423 {
-			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(min(minExpires, int(g.ClientExpires/time.Second)))))
+			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(clientMinExpires(pr))))
 		}
 		b.obs.Rejected(r.name, req.Method, "bad_register")
 		_ = tx.Respond(res)
@@ -280,9 +289,16 @@ func (b *B2BUA) forwardRegister(r *realm, pr *policy.Realm, req *sip.Request, tx
 		}
 		respondStateless(tx, req, 504, "registrar_unreachable")
 	case res.IsSuccess():
-		b.fwd.granted(key, grantedExpiry(res, cr, user, upExp), time.Now())
+		// Local bindings first: the sweeper must never see a fresh
+		// upstream registration without them.
+		bs := b.reg.update(r.name, user, ch.add, ch.remove, ch.removeAll)
+		granted := time.Duration(0)
+		if upExp > 0 {
+			granted = grantedExpiry(res, cr, user, upExp)
+		}
+		b.fwd.granted(key, granted, time.Now())
 		log.Debug("REGISTER forwarded", "status", res.StatusCode, "bindings", left)
-		b.registered(req, tx, b.reg.update(r.name, user, ch.add, ch.remove, ch.removeAll))
+		b.registered(req, tx, bs)
 	default:
 		log.Debug("REGISTER refused upstream", "status", res.StatusCode)
 		out := newResponse(req, res.StatusCode)

@@ -281,9 +281,9 @@ func (b *B2BUA) register(r *realm, req *sip.Request, tx *serverTx) {
 			remove = append(remove, ct.Address)
 			continue
 		}
-		if e < minExpires {
+		if lo := clientMinExpires(pr); e < lo {
 			res := newResponse(req, 423)
-			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(minExpires)))
+			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(lo)))
 			_ = tx.Respond(res)
 			return
 		}
