@@ -120,3 +120,40 @@ func TestRegisterOutboundTrunk(t *testing.T) {
 		t.Error("the old account was not un-registered on reload")
 	}
 }
+
+// TestRegisterOutboundRegistrarRestart: the carrier's registrar goes away
+// (no answer at all) and comes back without any memory of sbcd; sbcd's
+// refresh times out, it backs off and registers with the new process.
+func TestRegisterOutboundRegistrarRestart(t *testing.T) {
+	t.Parallel()
+	const net = 69
+	topo := Topology{Net: net}
+	reg := newRegistrar(t, topo.Gateway(1), "carrier.example", "pw")
+	reg.grant.Store(2)
+	e := newEnv(t, net, func(c *policy.Config) {
+		c.Trunks = append(c.Trunks, policy.TrunkConfig{Name: "carrier", Realm: "core",
+			Gateways: []policy.GatewayConfig{{Address: topo.Gateway(1)}},
+			Register: &policy.TrunkRegisterConfig{Username: "sbc", Password: "pw", RetryMin: time.Second, RetryMax: time.Second}})
+	})
+	waitFor(t, "first registration", 5*time.Second, func() bool { _, ok := reg.counts(); return ok >= 1 })
+	first := reg.last()
+	if first.From().Address.Host != topo.GatewayIP(1) {
+		t.Errorf("default domain %q, want the gateway's IP %s", first.From().Address.Host, topo.GatewayIP(1))
+	}
+
+	reg.close() // the registrar process dies
+	if _, err := e.sbcd.WaitFor(func(l LogLine) bool {
+		return l.Msg() == "trunk registration failed" && strings.Contains(l.Str("err"), "registrar unreachable")
+	}, 10*time.Second); err != nil {
+		t.Fatalf("no failed refresh while the registrar is gone: %v", err)
+	}
+	again := newRegistrar(t, topo.Gateway(1), "carrier.example", "pw")
+	waitFor(t, "registration with the restarted registrar", 5*time.Second, func() bool { _, ok := again.counts(); return ok >= 1 })
+	registered := func() int {
+		return len(e.sbcd.Find(func(l LogLine) bool { return l.Msg() == "trunk registered" && l.Str("trunk") == "carrier" }))
+	}
+	waitFor(t, "the recovery in the log (second \"trunk registered\")", 3*time.Second, func() bool { return registered() >= 2 })
+	if got := again.last().CallID().Value(); got != first.CallID().Value() {
+		t.Errorf("Call-ID changed across the outage: %s then %s", first.CallID().Value(), got)
+	}
+}
