@@ -28,6 +28,8 @@ const natTick = time.Second
 func (b *B2BUA) keepAliveLoop(done <-chan struct{}) {
 	t := time.NewTicker(natTick)
 	defer t.Stop()
+	// The first keep-alive of a realm goes out one interval after start.
+	start := time.Now()
 	last := map[string]time.Time{}
 	for {
 		select {
@@ -38,7 +40,13 @@ func (b *B2BUA) keepAliveLoop(done <-chan struct{}) {
 			for _, pr := range pol.Realms() {
 				g := pr.Registration
 				r := b.realms[pr.Name]
-				if r == nil || !pr.Registrar || g.KeepAlive <= 0 || now.Sub(last[pr.Name]) < g.KeepAlive {
+				if r == nil || !pr.Registrar || g.KeepAlive <= 0 {
+					continue
+				}
+				if _, ok := last[pr.Name]; !ok {
+					last[pr.Name] = start
+				}
+				if now.Sub(last[pr.Name]) < g.KeepAlive {
 					continue
 				}
 				last[pr.Name] = now
