@@ -97,6 +97,9 @@ func applyRegistrationDefaults(c *Config, dir string) {
 // it runs after realms and trunks are indexed.
 func (v *validator) registrationCheck() {
 	for i := range v.cfg.Realms {
+		v.oneFamily(i)
+	}
+	for i := range v.cfg.Realms {
 		r := &v.cfg.Realms[i]
 		g := r.Registration
 		p := fmt.Sprintf("realms[%d].registration", i)
@@ -155,6 +158,32 @@ func (v *validator) registrationCheck() {
 		}
 		if r.RetryMax < r.RetryMin {
 			v.errAt(p+".retry_max", "%s is shorter than retry_min %s", r.RetryMax, r.RetryMin)
+		}
+	}
+}
+
+// oneFamily checks that a realm's listeners are all IPv4 or all IPv6: a
+// realm has one advertised address for Via and Contact, and requests
+// leave from its listener of the transport, so a realm cannot speak both
+// families. Dual-stack service is two realms.
+func (v *validator) oneFamily(i int) {
+	r := &v.cfg.Realms[i]
+	first := -1
+	var is6 bool
+	for j, l := range r.Listeners {
+		ap, err := netip.ParseAddrPort(l.Address)
+		if err != nil {
+			continue // reported by the listener check
+		}
+		six := ap.Addr().Unmap().Is6()
+		if first < 0 {
+			first, is6 = j, six
+			continue
+		}
+		if six != is6 {
+			v.errAt(fmt.Sprintf("realms[%d].listeners[%d].address", i, j),
+				"%s is not the same IP family as listeners[%d]; a realm speaks one family: put IPv6 and IPv4 listeners in realms of their own", l.Address, first)
+			return
 		}
 	}
 }
