@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -318,5 +319,74 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if _, err := New(c); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: %v, want ErrConfig", name, err)
 		}
+	}
+}
+
+// TestStreamListeners allocates over TCP and over TLS (the client's
+// allocation is still a UDP relay, RFC 8656 section 3.1).
+func TestStreamListeners(t *testing.T) {
+	cert, err := tls.LoadX509KeyPair("../../configs/tls/cert.pem", "../../configs/tls/key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, useTLS := range []bool{false, true} {
+		name := map[bool]string{false: "tcp", true: "tls"}[useTLS]
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if useTLS {
+				ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			}
+			s, err := New(Config{Listeners: []net.Listener{ln}, Realm: "test", RelayIP: netip.MustParseAddr("127.0.0.1"),
+				RelayPortMin: 46000, RelayPortMax: 46999, Users: map[string]string{"alice": "wonderland"},
+				Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var c net.Conn
+			if useTLS {
+				c, err = tls.Dial("tcp4", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // test pair
+			} else {
+				c, err = net.Dial("tcp4", ln.Addr().String())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			lf := logging.NewDefaultLoggerFactory()
+			lf.DefaultLogLevel = logging.LogLevelDisabled
+			cl, err := pturn.NewClient(&pturn.ClientConfig{STUNServerAddr: ln.Addr().String(), TURNServerAddr: ln.Addr().String(),
+				Conn: pturn.NewSTUNConn(c), Username: "alice", Password: "wonderland", Realm: "test", LoggerFactory: lf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			if err := cl.Listen(); err != nil {
+				t.Fatal(err)
+			}
+			relay, err := cl.Allocate()
+			if err != nil {
+				t.Fatalf("allocate over %s: %v", name, err)
+			}
+			defer relay.Close()
+			if port := relay.LocalAddr().(*net.UDPAddr).Port; port < 46000 || port > 46999 {
+				t.Errorf("relay port %d outside the range", port)
+			}
+			if st := s.Stats(); st.Allocations != 1 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}
+
+func BenchmarkPeerAllowed(b *testing.B) {
+	allow := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	ips := []netip.Addr{netip.MustParseAddr("8.8.8.8"), netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("127.0.0.1")}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		PeerAllowed(ips[i%len(ips)], allow)
 	}
 }
