@@ -70,7 +70,7 @@ func newRealm(b *B2BUA, pr *policy.Realm) (*realm, error) {
 			sip.WithTransactionLayerLogger(b.sipLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {}),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(b.sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(b.sipLog), sip.WithTransportLayerReadFilter(r.wsFilter)),
 	}
 	opts = append(opts, sipgo.WithUserAgenTLSConfig(tlsConf))
 	ua, err := sipgo.NewUA(opts...)

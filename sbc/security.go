@@ -2,6 +2,9 @@ package sbc
 
 import (
 	"net"
+	"net/netip"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/openborder/openborder/sbc/guard"
 )
@@ -25,4 +28,20 @@ func (r *realm) guardPacketConn(pc net.PacketConn) net.PacketConn {
 // sees SIP) with the guard.
 func (r *realm) guardListener(l net.Listener) net.Listener {
 	return r.b.guard.WrapListener(r.name, l)
+}
+
+// wsFilter runs the guard on SIP over WebSocket, whose frames sipgo reads
+// itself: each frame is one message. Refused messages are dropped (the
+// filter cannot answer). UDP, TCP and TLS pass untouched: their sockets
+// are wrapped.
+func (r *realm) wsFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	if p.Transport != "WS" && p.Transport != "WSS" {
+		return data, nil
+	}
+	src, _ := netip.ParseAddrPort(p.RemoteAddr.String())
+	var m guard.Msg
+	if v := r.b.guard.Inspect(r.name, src, false, data, &m); v.Stage != "" {
+		return nil, nil
+	}
+	return data, nil
 }
