@@ -168,6 +168,16 @@ func TestWebRTCBrowserCallsSIP(t *testing.T) {
 		t.Errorf("SIP side got INFO bodies %q, want one with Signal=5", infos)
 	}
 
+	// Mute silences the browser's microphone on the SIP side; unmute brings it back.
+	if err := b.Eval(ctx, `window.phone.mute()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.waitTone(false)
+	if err := b.Eval(ctx, `window.phone.unmute()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.waitTone(true)
+
 	// ICE restart: new credentials both ways, and the audio keeps flowing.
 	var before phoneStats
 	_ = b.Eval(ctx, `window.phone.stats()`, &before)
@@ -201,6 +211,19 @@ func TestWebRTCBrowserCallsSIP(t *testing.T) {
 	if t.Failed() {
 		t.Logf("browser events: %s", events(b))
 	}
+}
+
+// waitTone waits until the SIP side's last second of audio holds the
+// browser's tone (present) or not (muted).
+func (w *webrtcEnv) waitTone(present bool) {
+	w.t.Helper()
+	var share float64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, share = w.peer.Received(browserToneHz); (share > 0.5) == present {
+			return
+		}
+	}
+	w.t.Errorf("SIP side: %.2f of the energy at %d Hz, want the tone present=%v", share, browserToneHz, present)
 }
 
 // waitOffer waits for the SIP side's n-th INVITE and checks its SDP.
