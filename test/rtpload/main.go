@@ -42,6 +42,9 @@ type options struct {
 	// product speaking the ng protocol) instead of starting sbcd.
 	ng       string
 	relayPid int
+	// relayMode and workers go to sbcd's media.relay.
+	relayMode string
+	workers   int
 }
 
 var errLoss = errors.New("loss above -max-loss")
@@ -63,6 +66,8 @@ func main() {
 	flag.DurationVar(&o.grace, "grace", time.Second, "how long to keep receiving after the last send")
 	flag.StringVar(&o.ng, "ng", "", "drive a running relay's ng socket at this loopback address instead of starting sbcd")
 	flag.IntVar(&o.relayPid, "relay-pid", 0, "with -ng: the relay's process id, for its CPU time")
+	flag.StringVar(&o.relayMode, "relay", "auto", "sbcd's media.relay.mode: auto, epoll or goroutine")
+	flag.IntVar(&o.workers, "workers", 0, "sbcd's media.relay.workers (0: its default)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "rtpload:", err)
@@ -98,6 +103,12 @@ func (o options) validate() error {
 	}
 	if o.grace < 0 || o.grace > time.Minute {
 		errs = append(errs, fmt.Errorf("-grace %v: want 0..1m", o.grace))
+	}
+	if o.relayMode != "auto" && o.relayMode != "epoll" && o.relayMode != "goroutine" {
+		errs = append(errs, fmt.Errorf("-relay %q: want auto, epoll or goroutine", o.relayMode))
+	}
+	if o.workers < 0 || o.workers > 256 {
+		errs = append(errs, fmt.Errorf("-workers %d: want 0..256", o.workers))
 	}
 	if o.ng != "" {
 		if a, err := netip.ParseAddrPort(o.ng); err != nil || !a.Addr().IsLoopback() {
@@ -415,13 +426,13 @@ func startSbcd(o options, dir string) (*e2e.Sbcd, *ngClient, string, error) {
 	admin := netip.AddrPortFrom(loopback, adminPort).String()
 	cfg := filepath.Join(dir, "rtpload.yaml")
 	yaml := fmt.Sprintf(`log: {level: warn, format: json}
-media: {ng: "%s", timeout: 600s}
+media: {ng: "%s", timeout: 600s, relay: {mode: %s, workers: %d}}
 admin: {address: "%s"}
 realms:
   - name: access
     listeners: [{transport: udp, address: "127.0.0.1:%d"}]
     media: {address: 127.0.0.1, port_min: %d, port_max: %d}
-`, ngAddr, admin, sipPort, o.portMin, o.portMax)
+`, ngAddr, o.relayMode, o.workers, admin, sipPort, o.portMin, o.portMax)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return nil, nil, "", err
 	}

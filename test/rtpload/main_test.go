@@ -185,7 +185,7 @@ func TestParseStatCPU(t *testing.T) {
 
 func TestOptionsExternalRelay(t *testing.T) {
 	ok := options{calls: 10, pps: 50, duration: time.Second, payload: 160, srtp: "none", receivers: 2,
-		portMin: 20000, portMax: 39999, grace: time.Second}
+		portMin: 20000, portMax: 39999, grace: time.Second, relayMode: "auto"}
 	for _, tt := range []struct {
 		name  string
 		mod   func(*options)
@@ -197,6 +197,10 @@ func TestOptionsExternalRelay(t *testing.T) {
 		{"external not loopback", func(o *options) { o.ng, o.relayPid = "192.0.2.1:2223", 42 }, false},
 		{"external and direct", func(o *options) { o.ng, o.relayPid, o.direct = "127.0.0.1:2223", 42, true }, false},
 		{"pid without ng", func(o *options) { o.relayPid = 42 }, false},
+		{"goroutine relay", func(o *options) { o.relayMode = "goroutine" }, true},
+		{"epoll relay with workers", func(o *options) { o.relayMode, o.workers = "epoll", 2 }, true},
+		{"unknown relay", func(o *options) { o.relayMode = "kernel" }, false},
+		{"negative workers", func(o *options) { o.workers = -1 }, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := ok
