@@ -134,7 +134,7 @@ func (w *webrtcEnv) checkTwoWayAudio(b *Browser) {
 func TestWebRTCBrowserCallsSIP(t *testing.T) {
 	w := newWebRTCEnv(t, 45, nil)
 	b := w.phone("alice", "")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if err := b.Eval(ctx, `window.phone.call('1234')`, nil); err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ func TestWebRTCSecureAndRelayed(t *testing.T) {
 	t.Run("wss and TURN only", func(t *testing.T) {
 		b := StartChromium(t, fmt.Sprintf("http://%s/phone/?user=carol&processing=0&relay=1&ws=wss://%s:%d",
 			w.admin, w.topo.AccessIP(), wssPort), w.wav, "--ignore-certificate-errors")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		if err := b.WaitEval(`!!(window.phone && window.phone.ready)`, 10*time.Second); err != nil {
 			t.Fatal(err)
@@ -343,7 +343,7 @@ func TestWebRTCSecureAndRelayed(t *testing.T) {
 func TestWebRTCSIPCallsBrowser(t *testing.T) {
 	w := newWebRTCEnv(t, 46, nil)
 	b := w.phone("bob", "&autoanswer=1")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if err := w.peer.Call(ctx, "bob", w.topo.CoreSIP()); err != nil {
 		t.Fatalf("SIP -> browser: %v\nevents: %s", err, events(b))
