@@ -86,6 +86,14 @@
   function watch(session) {
     phone.session = session;
     session.on('peerconnection', (e) => attach(e.peerconnection));
+    // JsSIP sends its SDP when ICE gathering completes, which waits for
+    // every TURN server, reachable or not. Send it once candidates have
+    // been quiet for half a second instead.
+    let iceQuiet = null;
+    session.on('icecandidate', (e) => {
+      clearTimeout(iceQuiet);
+      iceQuiet = setTimeout(e.ready, 500);
+    });
     phone.sdp = {};
     session.on('sdp', (e) => { phone.sdp[e.originator + '_' + e.type] = e.sdp; });
     session.on('peerconnection:setremotedescriptionfailed', (e) => log('remote SDP refused: ' + e));
