@@ -216,13 +216,13 @@ func (c *streamConn) frame() error {
 		// whole message below checks everything else.
 		cl, ok := contentLength(hdr)
 		if !ok {
-			c.refuseAndClose(hdr, r)
+			c.refuseAndClose(hdr)
 			return ErrFraming
 		}
 		total := he + 4 + cl
 		if total > r.lim.MaxMessage+1 && total > len(c.in) {
 			// Do not wait for a body that is over the limit anyway.
-			c.refuseAndClose(hdr, r)
+			c.refuseAndClose(hdr)
 			return ErrFraming
 		}
 		if total > len(c.in) {
@@ -252,17 +252,13 @@ func (c *streamConn) frame() error {
 
 // refuseAndClose answers a message whose framing cannot be trusted (the
 // connection is closed after it).
-func (c *streamConn) refuseAndClose(hdr []byte, r *rules) {
+func (c *streamConn) refuseAndClose(hdr []byte) {
 	v := c.g.Inspect(c.realm, c.src, false, hdr, &c.m)
-	code := v.Code
-	if v.Stage == "" || code == 0 {
-		if c.m.Response || v.Stage == StageBlacklist || v.Stage == StageACL {
-			return
-		}
-		code = 400
-		c.g.stats.add(StageSanity, ReasonBadContentLength)
+	if c.m.Response || v.Stage == StageBlacklist || v.Stage == StageACL || (v.Stage != "" && v.Code == 0) {
+		return
 	}
-	c.reply = Reply(c.reply[:0], hdr, &c.m, code)
+	c.g.stats.add(StageSanity, ReasonBadContentLength)
+	c.reply = Reply(c.reply[:0], hdr, &c.m, 400)
 	if len(c.reply) > 0 {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		_, _ = c.Conn.Write(c.reply)

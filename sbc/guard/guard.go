@@ -303,7 +303,7 @@ func (g *Guard) Inspect(realm string, src netip.AddrPort, stream bool, b []byte,
 		if m.ContentLength > 0 && m.ContentLength < len(body) {
 			body = body[:m.ContentLength]
 		}
-		if !checkSDP(body, r.lim.MaxSDPMedia) {
+		if len(body) > 0 && !checkSDP(body, r.lim.MaxSDPMedia) {
 			return g.refuse(StageSanity, Problem{Code: 488, Reason: ReasonBadSDP})
 		}
 	}

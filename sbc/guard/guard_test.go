@@ -383,3 +383,27 @@ func FuzzInspect(f *testing.F) {
 		_ = checkSDP(b, 8)
 	})
 }
+
+// discardConn is a connection whose writes vanish (the framer's answers).
+type discardConn struct{ pipeConn }
+
+func (discardConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+func (discardConn) SetReadDeadline(time.Time) error  { return nil }
+
+func FuzzStreamFrame(f *testing.F) {
+	f.Add(msg(sdp))
+	f.Add(append(msg(sdp), msg("")...))
+	f.Add([]byte("\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5\r\n\r\nab"))
+	f.Add([]byte("INVITE sip:a@b SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\n"))
+	set := testPolicy(f, "")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g := New(set, Options{Logger: quiet})
+		c := &streamConn{Conn: discardConn{}, g: g, realm: "access", src: src}
+		c.in = append(c.in, b...)
+		_ = c.frame()
+		if len(c.out) > len(b)+64*len(b)/100+128 {
+			t.Fatalf("framer produced %d bytes from %d", len(c.out), len(b))
+		}
+	})
+}

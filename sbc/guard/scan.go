@@ -8,8 +8,13 @@ import (
 // span is a [start, end) range of the message bytes.
 type span struct{ s, e int }
 
-func (sp span) of(b []byte) []byte { return b[sp.s:sp.e] }
-func (sp span) ok() bool           { return sp.e > sp.s }
+func (sp span) of(b []byte) []byte {
+	if sp.e <= sp.s || sp.e > len(b) {
+		return nil
+	}
+	return b[sp.s:sp.e]
+}
+func (sp span) ok() bool { return sp.e > sp.s }
 
 // Msg is what the raw scan learns about a message without parsing it:
 // offsets into the scanned bytes, never copies.
@@ -254,6 +259,10 @@ func Scan(b []byte, lim *Limits, stream bool, m *Msg) Problem {
 		}
 		sp2 := bytes.LastIndexByte(line, ' ')
 		m.method = span{0, sp1}
+		if sp2 <= sp1+1 || sp2 == len(line)-1 {
+			m.scanHeadersForReply(b)
+			return Problem{Code: 400, Reason: ReasonBadStartLine}
+		}
 		m.ruri = span{sp1 + 1, sp2}
 		m.version = span{sp2 + 1, eol}
 	}
