@@ -36,6 +36,8 @@ func TestSecurityHostileMessages(t *testing.T) {
 		c.Realms[0].Listeners = append(c.Realms[0].Listeners, policy.ListenerConfig{Transport: "tcp", Address: topo.AccessSIP()})
 		c.Security.TCP.MessageTimeout = time.Second
 		c.Security.Scanner.Disabled = true
+		// The core realm takes requests from the pbx trunk's gateway only.
+		c.Realms[1].Security.TrunksOnly = true
 	})
 	src := e.topo.CallerIP(3)
 	target := e.topo.AccessSIP()
@@ -75,6 +77,15 @@ func TestSecurityHostileMessages(t *testing.T) {
 		if !accepts(c.accept, got) {
 			t.Errorf("%s (%s): got %v, want %s", c.name, c.tr, got, c.accept)
 		}
+	}
+
+	// ACL: the core realm ignores a source that is not a trunk gateway and
+	// answers the gateway.
+	if got, err := sendTorture("udp", e.topo.CallerIP(0), e.topo.CoreSIP(), []byte(optionsPing("udp")), tortureCase{}, "acl", 700*time.Millisecond); err != nil || len(got) != 0 {
+		t.Errorf("core realm answered a stranger: %v %v", got, err)
+	}
+	if got, err := sendTorture("udp", e.topo.GatewayIP(0), e.topo.CoreSIP(), []byte(optionsPing("udp")), tortureCase{}, "acl", 2*time.Second); err != nil || !accepts("final", got) {
+		t.Errorf("core realm did not answer its gateway: %v %v", got, err)
 	}
 
 	// Slowloris: connections that never finish a message are closed after

@@ -45,8 +45,9 @@ func runTool(t *testing.T, timeout time.Duration, name string, args ...string) s
 	cmd := exec.CommandContext(ctx, RequireTool(t, name), args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "HOME="+cmd.Dir)
+	start := time.Now()
 	out, _ := cmd.CombinedOutput()
-	t.Logf("%s %s:\n%s", name, strings.Join(args, " "), out)
+	t.Logf("%s %s (%s):\n%s", name, strings.Join(args, " "), time.Since(start).Round(10*time.Millisecond), out)
 	return string(out)
 }
 
