@@ -182,6 +182,7 @@ func (c *streamConn) Read(p []byte) (int, error) {
 					c.g.stats.add(StageSanity, ReasonTruncated)
 					return 0, ErrSlowMessage
 				}
+				return 0, ErrIdle
 			}
 			return 0, err
 		}
