@@ -72,8 +72,8 @@ type ScannerConfig struct {
 	// this many distinct users within Window. Default 10; -1 disables.
 	UnknownUsers int `yaml:"unknown_users"`
 	// DistinctUsers blocks a source that addresses this many distinct
-	// users (To of REGISTER, Request-URI of other out-of-dialog requests)
-	// within Window, whatever the answers were. Default 30; -1 disables.
+	// users with REGISTER (To) or OPTIONS (Request-URI) within Window,
+	// whatever the answers were. Default 100; -1 disables.
 	DistinctUsers int `yaml:"distinct_users"`
 	// Window is the span the counters above are kept over. Default 60s.
 	Window time.Duration `yaml:"window"`
@@ -167,7 +167,7 @@ const (
 	DefaultRateViolations    = 200
 	DefaultSecurityWindow    = time.Minute
 	DefaultUnknownUsers      = 10
-	DefaultDistinctUsers     = 30
+	DefaultDistinctUsers     = 100
 	DefaultTCPIdleTimeout    = 5 * time.Minute
 	DefaultTCPMessageTimeout = 10 * time.Second
 	DefaultTCPMaxPerSource   = 64

@@ -312,7 +312,9 @@ func (g *Guard) Inspect(realm string, src netip.AddrPort, stream bool, b []byte,
 			return v
 		}
 	}
-	if !r.scanOff {
+	// Trunks are known peers: their traffic is bounded by their own
+	// limits, never judged as a scanner's.
+	if !r.scanOff && trunk == nil {
 		if v := g.scanner(r, realm, a, m, b, now); v.Stage != "" {
 			return v
 		}
@@ -413,7 +415,9 @@ func (g *Guard) rateStage(r *rules, rr *realmRules, t *trunkRules, src netip.Add
 	if !dialog && rr.rateReject {
 		p.Code = 503
 	}
-	if r.rateViolations > 0 {
+	// A trunk over its budget is refused, never blacklisted: blocking a
+	// gateway would cut every call of the trunk.
+	if r.rateViolations > 0 && t == nil {
 		hit := g.trk.with(src.Addr(), now, r.blWindow, func(t *track) bool {
 			t.rateViol++
 			return t.rateViol == r.rateViolations
@@ -436,12 +440,18 @@ func (g *Guard) scanner(r *rules, realm string, a netip.Addr, m *Msg, b []byte, 
 			}
 		}
 	}
+	// Users are walked with REGISTER or OPTIONS; INVITEs to many numbers
+	// are what a busy site does (INVITE scans meet the 404 detector).
+	meth := m.method.of(b)
 	if r.distinctUsers <= 0 || inDialog(m, b) {
 		return Verdict{}
 	}
-	user := m.RURIUser(b)
-	if bytes.Equal(m.method.of(b), []byte("REGISTER")) {
+	var user []byte
+	switch {
+	case bytes.Equal(meth, []byte("REGISTER")):
 		user = m.ToUser(b)
+	case bytes.Equal(meth, []byte("OPTIONS")):
+		user = m.RURIUser(b)
 	}
 	if len(user) == 0 {
 		return Verdict{}
@@ -476,6 +486,9 @@ func (g *Guard) Sent(realm string, dst netip.Addr, b []byte) {
 		return
 	}
 	dst = dst.Unmap().WithZone("")
+	if rr := r.realms[realm]; rr != nil && r.trunkOf(rr, netip.AddrPortFrom(dst, 0)) != nil {
+		return
+	}
 	now := g.now().UnixNano()
 	h := maphash.Bytes(g.seed, user)
 	hit := g.trk.with(dst, now, r.scanWindow, func(t *track) bool {

@@ -238,7 +238,8 @@ func TestScannerDistinctUsers(t *testing.T) {
 	g := New(testPolicy(t, "security:\n  scanner: {distinct_users: 5}\n"), Options{Logger: quiet})
 	var m Msg
 	for i := range 10 {
-		b := []byte(strings.Replace(string(msg(sdp)), "sip:bob@example.com SIP", fmt.Sprintf("sip:%d@example.com SIP", 100+i), 1))
+		b := []byte(strings.NewReplacer("INVITE sip:bob@example.com SIP", fmt.Sprintf("OPTIONS sip:%d@example.com SIP", 100+i),
+			"314159 INVITE", "314159 OPTIONS").Replace(string(msg(""))))
 		v := g.Inspect("access", src, false, b, &m)
 		if i < 4 && v.Stage != "" {
 			t.Fatalf("request %d refused: %+v", i, v)
@@ -249,6 +250,42 @@ func TestScannerDistinctUsers(t *testing.T) {
 	}
 	if !g.Blocked(src.Addr()) {
 		t.Fatal("scanner not blacklisted")
+	}
+	// INVITEs to many numbers are not a scan.
+	other := netip.MustParseAddrPort("192.0.2.99:5060")
+	for i := range 10 {
+		b := []byte(strings.Replace(string(msg(sdp)), "sip:bob@example.com SIP", fmt.Sprintf("sip:%d@example.com SIP", 100+i), 1))
+		if v := g.Inspect("access", other, false, b, &m); v.Stage != "" {
+			t.Fatalf("INVITE %d refused: %+v", i, v)
+		}
+	}
+}
+
+func TestTrunksAreNotScanners(t *testing.T) {
+	set := testPolicy(t, `security: {scanner: {unknown_users: 2}, blacklist: {rate_violations: 3}}
+trunks:
+  - name: pbx
+    realm: access
+    gateways: [{address: 198.51.100.1:5060}]
+    security: {rate_limit: {calls: 1, burst: 1}}
+`)
+	g := New(set, Options{Logger: quiet})
+	gw := netip.MustParseAddr("198.51.100.1")
+	for i := range 5 {
+		g.Sent("access", gw, fmt.Appendf(nil, "SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP x;branch=z9hG4bK1\r\nTo: <sip:%d@h>;tag=1\r\nCSeq: 1 INVITE\r\n\r\n", i))
+	}
+	var m Msg
+	b := []byte(strings.Replace(string(msg(sdp)), "testphone/1.0", "friendly-scanner", 1))
+	if v := g.Inspect("access", netip.AddrPortFrom(gw, 5060), false, b, &m); v.Stage != "" || g.Blocked(gw) {
+		t.Fatalf("trunk gateway judged as a scanner: %+v", v)
+	}
+	for range 10 {
+		if v := g.Inspect("access", netip.AddrPortFrom(gw, 5060), false, msg(sdp), &m); v.Stage != StageRateLimit || v.Reason != ReasonTrunk {
+			t.Fatalf("INVITE over the trunk's budget: %+v", v)
+		}
+	}
+	if g.Blocked(gw) {
+		t.Fatal("trunk gateway blacklisted for rate violations")
 	}
 }
 
