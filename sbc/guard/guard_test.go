@@ -444,3 +444,34 @@ func FuzzStreamFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestRealmAndAccountLimits(t *testing.T) {
+	set := testPolicy(t, `    security:
+      rate_limit:
+        realm: {requests: 6, burst: 1}
+        account: {calls: 2, burst: 1}
+`)
+	c := &clock{t: time.Unix(1000, 0)}
+	g := New(set, Options{Now: c.now, Logger: quiet})
+	var m Msg
+	from := func(user string, i int) []byte {
+		return []byte(strings.Replace(string(msg(sdp)), "sip:alice@example.com", fmt.Sprintf("sip:%s@example.com", user), 1))
+	}
+	// alice's account allows 2 calls a second, from any source.
+	var stages []string
+	for i := range 3 {
+		s := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)}), 5060)
+		stages = append(stages, g.Inspect("access", s, false, from("alice", i), &m).Reason)
+	}
+	if fmt.Sprint(stages) != fmt.Sprint([]string{"", "", ReasonAccount}) {
+		t.Fatalf("alice: %q", stages)
+	}
+	// The realm allows 6 requests a second in all (alice's 3 took 3).
+	stages = stages[:0]
+	for i := range 4 {
+		stages = append(stages, g.Inspect("access", src, false, from(fmt.Sprintf("u%d", i), i), &m).Reason)
+	}
+	if fmt.Sprint(stages) != fmt.Sprint([]string{"", "", "", ReasonRealm}) {
+		t.Fatalf("realm: %q", stages)
+	}
+}
