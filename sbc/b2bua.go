@@ -70,10 +70,15 @@ type B2BUA struct {
 	draining atomic.Bool
 	closed   atomic.Bool
 	// done is closed by Close: client transactions still running end.
-	done   chan struct{}
-	wg     sync.WaitGroup
-	panics atomic.Int64
-	seq    atomic.Uint64
+	done chan struct{}
+	// serving is closed when Start has opened every realm (or Close ran):
+	// requests received meanwhile wait for it, as realms and their
+	// addresses are still being filled in.
+	serving     chan struct{}
+	servingOnce sync.Once
+	wg          sync.WaitGroup
+	panics      atomic.Int64
+	seq         atomic.Uint64
 }
 
 // New builds a B2BUA; Start opens its listeners.
@@ -93,15 +98,16 @@ func New(cfg Config) (*B2BUA, error) {
 		cfg.Observer = nopObserver{}
 	}
 	b := &B2BUA{
-		media:  cfg.Media,
-		obs:    cfg.Observer,
-		log:    log,
-		sipLog: sipLog,
-		realms: make(map[string]*realm),
-		calls:  newRegistry(),
-		reg:    newRegistrar(),
-		fwd:    newForwarder(),
-		done:   make(chan struct{}),
+		media:   cfg.Media,
+		obs:     cfg.Observer,
+		log:     log,
+		sipLog:  sipLog,
+		realms:  make(map[string]*realm),
+		calls:   newRegistry(),
+		reg:     newRegistrar(),
+		fwd:     newForwarder(),
+		done:    make(chan struct{}),
+		serving: make(chan struct{}),
 
 		nonces:    auth.NewNonces(0, nil),
 		admission: cac.New(nil),
@@ -144,6 +150,7 @@ func (b *B2BUA) Start() error {
 	b.wg.Go(b.reg.expireLoop(b.closedCh()))
 	b.startHealth(pol)
 	b.startRegistrations(pol)
+	b.servingOnce.Do(func() { close(b.serving) })
 	return nil
 }
 
@@ -220,6 +227,7 @@ func (b *B2BUA) Close() {
 	}
 	b.reg.close()
 	close(b.done)
+	b.servingOnce.Do(func() { close(b.serving) })
 	for _, r := range b.realms {
 		r.close()
 	}
@@ -230,6 +238,7 @@ func (b *B2BUA) closedCh() <-chan struct{} { return b.reg.done }
 
 // dispatch routes a new server transaction to the code that owns it.
 func (b *B2BUA) dispatch(r *realm, req *sip.Request, tx *serverTx) {
+	<-b.serving
 	if req.IsAck() {
 		// ACK for a 2xx (ACKs for non-2xx are absorbed by the transaction).
 		if c, side := b.findDialog(r, req); c != nil {
