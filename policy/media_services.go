@@ -22,9 +22,9 @@ type TranscodingConfig struct {
 	// fail with 488 as before.
 	Enabled *bool `yaml:"enabled"`
 	// Workers, above 0, runs the pipelines on a pool of that many
-	// goroutines behind bounded queues. Default 0: each stream is
-	// transcoded on the goroutine that reads its socket (measured to
-	// sustain more calls, docs/benchmarks.md).
+	// goroutines behind bounded queues; -1 runs them inline on the
+	// relay's reading path. Default 0: the engine chooses by its relay
+	// (docs/benchmarks.md).
 	Workers int `yaml:"workers"`
 	// Queue bounds each worker's packet queue (workers > 0). Default 1024.
 	Queue int `yaml:"queue"`
@@ -90,8 +90,8 @@ func (c *Config) mediaServicesDefaults(dir string) {
 func (v *validator) mediaServices() {
 	t := v.cfg.Media.Transcoding
 	p := "media.transcoding"
-	if t.Workers < 0 || t.Workers > maxTranscodeWorkers {
-		v.errAt(p+".workers", "%d is outside 0-%d", t.Workers, maxTranscodeWorkers)
+	if t.Workers < -1 || t.Workers > maxTranscodeWorkers {
+		v.errAt(p+".workers", "%d is outside -1-%d", t.Workers, maxTranscodeWorkers)
 	}
 	if t.Queue < 1 || t.Queue > maxMediaServicesQueue {
 		v.errAt(p+".queue", "%d is outside 1-%d", t.Queue, maxMediaServicesQueue)

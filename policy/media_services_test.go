@@ -44,7 +44,7 @@ func TestMediaServicesExample(t *testing.T) {
 		t.Fatalf("configs/media-services.yaml: %v", err)
 	}
 	m := s.Config().Media
-	if m.Transcoding.MaxSessions != 250 || !m.Recording.HasFormat("pcap") || filepath.Base(m.Recording.Directory) != "recordings" {
+	if m.Transcoding.MaxSessions != 100 || !m.Recording.HasFormat("pcap") || filepath.Base(m.Recording.Directory) != "recordings" {
 		t.Errorf("media %+v", m)
 	}
 	if tk := s.Trunk("carrier"); tk == nil || !tk.Record || len(tk.Codecs) != 2 {

@@ -60,7 +60,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.ListenUDP == nil {
 		cfg.ListenUDP = func(laddr *net.UDPAddr) (*net.UDPConn, error) { return net.ListenUDP("udp", laddr) }
 	}
-	tc, err := cfg.Transcode.withDefaults()
+	tc, err := cfg.Transcode.withDefaults(cfg.Relay)
 	if err != nil {
 		return cfg, err
 	}

@@ -3,6 +3,7 @@ package rtpengine
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,13 +27,15 @@ type TranscodeConfig struct {
 	// nothing fails the offer (ErrNoCodec). Default false.
 	Disabled bool
 	// Workers, when above 0, runs the pipelines on a pool of that many
-	// goroutines (each stream pinned to one, behind a bounded queue).
-	// Default 0: each pipeline runs on the goroutine that reads its own
-	// socket, which delays only that stream and, measured with
-	// test/xcodeload (docs/benchmarks.md), sustains more calls than a
-	// pool: goroutines that spend most of their time in cgo codec calls
-	// lose their scheduler slot on every call and queue behind the
-	// socket readers.
+	// goroutines (each stream pinned to one, behind a bounded queue);
+	// WorkersInline (-1) runs each pipeline on the code that read its
+	// packet. Default 0: inline with the goroutine relay (one reader
+	// goroutine per socket, so a transcoded stream delays only itself;
+	// measured better than a pool there, docs/benchmarks.md), a pool of
+	// 4×runtime.GOMAXPROCS(0) workers with the epoll relay (whose few
+	// threads serve every socket and must never run codec work; a worker
+	// in a cgo codec call can lose its processor, so more workers than
+	// processors keep the processors busy: measured, docs/benchmarks.md).
 	Workers int
 	// QueueLen bounds each worker's queue of packets; a packet arriving
 	// at a full queue is dropped and counted. Default 1024.
@@ -57,11 +60,21 @@ const (
 	srFirst    = time.Second
 )
 
-func (c TranscodeConfig) withDefaults() (TranscodeConfig, error) {
+// WorkersInline as TranscodeConfig.Workers transcodes on the relay's
+// reading path.
+const WorkersInline = -1
+
+func (c TranscodeConfig) withDefaults(relay RelayMode) (TranscodeConfig, error) {
+	if c.Workers == 0 {
+		c.Workers = WorkersInline
+		if relay == RelayEpoll {
+			c.Workers = 4 * runtime.GOMAXPROCS(0)
+		}
+	}
 	if c.QueueLen == 0 {
 		c.QueueLen = defaultXcodeQueue
 	}
-	if c.Workers < 0 || c.QueueLen < 0 || c.MaxSessions < 0 || c.Depth < 0 || c.Depth > 8 {
+	if c.Workers < WorkersInline || c.QueueLen < 0 || c.MaxSessions < 0 || c.Depth < 0 || c.Depth > 8 {
 		return c, fmt.Errorf("%w: transcode: negative workers, queue or sessions, or depth above 8", ErrBadConfig)
 	}
 	if c.OpusComplexity < -1 || c.OpusComplexity > 10 || (c.OpusBitrate != 0 && (c.OpusBitrate < 6000 || c.OpusBitrate > 510000)) {
@@ -120,8 +133,8 @@ func (e *Engine) startTranscoders() {
 	tc := e.cfg.Transcode
 	e.xp = &xpool{}
 	e.xp.bufs.New = func() any { return new([readBufSize]byte) }
-	if tc.Workers == 0 {
-		return // inline
+	if tc.Workers == WorkersInline {
+		return
 	}
 	e.xp.workers = make([]chan xjob, tc.Workers)
 	for i := range e.xp.workers {

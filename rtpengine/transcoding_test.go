@@ -217,8 +217,9 @@ func TestTranscodedCall(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newTestEngine(t, tc.base, netip.Addr{}, func(c *Config) {
-				if !tc.inline {
-					c.Transcode.Workers = 2
+				c.Transcode.Workers = 2
+				if tc.inline {
+					c.Transcode.Workers = WorkersInline
 				}
 			})
 			pa, pb := newPeer(t), newPeer(t)

@@ -1,16 +1,19 @@
 //go:build linux && cgo
 
 // Command xcodeload measures how many Opus <-> PCMU transcoded calls the
-// media engine sustains: it runs the engine in-process on loopback with
-// real sockets, sets up -calls calls whose A leg offers only Opus and
-// whose B leg takes only PCMU, and for -duration sends 20 ms packets both
-// ways (pre-encoded Opus from A, PCMU from B: the load generator does no
-// codec work). It reports per direction the packets expected and received
-// (loss), the engine's transcoding queue drops and the longest a frame
-// waited for its worker (with -workers), the latency from sending a frame
-// to receiving its transcoded counterpart (p50/p99/max; above 20 ms, one
-// frame, counts as an overrun), and the process CPU (engine and load
-// generator together).
+// media engine sustains. It runs the engine in its own process on
+// loopback and the load generator in a child process (so that the
+// generator's goroutines neither compete with the engine's in one Go
+// scheduler nor count in its CPU). -calls calls are set up whose A leg
+// offers only Opus and whose B leg takes only PCMU; for -duration both
+// legs send 20 ms packets (pre-encoded Opus from A, PCMU from B: the
+// generator does no codec work).
+//
+// It reports per direction the frames sent and received (loss), the
+// latency from sending a frame to receiving its transcoded counterpart
+// (p50/p99/max as histogram bucket bounds; above 20 ms, one frame, counts
+// as late; more than 0.1% late frames or any loss fails the run), the engine's worker queue drops and waits (with a pool), and
+// the engine process's CPU over the send window.
 //
 //	go run ./test/xcodeload -calls 250 -duration 20s
 //
@@ -18,75 +21,51 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/bits"
-	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/openborder/openborder/codecs"
-	"github.com/openborder/openborder/codecs/opus"
 	"github.com/openborder/openborder/rtpengine"
-	"github.com/openborder/openborder/test/audiocheck"
 )
 
-type leg struct {
-	conn  *net.UDPConn
-	sbc   netip.AddrPort
-	got   atomic.Uint64
-	wrong atomic.Uint64
-}
-
-// latency is a histogram of send-to-receive times: bucket i counts those
-// below 2^i µs.
-type latency [24]atomic.Uint64
-
-func (h *latency) add(d time.Duration) {
-	us := max(d.Microseconds(), 0)
-	h[min(bits.Len64(uint64(us)), len(h)-1)].Add(1)
-}
-
-// quantile returns the upper bound of the bucket holding quantile q.
-func (h *latency) quantile(q float64) time.Duration {
-	var total, acc uint64
-	for i := range h {
-		total += h[i].Load()
-	}
-	for i := range h {
-		acc += h[i].Load()
-		if total > 0 && float64(acc) >= q*float64(total) {
-			return time.Duration(1<<i) * time.Microsecond
-		}
-	}
-	return 0
-}
+var (
+	aIP = netip.MustParseAddr("127.50.0.1")
+	bIP = netip.MustParseAddr("127.51.0.1")
+)
 
 func main() {
 	calls := flag.Int("calls", 250, "concurrent transcoded calls")
 	duration := flag.Duration("duration", 20*time.Second, "send window")
 	complexity := flag.Int("complexity", 0, "Opus encoder complexity (0: engine default)")
-	workers := flag.Int("workers", 0, "transcoding worker goroutines (0: transcode on the socket readers)")
+	workers := flag.Int("workers", 0, "transcoding worker goroutines (0: the engine's default for the relay, -1: inline)")
+	relay := flag.String("relay", "", "media relay: epoll or goroutine (default: the engine's)")
+	peer := flag.Bool("peer", false, "run as the load generator (started by xcodeload itself)")
 	flag.Parse()
-	if err := run(*calls, *duration, *complexity, *workers); err != nil {
+	var err error
+	if *peer {
+		err = runPeer(*calls, *duration, os.Stdin, os.Stdout)
+	} else {
+		err = run(*calls, *duration, *complexity, *workers, rtpengine.RelayMode(*relay))
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "xcodeload:", err)
 		os.Exit(1)
 	}
 }
 
-func sdp(port uint16, addr string, fmts string, attrs ...string) []byte {
-	l := []string{"v=0", "o=- 1 1 IN IP4 " + addr, "s=-", "c=IN IP4 " + addr, "t=0 0",
-		"m=audio " + strconv.Itoa(int(port)) + " RTP/AVP " + fmts}
+func sdp(port int, addr netip.Addr, fmts string, attrs ...string) []byte {
+	l := []string{"v=0", "o=- 1 1 IN IP4 " + addr.String(), "s=-", "c=IN IP4 " + addr.String(), "t=0 0",
+		"m=audio " + strconv.Itoa(port) + " RTP/AVP " + fmts}
 	l = append(l, attrs...)
 	l = append(l, "a=rtcp-mux", "a=sendrecv")
 	return []byte(strings.Join(l, "\r\n") + "\r\n")
@@ -108,159 +87,99 @@ func cpu() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func run(calls int, duration time.Duration, complexity, workers int) error {
-	aIP, bIP := netip.MustParseAddr("127.50.0.1"), netip.MustParseAddr("127.51.0.1")
+// ints parses a line of space-separated integers after a keyword.
+func ints(line, key string, n int) ([]int, error) {
+	f := strings.Fields(line)
+	if len(f) != n+1 || f[0] != key {
+		return nil, fmt.Errorf("want %q and %d numbers, got %.80q", key, n, line)
+	}
+	out := make([]int, n)
+	for i := range out {
+		v, err := strconv.Atoi(f[i+1])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// run is the engine side: it starts the peer process, sets up the calls
+// between the peer's sockets and measures its own CPU while they run.
+func run(calls int, duration time.Duration, complexity, workers int, relay rtpengine.RelayMode) error {
 	e, err := rtpengine.New(rtpengine.Config{
 		Interfaces: []rtpengine.InterfaceConfig{
 			{Name: "access", Addr: aIP, PortMin: 30000, PortMax: 30000 + 4*calls + 20},
 			{Name: "core", Addr: bIP, PortMin: 40000, PortMax: 40000 + 4*calls + 20},
 		},
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Relay:     relay,
 		Transcode: rtpengine.TranscodeConfig{OpusComplexity: complexity, Workers: workers, QueueLen: 4096},
 	})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, "-peer", "-calls", strconv.Itoa(calls), "-duration", duration.String())
+	cmd.Stderr = os.Stderr
+	toPeer, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	fromPeer, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	rd := bufio.NewReader(fromPeer)
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("peer: %w", err)
+	}
+	ports, err := ints(line, "ports", 2*calls)
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
-	as, bs := make([]*leg, calls), make([]*leg, calls)
+	sbc := make([]string, 0, 2*calls)
 	for i := range calls {
-		for _, x := range []struct {
-			l  **leg
-			ip netip.Addr
-		}{{&as[i], aIP}, {&bs[i], bIP}} {
-			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: x.ip.AsSlice()})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			_ = c.SetReadBuffer(1 << 20)
-			*x.l = &leg{conn: c}
-		}
 		id := "load-" + strconv.Itoa(i)
-		aPort := as[i].conn.LocalAddr().(*net.UDPAddr).Port
-		bPort := bs[i].conn.LocalAddr().(*net.UDPAddr).Port
 		offer, err := e.Offer(ctx, rtpengine.OfferRequest{CallID: id, FromTag: "A",
-			SDP:   sdp(uint16(aPort), aIP.String(), "111", "a=rtpmap:111 opus/48000/2"),
+			SDP:   sdp(ports[2*i], aIP, "111", "a=rtpmap:111 opus/48000/2"),
 			Flags: rtpengine.Flags{FromInterface: "access", ToInterface: "core", Codecs: []string{"PCMU"}}})
 		if err != nil {
 			return fmt.Errorf("offer %d: %w", i, err)
 		}
 		answer, err := e.Answer(ctx, rtpengine.AnswerRequest{CallID: id, FromTag: "A", ToTag: "B",
-			SDP: sdp(uint16(bPort), bIP.String(), "0")})
+			SDP: sdp(ports[2*i+1], bIP, "0")})
 		if err != nil {
 			return fmt.Errorf("answer %d: %w", i, err)
 		}
-		as[i].sbc = netip.AddrPortFrom(aIP, uint16(mport(answer)))
-		bs[i].sbc = netip.AddrPortFrom(bIP, uint16(mport(offer)))
+		sbc = append(sbc, strconv.Itoa(mport(answer)), strconv.Itoa(mport(offer)))
 	}
-	defer func() {
-		for i := range calls {
-			_, _ = e.Delete("load-"+strconv.Itoa(i), "")
-		}
-	}()
-
-	// One second of pre-encoded audio per side (50 frames), looped.
-	enc, err := opus.NewEncoder(opus.EncoderConfig{})
-	if err != nil {
+	if _, err := fmt.Fprintf(toPeer, "sbc %s\n", strings.Join(sbc, " ")); err != nil {
 		return err
 	}
-	var opusFrames, ulawFrames [50][]byte
-	for f := range 50 {
-		out := make([]byte, 1500)
-		n, err := enc.Encode(audiocheck.Sine(48000, f*960, 960, 1000, 8000), out)
-		if err != nil {
-			return err
-		}
-		opusFrames[f] = out[:n]
-		u := make([]byte, 160)
-		codecs.UlawEncodeFrame(u, audiocheck.Sine(8000, f*160, 160, 600, 8000))
-		ulawFrames[f] = u
+	if line, err = rd.ReadString('\n'); err != nil || strings.TrimSpace(line) != "start" {
+		return fmt.Errorf("peer did not start: %q %v", line, err)
 	}
-
-	ticks := int(duration / (20 * time.Millisecond))
-	sent := make([]atomic.Int64, ticks)
-	var lat latency
-	var maxLat, overrun atomic.Int64
-	var wg sync.WaitGroup
-	recv := func(l *leg, pt byte, size int) {
-		defer wg.Done()
-		buf := make([]byte, 2048)
-		for {
-			n, err := l.conn.Read(buf)
-			if err != nil {
-				return
-			}
-			if n < 12 || buf[1]&0x7f >= 72 && buf[1]&0x7f <= 76 {
-				continue // RTCP
-			}
-			if buf[1]&0x7f != pt || (size > 0 && n != size) {
-				l.wrong.Add(1)
-				continue
-			}
-			// One frame out per frame in, in order: the n-th packet
-			// received is the transcoded n-th frame sent.
-			if k := l.got.Add(1) - 1; k < uint64(len(sent)) {
-				d := time.Duration(time.Now().UnixNano() - sent[k].Load())
-				lat.add(d)
-				if d > 20*time.Millisecond {
-					overrun.Add(1)
-				}
-				if int64(d) > maxLat.Load() {
-					maxLat.Store(int64(d))
-				}
-			}
-		}
-	}
-	for i := range calls {
-		wg.Add(2)
-		go recv(as[i], 111, 0)
-		go recv(bs[i], 0, 12+160)
-	}
-
-	pkt := make([]byte, 12+1500)
 	c0, t0 := cpu(), time.Now()
-	next := t0
-	late := time.Duration(0)
-	for k := range ticks {
-		next = next.Add(20 * time.Millisecond)
-		sent[k].Store(time.Now().UnixNano())
-		for i := range calls {
-			for side, l := range []*leg{as[i], bs[i]} {
-				payload := opusFrames[k%50]
-				pt, step := byte(111), uint32(960)
-				if side == 1 {
-					payload, pt, step = ulawFrames[k%50], 0, 160
-				}
-				pkt[0], pkt[1] = 0x80, pt
-				binary.BigEndian.PutUint16(pkt[2:], uint16(k))
-				binary.BigEndian.PutUint32(pkt[4:], uint32(k)*step)
-				binary.BigEndian.PutUint32(pkt[8:], uint32(i*2+side+1))
-				n := 12 + copy(pkt[12:], payload)
-				if _, err := l.conn.WriteToUDPAddrPort(pkt[:n], l.sbc); err != nil {
-					return err
-				}
-			}
-		}
-		if d := time.Until(next); d > 0 {
-			time.Sleep(d)
-		} else if -d > late {
-			late = -d
-		}
+	if line, err = rd.ReadString('\n'); err != nil || strings.TrimSpace(line) != "stop" {
+		return fmt.Errorf("peer did not finish: %q %v", line, err)
 	}
-	time.Sleep(300 * time.Millisecond) // let the last frames arrive
 	c1, wall := cpu(), time.Since(t0)
-	var gotA, gotB, wrong uint64
-	for i := range calls {
-		gotA += as[i].got.Load()
-		gotB += bs[i].got.Load()
-		wrong += as[i].wrong.Load() + bs[i].wrong.Load()
-		_ = as[i].conn.Close()
-		_ = bs[i].conn.Close()
+	result, err := rd.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("peer result: %w", err)
 	}
-	wg.Wait()
 	st := e.TranscodeStats()
-	want := uint64(calls * ticks)
 	pct := func(q float64) string { // upper bound of the bucket holding quantile q
 		var total, acc uint64
 		for _, n := range st.QueueDelay {
@@ -268,22 +187,30 @@ func run(calls int, duration time.Duration, complexity, workers int) error {
 		}
 		for i, n := range st.QueueDelay {
 			acc += n
-			if float64(acc) >= q*float64(total) {
+			if total > 0 && float64(acc) >= q*float64(total) {
 				return (time.Duration(1<<i) * time.Microsecond).String()
 			}
 		}
 		return "-"
 	}
-	fmt.Printf("calls=%d duration=%v frames_per_direction=%d opus_to_pcmu_received=%d pcmu_to_opus_received=%d loss=%d wrong=%d "+
-		"latency_p50<%v p99<%v max=%v late_over_20ms=%d "+
-		"queue_dropped=%d queue_wait_p50<%s p99<%s p999<%s max=%v queue_overruns=%d sender_max_late=%v process_cpu=%.1f%% cpu_per_call_frame=%.1fus\n",
-		calls, duration, want, gotB, gotA, 2*want-gotA-gotB, wrong,
-		lat.quantile(0.5), lat.quantile(0.99), time.Duration(maxLat.Load()).Round(10*time.Microsecond), overrun.Load(),
-		st.Dropped, pct(0.5), pct(0.99), pct(0.999),
-		st.MaxQueueDelay.Round(10*time.Microsecond), st.Overruns,
-		late.Round(10*time.Microsecond), 100*float64(c1-c0)/float64(wall), float64((c1-c0).Microseconds())/float64(want))
-	if gotA+gotB < 2*want || st.Dropped > 0 {
-		return fmt.Errorf("loss or drops")
+	frames := float64(calls) * float64(wall) / float64(20*time.Millisecond)
+	fmt.Printf("calls=%d relay=%s workers=%d %s engine_cpu=%.1f%% engine_cpu_per_call_frame=%.1fus "+
+		"queue_dropped=%d queue_wait_p50<%s p99<%s max=%v queue_overruns=%d\n",
+		calls, orDefault(string(relay)), workers, strings.TrimSpace(result), 100*float64(c1-c0)/float64(wall),
+		float64((c1-c0).Microseconds())/frames, st.Dropped, pct(0.5), pct(0.99),
+		st.MaxQueueDelay.Round(10*time.Microsecond), st.Overruns)
+	for i := range calls {
+		_, _ = e.Delete("load-"+strconv.Itoa(i), "")
+	}
+	if strings.Contains(result, "FAIL") || st.Dropped > 0 {
+		return fmt.Errorf("loss, late frames or drops")
 	}
 	return nil
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "default"
+	}
+	return s
 }
