@@ -208,3 +208,23 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzChannelDecode feeds arbitrary bytes, as received from a leg, to a
+// channel decoding each codec: it must not panic, and a packet decodes to
+// at most two samples per byte (G.722 at 16 kHz resampled to 8 kHz gives
+// one) or one Opus packet's 120 ms at 8 kHz.
+func FuzzChannelDecode(f *testing.F) {
+	f.Add(rtp(0, 1, 160, 1, make([]byte, 160)))
+	f.Add(rtp(9, 1, 160, 1, make([]byte, 160)))
+	f.Add(rtp(111, 1, 960, 1, []byte{0x78, 1, 2}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c channel
+		c.setPayloadTypes(PayloadTypes{0: "pcmu", 8: "pcma", 9: "g722", 111: "opus", 101: "telephone-event"})
+		for range 2 {
+			pcm, _, ok := c.decode(b, 8000)
+			if ok && len(pcm) > max(2*len(b), 960) {
+				t.Fatalf("%d samples from %d bytes", len(pcm), len(b))
+			}
+		}
+	})
+}
