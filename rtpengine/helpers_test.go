@@ -50,11 +50,24 @@ type peer struct {
 	addr netip.AddrPort
 }
 
+// testPortsEnd ends the loopback ports the engines of this package's
+// tests bind (from testPortBase); a peer's ephemeral port must not fall in
+// there, or an engine finds its port taken.
+const testPortsEnd = 43000
+
 func newPeer(t testing.TB) *peer {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	var c *net.UDPConn
+	for {
+		var err error
+		if c, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+			t.Fatal(err)
+		}
+		if p := c.LocalAddr().(*net.UDPAddr).Port; p < testPortBase || p >= testPortsEnd {
+			break
+		}
+		// Keep it open until the next bind so the kernel moves on.
+		defer c.Close()
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return &peer{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
