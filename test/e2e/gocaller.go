@@ -28,12 +28,13 @@ type GoCaller struct {
 	done                                       chan struct{}
 }
 
-// NewGoCaller makes a caller that sends from ip:port.
+// NewGoCaller makes a caller that sends from ip:port (port 0: any).
 func NewGoCaller(ip string, port int) (*GoCaller, error) {
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: port})
 	if err != nil {
 		return nil, fmt.Errorf("go caller: %w", err)
 	}
+	port = conn.LocalAddr().(*net.UDPAddr).Port
 	c := &GoCaller{conn: conn, ip: ip, port: port, msgs: make(chan Message, 64), byeIn: make(chan Message, 4), done: make(chan struct{})}
 	go c.read()
 	return c, nil
@@ -134,24 +135,31 @@ func (c *GoCaller) transact(ctx context.Context, msg []byte, cseq int, method st
 	}
 }
 
-// Call sends an INVITE with the SDP offer to user@target (host:port),
-// waits for the 200 and ACKs it; it returns the SDP answer.
-func (c *GoCaller) Call(ctx context.Context, user, target string, offer []byte) ([]byte, error) {
+// Invite sends an INVITE with the SDP offer to user@target (host:port)
+// and returns its final response, which it ACKs: a 2xx with the dialog's
+// ACK (the call is then up), any other with the transaction's own.
+func (c *GoCaller) Invite(ctx context.Context, user, target string, offer []byte) (Message, error) {
 	addr, err := net.ResolveUDPAddr("udp", target)
 	if err != nil {
-		return nil, err
+		return Message{}, err
 	}
 	c.target, c.user = addr, user
 	c.callID, c.fromTag, c.toTag, c.cseq = token()+"@gocaller", token(), "", 1
 	ruri := fmt.Sprintf("sip:%s@%s", user, target)
-	res, err := c.transact(ctx, c.request("INVITE", ruri, token(), 1, "INVITE", string(offer)), 1, "INVITE")
+	branch := token()
+	res, err := c.transact(ctx, c.request("INVITE", ruri, branch, 1, "INVITE", string(offer)), 1, "INVITE")
 	if err != nil {
-		return nil, err
-	}
-	if res.Status() != 200 {
-		return nil, fmt.Errorf("INVITE answered %d", res.Status())
+		return Message{}, err
 	}
 	c.toTag = res.ToTag()
+	if res.Status() >= 300 {
+		// RFC 3261 17.1.1.3: the ACK of a failure is part of the INVITE
+		// transaction (same branch and Request-URI); no dialog remains
+		ack := c.request("ACK", ruri, branch, 1, "ACK", "")
+		c.toTag = ""
+		_, err := c.conn.WriteToUDP(ack, c.target)
+		return res, err
+	}
 	c.remoteTarget = ruri
 	if ct := res.Header("Contact"); ct != "" {
 		if i, j := strings.Index(ct, "<"), strings.Index(ct, ">"); i >= 0 && j > i {
@@ -159,10 +167,31 @@ func (c *GoCaller) Call(ctx context.Context, user, target string, offer []byte) 
 		}
 	}
 	ack := c.request("ACK", c.remoteTarget, token(), 1, "ACK", "")
-	if _, err := c.conn.WriteToUDP(ack, c.target); err != nil {
+	_, err = c.conn.WriteToUDP(ack, c.target)
+	return res, err
+}
+
+// Call places a call that must be answered 200 and returns the SDP answer.
+func (c *GoCaller) Call(ctx context.Context, user, target string, offer []byte) ([]byte, error) {
+	res, err := c.Invite(ctx, user, target, offer)
+	if err != nil {
 		return nil, err
 	}
+	if res.Status() != 200 {
+		return nil, fmt.Errorf("INVITE answered %d", res.Status())
+	}
 	return []byte(res.Body), nil
+}
+
+// Options sends OPTIONS to target itself (host:port) and returns the answer.
+func (c *GoCaller) Options(ctx context.Context, target string) (Message, error) {
+	addr, err := net.ResolveUDPAddr("udp", target)
+	if err != nil {
+		return Message{}, err
+	}
+	c.target, c.user = addr, "sbc"
+	c.callID, c.fromTag, c.toTag = token()+"@gocaller", token(), ""
+	return c.transact(ctx, c.request("OPTIONS", "sip:"+target, token(), 1, "OPTIONS", ""), 1, "OPTIONS")
 }
 
 // Hangup sends BYE for the current call and waits for its 200.

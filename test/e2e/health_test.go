@@ -58,13 +58,13 @@ func TestHealthChecksMoveTrafficAndBack(t *testing.T) {
 		t.Fatal("gateway 0 got no OPTIONS")
 	}
 
-	if r := caller.call("3000", "", 0); r.Code != 200 {
+	if r := caller.call("3000", 0); r.Code != 200 {
 		t.Fatalf("first call: %d", r.Code)
 	}
 	// sbcd answers OPTIONS addressed to itself, as gateways' probes of it expect.
-	if res := caller.options(); res == nil || res.StatusCode != 200 || res.GetHeader("Allow") == nil ||
-		res.GetHeader("Accept") == nil || res.GetHeader("Supported") == nil {
-		t.Errorf("OPTIONS to sbcd: %v", res)
+	if res, err := caller.options(); err != nil || res.Status() != 200 || res.Header("Allow") == "" ||
+		res.Header("Accept") == "" || res.Header("Supported") == "" {
+		t.Errorf("OPTIONS to sbcd: %v %+v", err, res)
 	}
 	// Gateway 0 dies: no OPTIONS answers, no INVITE answers.
 	died := time.Now()
@@ -72,13 +72,13 @@ func TestHealthChecksMoveTrafficAndBack(t *testing.T) {
 	gw0.inviteCode.Store(0)
 	// A call placed before the probes notice still succeeds: its silent
 	// attempt times out (attempt_timeout 1s) and gateway 1 answers.
-	if r := caller.call("3000", "", 0); r.Code != 200 || r.Took < 900*time.Millisecond {
+	if r := caller.call("3000", 0); r.Code != 200 || r.Took < 900*time.Millisecond {
 		t.Errorf("call in flight when gateway 0 died: %d after %v", r.Code, r.Took)
 	}
 	waitGatewayHealth(t, net, "a", g0, "down", 3*time.Second)
 	before, _ := gw0.counts()
 	for range 3 {
-		if r := caller.call("3000", "", 0); r.Code != 200 || r.Took > time.Second {
+		if r := caller.call("3000", 0); r.Code != 200 || r.Took > time.Second {
 			t.Errorf("call while gateway 0 is down: %d after %v (want 200 at once from gateway 1)", r.Code, r.Took)
 		}
 	}
@@ -104,7 +104,7 @@ func TestHealthChecksMoveTrafficAndBack(t *testing.T) {
 	gw0.answerOptions.Store(true)
 	gw0.inviteCode.Store(200)
 	waitGatewayHealth(t, net, "a", g0, "up", 3*time.Second)
-	if r := caller.call("3000", "", 0); r.Code != 200 {
+	if r := caller.call("3000", 0); r.Code != 200 {
 		t.Fatalf("call after recovery: %d", r.Code)
 	}
 	if after, _ := gw0.counts(); after != before+1 {
@@ -116,7 +116,7 @@ func TestHealthChecksMoveTrafficAndBack(t *testing.T) {
 	gw1.answerOptions.Store(false)
 	waitGatewayHealth(t, net, "a", g0, "down", 3*time.Second)
 	waitGatewayHealth(t, net, "a", g1, "down", 3*time.Second)
-	r := caller.call("3000", "", 0)
+	r := caller.call("3000", 0)
 	if r.Code != 503 || r.Took > 500*time.Millisecond || !strings.Contains(r.Reason, "cause=503") || !strings.Contains(r.Reason, "No gateway in service") {
 		t.Errorf("call with no gateway in service: %d after %v, Reason %q", r.Code, r.Took, r.Reason)
 	}
@@ -152,7 +152,7 @@ func TestFailoverRerouteThenFinal504WithReason(t *testing.T) {
 	caller := newGoCaller(t, e.topo.CallerIP(0), e.topo.AccessSIP())
 
 	// 503 from a moves on to b, which times out after attempt_timeout: 504.
-	r := caller.call("5000", "", 0)
+	r := caller.call("5000", 0)
 	if r.Code != 504 || !strings.Contains(r.Reason, "SIP;cause=408") || r.Took < 900*time.Millisecond || r.Took > 2500*time.Millisecond {
 		t.Errorf("all failed: %d after %v, Reason %q; want 504 after about 1s with cause=408", r.Code, r.Took, r.Reason)
 	}
@@ -163,7 +163,7 @@ func TestFailoverRerouteThenFinal504WithReason(t *testing.T) {
 		t.Errorf("trunk b got %d INVITEs", b)
 	}
 	// max_attempts 1: the 503 is final, mapped with its cause.
-	r = caller.call("1000", "", 0)
+	r = caller.call("1000", 0)
 	if r.Code != 503 || !strings.Contains(r.Reason, "SIP;cause=503") {
 		t.Errorf("capped: %d Reason %q", r.Code, r.Reason)
 	}
@@ -171,13 +171,13 @@ func TestFailoverRerouteThenFinal504WithReason(t *testing.T) {
 		t.Errorf("capped route tried trunk b (%d INVITEs)", b)
 	}
 	// setup_timeout bounds the whole setup below the attempt timeout.
-	r = caller.call("2000", "", 0)
+	r = caller.call("2000", 0)
 	if r.Code != 504 || r.Took < 900*time.Millisecond || r.Took > 2500*time.Millisecond {
 		t.Errorf("setup timeout: %d after %v, want 504 after about 1s", r.Code, r.Took)
 	}
 	// Once b answers again, the 503 of a is rerouted without the caller seeing it.
 	gwB.inviteCode.Store(200)
-	if r := caller.call("5000", "", 0); r.Code != 200 {
+	if r := caller.call("5000", 0); r.Code != 200 {
 		t.Errorf("reroute to b: %d", r.Code)
 	}
 	wantAttrs(t, e.sbcd.Find(func(l LogLine) bool { return l.Msg() == "every candidate failed" })[0],

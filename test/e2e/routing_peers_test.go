@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -234,21 +235,23 @@ func (g *goGateway) sendRTP(to string, keep int) {
 }
 
 // goCaller places calls into the access realm from its own UDP socket.
+// goCaller places the routing tests' calls: a GoCaller on an ephemeral
+// port of ip, calling through sbc.
 type goCaller struct {
-	t    *testing.T
-	conn *net.UDPConn
-	sbc  string
-	n    int
+	t   *testing.T
+	c   *GoCaller
+	ip  string
+	sbc string
 }
 
 func newGoCaller(t *testing.T, ip, sbc string) *goCaller {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+	c, err := NewGoCaller(ip, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return &goCaller{t: t, conn: c, sbc: sbc}
+	t.Cleanup(c.Close)
+	return &goCaller{t: t, c: c, ip: ip, sbc: sbc}
 }
 
 // callResult is the caller's view of one call.
@@ -258,103 +261,29 @@ type callResult struct {
 	Took   time.Duration
 }
 
-// call places one call to user with extra headers, holds it for hold when
-// answered, and hangs up; it returns the final response's status.
-func (c *goCaller) call(user, extra string, hold time.Duration) callResult {
+// call places one call to user, holds it for hold when answered, and hangs
+// up; it returns the final response's status, Reason and setup time.
+func (c *goCaller) call(user string, hold time.Duration) callResult {
 	c.t.Helper()
-	c.n++
-	me := c.conn.LocalAddr().String()
-	cid := fmt.Sprintf("rt-%d-%s", c.n, sip.GenerateTagN(8))
-	branch := "z9hG4bK-" + cid
-	ip := strings.Split(me, ":")[0]
-	sdp := fmt.Sprintf("v=0\no=caller 1 1 IN IP4 %s\ns=-\nc=IN IP4 %s\nt=0 0\nm=audio %d RTP/AVP 0\na=rtpmap:0 PCMU/8000\n", ip, ip, CallerMediaPort)
-	head := fmt.Sprintf(`
-INVITE sip:%s@%s SIP/2.0
-Via: SIP/2.0/UDP %s;branch=%s;rport
-Max-Forwards: 70
-From: <sip:alice@%s>;tag=a-%s
-To: <sip:%s@%s>
-Call-ID: %s
-CSeq: 1 INVITE
-Contact: <sip:alice@%s>
-%sContent-Type: application/sdp
-`, user, c.sbc, me, branch, me, cid, user, c.sbc, cid, me, extra)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	sdp := fmt.Sprintf("v=0\r\no=caller 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n", c.ip, c.ip, CallerMediaPort)
 	start := time.Now()
-	c.write(sipText(head, sdp))
-	res := c.final(cid, 40*time.Second)
+	res, err := c.c.Invite(ctx, user, c.sbc, []byte(sdp))
 	out := callResult{Took: time.Since(start)}
-	if res == nil {
-		c.t.Errorf("call %s to %s: no final response", cid, user)
+	if err != nil {
+		c.t.Errorf("call to %s: no final response: %v", user, err)
 		return out
 	}
-	out.Code = res.StatusCode
-	if h := res.GetHeader("Reason"); h != nil {
-		out.Reason = h.Value()
-	}
-	toTag, _ := res.To().Params.Get("tag")
-	if res.StatusCode >= 300 {
-		// ACK for a non-2xx final: same branch, To with the tag.
-		c.write(sipText(fmt.Sprintf(`
-ACK sip:%s@%s SIP/2.0
-Via: SIP/2.0/UDP %s;branch=%s;rport
-Max-Forwards: 70
-From: <sip:alice@%s>;tag=a-%s
-To: %s
-Call-ID: %s
-CSeq: 1 ACK
-`, user, c.sbc, me, branch, me, cid, res.To().Value(), cid), ""))
+	out.Code, out.Reason = res.Status(), res.Header("Reason")
+	if out.Code >= 300 {
 		return out
 	}
-	target := c.sbc
-	if ct := res.Contact(); ct != nil {
-		target = fmt.Sprintf("%s:%d", ct.Address.Host, ct.Address.Port)
-	}
-	inDialog := func(method string, seq int) {
-		c.write(sipText(fmt.Sprintf(`
-%s sip:sbc@%s SIP/2.0
-Via: SIP/2.0/UDP %s;branch=z9hG4bK-%s-%d;rport
-Max-Forwards: 70
-From: <sip:alice@%s>;tag=a-%s
-To: <sip:%s@%s>;tag=%s
-Call-ID: %s
-CSeq: %d %s
-`, method, target, me, cid, seq, me, cid, user, c.sbc, toTag, cid, seq, method), ""))
-	}
-	inDialog("ACK", 1)
 	time.Sleep(hold)
-	inDialog("BYE", 2)
-	if r := c.final(cid, 5*time.Second); r == nil || r.StatusCode != 200 {
-		c.t.Errorf("call %s: BYE not answered 200", cid)
+	if err := c.c.Hangup(ctx); err != nil {
+		c.t.Errorf("call to %s: BYE: %v", user, err)
 	}
 	return out
-}
-
-func (c *goCaller) write(b []byte) {
-	ua, _ := net.ResolveUDPAddr("udp", c.sbc)
-	if _, err := c.conn.WriteToUDP(b, ua); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// final waits for the next final response of call cid, skipping others.
-func (c *goCaller) final(cid string, timeout time.Duration) *sip.Response {
-	deadline := time.Now().Add(timeout)
-	buf := make([]byte, 65535)
-	for time.Now().Before(deadline) {
-		_ = c.conn.SetReadDeadline(deadline)
-		n, _, err := c.conn.ReadFromUDP(buf)
-		if err != nil {
-			return nil
-		}
-		m, err := sip.NewParser().ParseSIP(bytes.Clone(buf[:n]))
-		if err != nil {
-			continue
-		}
-		if r, ok := m.(*sip.Response); ok && r.StatusCode >= 200 && r.CallID().Value() == cid {
-			return r
-		}
-	}
-	return nil
 }
 
 // adminJSON calls the admin API with a token and decodes the reply into v.
@@ -382,19 +311,8 @@ func adminJSON(t *testing.T, method, url, token string, body any, v any) int {
 }
 
 // options sends OPTIONS to sbcd itself and returns its answer.
-func (c *goCaller) options() *sip.Response {
-	c.t.Helper()
-	c.n++
-	me := c.conn.LocalAddr().String()
-	cid := fmt.Sprintf("opt-%d-%s", c.n, sip.GenerateTagN(8))
-	c.write(sipText(fmt.Sprintf(`
-OPTIONS sip:%s SIP/2.0
-Via: SIP/2.0/UDP %s;branch=z9hG4bK-%s;rport
-Max-Forwards: 70
-From: <sip:alice@%s>;tag=o-%s
-To: <sip:%s>
-Call-ID: %s
-CSeq: 1 OPTIONS
-`, c.sbc, me, cid, me, cid, c.sbc, cid), ""))
-	return c.final(cid, 5*time.Second)
+func (c *goCaller) options() (Message, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.c.Options(ctx, c.sbc)
 }

@@ -59,7 +59,7 @@ func TestRoutingLeastCostTimeOfDayAndExplain(t *testing.T) {
 	caller := newGoCaller(t, e.topo.CallerIP(0), e.topo.AccessSIP())
 
 	for _, user := range []string{"0044207", "0049301", "7000"} {
-		if r := caller.call(user, "", 0); r.Code != 200 {
+		if r := caller.call(user, 0); r.Code != 200 {
 			t.Fatalf("call to %s: %d", user, r.Code)
 		}
 	}
@@ -115,7 +115,7 @@ func TestRoutingLeastCostTimeOfDayAndExplain(t *testing.T) {
 	if _, err := e.sbcd.WaitMsg("policy reloaded", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if r := caller.call("0044207", "", 0); r.Code != 200 {
+	if r := caller.call("0044207", 0); r.Code != 200 {
 		t.Fatalf("call after reload: %d", r.Code)
 	}
 	if got := strings.Join(gwA.calledUsers(), ","); got != "49301,44207" {
@@ -136,7 +136,7 @@ func TestRoutingWeightedDistribution(t *testing.T) {
 	caller := newGoCaller(t, e.topo.CallerIP(0), e.topo.AccessSIP())
 	const calls = 40
 	for i := range calls {
-		if r := caller.call("1000", "", 0); r.Code != 200 {
+		if r := caller.call("1000", 0); r.Code != 200 {
 			t.Fatalf("call %d: %d", i, r.Code)
 		}
 	}
@@ -162,7 +162,7 @@ func TestRoutingQualityAvoidsLossyTrunk(t *testing.T) {
 	gwB.rtpKeepEvery.Store(1)
 	caller := newGoCaller(t, e.topo.CallerIP(0), e.topo.AccessSIP())
 	for i := range 5 {
-		if r := caller.call("2000", "", 1200*time.Millisecond); r.Code != 200 {
+		if r := caller.call("2000", 1200*time.Millisecond); r.Code != 200 {
 			t.Fatalf("call %d: %d", i, r.Code)
 		}
 	}
