@@ -19,7 +19,6 @@ type hepCollector struct {
 	pc   net.PacketConn
 	mu   sync.Mutex
 	pkts []hep.Packet
-	done chan struct{}
 }
 
 func newHEPCollector(t *testing.T) *hepCollector {
@@ -28,26 +27,17 @@ func newHEPCollector(t *testing.T) *hepCollector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &hepCollector{pc: pc, done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		buf := make([]byte, 65535)
-		for {
-			n, _, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			p, err := hep.Decode(bytes.Clone(buf[:n]))
-			if err != nil {
-				t.Errorf("collector got an undecodable HEP packet: %v", err)
-				continue
-			}
-			c.mu.Lock()
-			c.pkts = append(c.pkts, p)
-			c.mu.Unlock()
+	c := &hepCollector{pc: pc}
+	serveUDP(t, pc, func(b []byte) {
+		p, err := hep.Decode(bytes.Clone(b))
+		if err != nil {
+			t.Errorf("collector got an undecodable HEP packet: %v", err)
+			return
 		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-c.done })
+		c.mu.Lock()
+		c.pkts = append(c.pkts, p)
+		c.mu.Unlock()
+	})
 	return c
 }
 

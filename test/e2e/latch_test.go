@@ -18,7 +18,6 @@ type rtpPeer struct {
 	got  atomic.Int64
 	seq  uint16
 	ts   uint32
-	done chan struct{}
 }
 
 func newRTPPeer(t *testing.T, addr string) *rtpPeer {
@@ -31,23 +30,32 @@ func newRTPPeer(t *testing.T, addr string) *rtpPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &rtpPeer{conn: c, done: make(chan struct{})}
+	p := &rtpPeer{conn: c}
+	serveUDP(t, c, func(b []byte) {
+		var pkt rtp.Packet
+		if pkt.Unmarshal(b) == nil {
+			p.got.Add(1)
+		}
+	})
+	return p
+}
+
+// serveUDP hands every datagram c receives to handle (its buffer is
+// reused: copy what you keep) until the test ends and closes c.
+func serveUDP(t *testing.T, c net.PacketConn, handle func([]byte)) {
+	done := make(chan struct{})
 	go func() {
-		defer close(p.done)
-		buf := make([]byte, 1500)
+		defer close(done)
+		buf := make([]byte, 65535)
 		for {
-			n, _, err := c.ReadFromUDP(buf)
+			n, _, err := c.ReadFrom(buf)
 			if err != nil {
 				return
 			}
-			var pkt rtp.Packet
-			if pkt.Unmarshal(buf[:n]) == nil {
-				p.got.Add(1)
-			}
+			handle(buf[:n])
 		}
 	}()
-	t.Cleanup(func() { c.Close(); <-p.done })
-	return p
+	t.Cleanup(func() { c.Close(); <-done })
 }
 
 // send sends n 20 ms PCMA packets of ssrc to dst, paced in real time.
