@@ -62,15 +62,7 @@ func (e *Engine) Capture(callID string, on bool) error {
 // src, sent to dst from the partner endpoint.
 func (r *reader) tapped(tt *tapTarget, pkt []byte, src, dst netip.AddrPort) {
 	rtcp := r.rtcp || isRTCPPacket(pkt)
-	if tt.rtcpOnly {
-		if !rtcp {
-			return
-		}
-		local := r.ep.local
-		if r.rtcp {
-			local = netip.AddrPortFrom(local.Addr(), local.Port()+1)
-		}
-		tt.t.MediaPacket(tt.callID, true, true, local, src, pkt)
+	if tt.rtcpOnly && !rtcp {
 		return
 	}
 	local := r.ep.local
@@ -78,6 +70,9 @@ func (r *reader) tapped(tt *tapTarget, pkt []byte, src, dst netip.AddrPort) {
 		local = netip.AddrPortFrom(local.Addr(), local.Port()+1)
 	}
 	tt.t.MediaPacket(tt.callID, true, rtcp, local, src, pkt)
+	if tt.rtcpOnly {
+		return // inbound reports only
+	}
 	if p := r.ep.partner.Load(); p != nil && dst.IsValid() {
 		out := p.local
 		if r.rtcp {
