@@ -11,17 +11,27 @@ import (
 	"github.com/openborder/openborder/sbc"
 )
 
-// mediaAdapter lets the B2BUA anchor media in the in-process engine. Leg A
-// is the engine monologue tagged "A", leg B the one tagged "B". bundles
-// keeps, per call, the BUNDLE layout of the last browser offer, which the
-// answer to that browser must mirror.
+// mediaBackend anchors relayed calls: the in-process *rtpengine.Engine, or
+// remote media nodes over the ng protocol (remoteMedia).
+type mediaBackend interface {
+	Offer(ctx context.Context, r rtpengine.OfferRequest) ([]byte, error)
+	Answer(ctx context.Context, r rtpengine.AnswerRequest) ([]byte, error)
+	Delete(callID, fromTag string) (rtpengine.CallStats, error)
+}
+
+// mediaAdapter lets the B2BUA anchor media: relayed calls in e, built-in
+// services in the in-process engine local. Leg A is the monologue tagged
+// "A", leg B the one tagged "B". bundles keeps, per call, the BUNDLE
+// layout of the last browser offer, which the answer to that browser must
+// mirror.
 type mediaAdapter struct {
-	e       *rtpengine.Engine
+	e       mediaBackend
+	local   *rtpengine.Engine
 	bundles *sync.Map // call ID -> rtpengine.Bundle
 }
 
-func newMediaAdapter(e *rtpengine.Engine) mediaAdapter {
-	return mediaAdapter{e: e, bundles: &sync.Map{}}
+func newMediaAdapter(e mediaBackend, local *rtpengine.Engine) mediaAdapter {
+	return mediaAdapter{e: e, local: local, bundles: &sync.Map{}}
 }
 
 var _ sbc.Media = mediaAdapter{}
@@ -89,7 +99,7 @@ func (m mediaAdapter) Answer(ctx context.Context, call string, from sbc.Side, sd
 }
 
 func (m mediaAdapter) Serve(ctx context.Context, call, service string, sdp []byte, realm string) ([]byte, error) {
-	out, err := m.e.Serve(ctx, rtpengine.ServeRequest{CallID: call, FromTag: legTag[sbc.SideA], SDP: sdp, Interface: realm, Service: service})
+	out, err := m.local.Serve(ctx, rtpengine.ServeRequest{CallID: call, FromTag: legTag[sbc.SideA], SDP: sdp, Interface: realm, Service: service})
 	return out, classify(err)
 }
 

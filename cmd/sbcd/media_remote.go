@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/openborder/openborder/rtpengine"
 	"github.com/openborder/openborder/rtpengine/ng"
-	"github.com/openborder/openborder/sbc"
 )
 
 // nodePing is how often each media node is pinged; a node that misses a
@@ -27,12 +27,13 @@ type mediaNode struct {
 }
 
 // remoteMedia anchors relayed calls on remote media nodes over the ng
-// protocol. A call stays on the node that took its first offer; new calls
-// go to the node its Call-ID hashes to, or the next live one. The built-in
-// services stay in-process (local).
+// protocol: a mediaBackend under the same mediaAdapter as the in-process
+// engine. A call stays on the node that took its first offer; new calls
+// go to the node its Call-ID hashes to, or the next live one. Calls no
+// node anchored (the built-in services) are deleted in local.
 type remoteMedia struct {
 	nodes []*mediaNode
-	local mediaAdapter
+	local *rtpengine.Engine
 	log   *slog.Logger
 	calls sync.Map // call ID -> *mediaNode
 
@@ -40,9 +41,9 @@ type remoteMedia struct {
 	wg   sync.WaitGroup
 }
 
-var _ sbc.Media = (*remoteMedia)(nil)
+var _ mediaBackend = (*remoteMedia)(nil)
 
-func newRemoteMedia(addrs []string, local mediaAdapter, log *slog.Logger) (*remoteMedia, error) {
+func newRemoteMedia(addrs []string, local *rtpengine.Engine, log *slog.Logger) (*remoteMedia, error) {
 	m := &remoteMedia{local: local, log: log, stop: make(chan struct{})}
 	for _, a := range addrs {
 		c, err := ng.Dial(a, ng.ClientConfig{})
@@ -116,26 +117,17 @@ func (m *remoteMedia) candidates(call string) []*mediaNode {
 	return append(out, down...)
 }
 
-func (m *remoteMedia) Offer(ctx context.Context, call string, from sbc.Side, sdp []byte, p sbc.MediaProfile) ([]byte, error) {
-	to := from.Other()
-	d := sdpCommand("offer", call, legTag[from], legTag[to], sdp, p.Realm[from], p.Realm[to])
-	if tp := transportFor(p.SRTP[to]); tp != "" {
-		d.Set("transport-protocol", ng.Str(tp))
-	}
-	if cs := p.Codecs[to]; len(cs) > 0 {
-		codec := ng.NewDict(1)
-		codec.Set("except", strList(cs))
-		d.Set("codec", codec)
-	}
-	if v, ok := m.calls.Load(call); ok {
+func (m *remoteMedia) Offer(ctx context.Context, r rtpengine.OfferRequest) ([]byte, error) {
+	d := ngCommand("offer", r.CallID, r.FromTag, r.ToTag, r.SDP, r.Flags)
+	if v, ok := m.calls.Load(r.CallID); ok {
 		// a re-offer stays on the call's node
 		return replySDP(v.(*mediaNode).c.Do(ctx, d))
 	}
 	var last error
-	for _, n := range m.candidates(call) {
+	for _, n := range m.candidates(r.CallID) {
 		out, err := replySDP(n.c.Do(ctx, d))
 		if err == nil {
-			m.calls.Store(call, n)
+			m.calls.Store(r.CallID, n)
 			return out, nil
 		}
 		last = err
@@ -147,50 +139,75 @@ func (m *remoteMedia) Offer(ctx context.Context, call string, from sbc.Side, sdp
 	return nil, last
 }
 
-func (m *remoteMedia) Answer(ctx context.Context, call string, from sbc.Side, sdp []byte, p sbc.MediaProfile) ([]byte, error) {
-	v, ok := m.calls.Load(call)
+func (m *remoteMedia) Answer(ctx context.Context, r rtpengine.AnswerRequest) ([]byte, error) {
+	v, ok := m.calls.Load(r.CallID)
 	if !ok {
-		return nil, fmt.Errorf("%w: answer for call %s that no media node anchored", sbc.ErrMediaSDP, call)
+		return nil, fmt.Errorf("%w: answer for call %s that no media node anchored", rtpengine.ErrNotFound, r.CallID)
 	}
-	offerer := from.Other()
-	d := sdpCommand("answer", call, legTag[offerer], legTag[from], sdp, p.Realm[offerer], p.Realm[from])
-	return replySDP(v.(*mediaNode).c.Do(ctx, d))
+	return replySDP(v.(*mediaNode).c.Do(ctx, ngCommand("answer", r.CallID, r.FromTag, r.ToTag, r.SDP, r.Flags)))
 }
 
-func (m *remoteMedia) Serve(ctx context.Context, call, service string, sdp []byte, realm string) ([]byte, error) {
-	return m.local.Serve(ctx, call, service, sdp, realm)
-}
-
-func (m *remoteMedia) Delete(call string) sbc.MediaStats {
-	v, ok := m.calls.LoadAndDelete(call)
+func (m *remoteMedia) Delete(callID, fromTag string) (rtpengine.CallStats, error) {
+	v, ok := m.calls.LoadAndDelete(callID)
 	if !ok {
-		return m.local.Delete(call) // a service call, or never anchored
+		return m.local.Delete(callID, fromTag) // a service call, or never anchored
 	}
 	n := v.(*mediaNode)
-	d := ng.NewDict(2)
+	d := ng.NewDict(3)
 	d.Set("command", ng.Str("delete"))
-	d.Set("call-id", ng.Str(call))
+	d.Set("call-id", ng.Str(callID))
+	if fromTag != "" {
+		d.Set("from-tag", ng.Str(fromTag))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	reply, err := n.c.Do(ctx, d)
 	if err != nil {
-		m.log.Warn("media node delete failed", "node", n.addr, "call", call, "err", err)
-		return sbc.MediaStats{}
+		m.log.Warn("media node delete failed", "node", n.addr, "call", callID, "err", err)
+		return rtpengine.CallStats{}, err
 	}
-	return remoteStats(reply)
+	return remoteStats(callID, reply), nil
 }
 
-func sdpCommand(command, call, fromTag, toTag string, sdp []byte, fromIfc, toIfc string) ng.Value {
-	d := ng.NewDict(8)
+// ngCommand renders an offer or answer with the engine's flags as the ng
+// protocol spells them.
+func ngCommand(command, call, fromTag, toTag string, sdp []byte, f rtpengine.Flags) ng.Value {
+	d := ng.NewDict(12)
 	d.Set("command", ng.Str(command))
 	d.Set("call-id", ng.Str(call))
 	d.Set("from-tag", ng.Str(fromTag))
 	d.Set("to-tag", ng.Str(toTag))
 	d.Set("sdp", ng.Bytes(sdp))
-	if fromIfc != "" && toIfc != "" {
-		d.Set("direction", ng.List(ng.Str(fromIfc), ng.Str(toIfc)))
+	if f.FromInterface != "" && f.ToInterface != "" {
+		d.Set("direction", ng.List(ng.Str(f.FromInterface), ng.Str(f.ToInterface)))
 	}
-	d.Set("replace", ng.List(ng.Str("origin"), ng.Str("session-connection")))
+	var replace []string
+	if f.ReplaceOrigin {
+		replace = append(replace, "origin")
+	}
+	if f.ReplaceSessionConnection {
+		replace = append(replace, "session-connection")
+	}
+	if len(replace) > 0 {
+		d.Set("replace", strList(replace))
+	}
+	if f.TransportProtocol != "" {
+		d.Set("transport-protocol", ng.Str(f.TransportProtocol))
+	}
+	if f.ICE != "" {
+		d.Set("ICE", ng.Str(f.ICE))
+	}
+	if f.RTCPMux != "" {
+		d.Set("rtcp-mux", ng.List(ng.Str(f.RTCPMux)))
+	}
+	if len(f.Codecs) > 0 {
+		codec := ng.NewDict(1)
+		codec.Set("except", strList(f.Codecs))
+		d.Set("codec", codec)
+	}
+	if f.Record {
+		d.Set("record-call", ng.Str("yes"))
+	}
 	return d
 }
 
@@ -203,48 +220,49 @@ func strList(ss []string) ng.Value {
 }
 
 // replySDP takes the SDP of an offer or answer reply and maps failures onto
-// the errors the B2BUA understands: a node that refuses the SDP is 488, no
-// node answering or a node out of ports is 503.
+// the engine's errors, which the adapter maps for the B2BUA: a node that
+// refuses the SDP is bad SDP (488), no node answering or a node out of
+// ports is no ports (503).
 func replySDP(v ng.Value, err error) ([]byte, error) {
 	if err != nil {
 		if errors.Is(err, ng.ErrRefused) && strings.Contains(strings.ToLower(err.Error()), "sdp") {
-			return nil, fmt.Errorf("%w: %w", sbc.ErrMediaSDP, err)
+			return nil, fmt.Errorf("%w: %w", rtpengine.ErrBadSDP, err)
 		}
-		return nil, fmt.Errorf("%w: %w", sbc.ErrMediaCapacity, err)
+		return nil, fmt.Errorf("%w: %w", rtpengine.ErrNoPorts, err)
 	}
 	sdp, ok := v.Get("sdp")
 	if !ok || sdp.Kind != ng.KindString || len(sdp.Str) == 0 {
-		return nil, fmt.Errorf("%w: %w: reply without sdp", sbc.ErrMediaCapacity, ng.ErrBadReply)
+		return nil, fmt.Errorf("%w: %w: reply without sdp", rtpengine.ErrNoPorts, ng.ErrBadReply)
 	}
 	return sdp.Str, nil
 }
 
 // remoteStats reads a delete reply (rtpengine's shape: tags -> medias ->
-// streams -> stats) into the B2BUA's media statistics.
-func remoteStats(v ng.Value) sbc.MediaStats {
-	var out sbc.MediaStats
+// streams -> stats) into the engine's call statistics.
+func remoteStats(callID string, v ng.Value) rtpengine.CallStats {
+	cs := rtpengine.CallStats{CallID: callID}
 	tags, _ := v.Get("tags")
 	for _, e := range tags.Dict {
-		side := sbc.SideA
-		if string(e.Key) == legTag[sbc.SideB] {
-			side = sbc.SideB
-		}
+		leg := rtpengine.LegStats{Tag: string(e.Key)}
 		medias, _ := e.Value.Get("medias")
 		for _, md := range medias.List {
 			streams, _ := md.Get("streams")
 			for _, st := range streams.List {
 				s, _ := st.Get("stats")
-				out.RTPIn[side] += uint64(nonNeg(s, "packets"))
-				out.BytesIn[side] += uint64(nonNeg(s, "bytes"))
-				out.Lost[side] += uint64(nonNeg(s, "lost"))
-				out.Jitter[side] = max(out.Jitter[side], time.Duration(nonNeg(s, "jitter"))*time.Millisecond)
+				leg.Streams = append(leg.Streams, rtpengine.StreamStats{
+					PacketsIn: uint64(nonNeg(s, "packets")),
+					BytesIn:   uint64(nonNeg(s, "bytes")),
+					Lost:      uint64(nonNeg(s, "lost")),
+					Jitter:    time.Duration(nonNeg(s, "jitter")) * time.Millisecond,
+				})
 			}
 		}
+		cs.Legs = append(cs.Legs, leg)
 	}
 	if mos, ok := v.Get("MOS"); ok && mos.Kind == ng.KindInt && mos.Int > 0 {
-		out.MOS = float64(mos.Int) / 10
+		cs.MOS = float64(mos.Int) / 10
 	}
-	return out
+	return cs
 }
 
 func nonNeg(d ng.Value, key string) int64 {

@@ -22,14 +22,14 @@ import (
 func newMedia(pol *policy.Set, engine *rtpengine.Engine, log *slog.Logger) (sbc.Media, func(), error) {
 	nodes := pol.Config().Media.Nodes
 	if len(nodes) == 0 {
-		return newMediaAdapter(engine), func() {}, nil
+		return newMediaAdapter(engine, engine), func() {}, nil
 	}
-	rm, err := newRemoteMedia(nodes, newMediaAdapter(engine), log.With("component", "media-nodes"))
+	rm, err := newRemoteMedia(nodes, engine, log.With("component", "media-nodes"))
 	if err != nil {
 		return nil, nil, err
 	}
 	log.Info("media anchored on remote nodes", "nodes", len(nodes))
-	return rm, rm.Close, nil
+	return newMediaAdapter(rm, engine), rm.Close, nil
 }
 
 // serveMediaNode runs sbcd as a media node: the realms' media pools driven
