@@ -22,6 +22,14 @@
 // "key=value" line and exits non-zero when the loss exceeds -max-loss
 // percent. Every call is deleted over ng at the end and sbcd is stopped.
 //
+// -srtp sdes makes tag A's side speak SDES-SRTP (RFC 4568,
+// AES_CM_128_HMAC_SHA1_80, its own key in the offer) and asks the relay
+// for plain RTP toward tag B, so every call costs the relay one SRTP
+// decryption (A to B) and one encryption (B to A) per packet pair: the
+// SRTP<->RTP figure. The tool protects and opens its own side with the
+// keys exchanged in the SDP; a packet that fails authentication counts
+// as misrouted.
+//
 // -direct skips sbcd and connects the two sockets of each call to each
 // other: the figures then show what the tool and the kernel's loopback add
 // by themselves, a baseline for the latency figures.

@@ -21,7 +21,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openborder/openborder/rtpengine/ng"
 	"github.com/openborder/openborder/test/e2e"
+	"github.com/pion/srtp/v3"
 )
 
 type options struct {
@@ -56,7 +58,7 @@ func main() {
 	flag.IntVar(&o.pps, "pps", 50, "packets per second per stream and direction")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long to send")
 	flag.IntVar(&o.payload, "payload", 160, "RTP payload bytes per packet (160 = G.711, 20 ms)")
-	flag.StringVar(&o.srtp, "srtp", "none", "none (plain RTP/AVP); sdes is not implemented yet")
+	flag.StringVar(&o.srtp, "srtp", "none", "none (plain RTP/AVP both sides) or sdes (tag A speaks SDES-SRTP, tag B plain RTP: the relay decrypts one way and encrypts the other)")
 	flag.Float64Var(&o.maxLoss, "max-loss", 0.01, "exit non-zero when more than this percentage of packets is lost")
 	flag.IntVar(&o.receivers, "receivers", 2, "receiver goroutines (each with its own epoll set)")
 	flag.BoolVar(&o.direct, "direct", false, "no sbcd: connect each call's two sockets to each other (baseline)")
@@ -89,8 +91,11 @@ func (o options) validate() error {
 	if o.payload < minPayload || o.payload > 1400 {
 		errs = append(errs, fmt.Errorf("-payload %d: want %d..1400", o.payload, minPayload))
 	}
-	if o.srtp != "none" {
-		errs = append(errs, fmt.Errorf("-srtp %q: only none is implemented", o.srtp))
+	if o.srtp != "none" && o.srtp != "sdes" {
+		errs = append(errs, fmt.Errorf("-srtp %q: want none or sdes", o.srtp))
+	}
+	if o.srtp == "sdes" && o.direct {
+		errs = append(errs, errors.New("-srtp sdes needs a relay (not -direct)"))
 	}
 	if o.maxLoss < 0 || o.maxLoss > 100 {
 		errs = append(errs, fmt.Errorf("-max-loss %g: want a percentage 0..100", o.maxLoss))
@@ -128,9 +133,12 @@ func (o options) validate() error {
 
 // call is one relayed call: socket a is tag A's, b tag B's. Stream 2i
 // (A to B) is written on a and read on b; stream 2i+1 the other way.
+// With -srtp sdes, enc protects what a sends (A's key) and dec opens what
+// a receives (the relay's key for A); b is plain.
 type call struct {
-	id   string
-	a, b udpSock
+	id       string
+	a, b     udpSock
+	enc, dec *srtp.Context
 }
 
 func run(o options) error {
@@ -182,7 +190,7 @@ func run(o options) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c, err := setupCall(ngc, fmt.Sprintf("rtpload-%s-%d", tag, i))
+		c, err := setupCall(ngc, fmt.Sprintf("rtpload-%s-%d", tag, i), o.srtp == "sdes")
 		if c.a.fd >= 0 || c.b.fd >= 0 {
 			calls = append(calls, c)
 		}
@@ -215,14 +223,15 @@ func run(o options) error {
 		return fmt.Errorf("%w: %.4f%% > %g%%", errLoss, res.lossPct, o.maxLoss)
 	}
 	if res.misrouted > 0 {
-		return fmt.Errorf("%d packets arrived on the wrong stream", res.misrouted)
+		return fmt.Errorf("%d packets arrived on the wrong stream or failed SRTP authentication", res.misrouted)
 	}
 	return nil
 }
 
 // setupCall opens the two sockets of a call and, through sbcd, points each
 // at the port sbcd allocated for it; without ngc (-direct) at each other.
-func setupCall(ngc *ngClient, id string) (call, error) {
+// With sdes, A offers SDES-SRTP and asks for plain RTP toward B.
+func setupCall(ngc *ngClient, id string, sdes bool) (call, error) {
 	c := call{id: id, a: udpSock{fd: -1}, b: udpSock{fd: -1}}
 	var err error
 	if c.a, err = openSock(); err != nil {
@@ -232,7 +241,12 @@ func setupCall(ngc *ngClient, id string) (call, error) {
 		return c, err
 	}
 	dstA, dstB := c.b.local, c.a.local
-	if ngc != nil {
+	switch {
+	case ngc != nil && sdes:
+		if dstA, dstB, err = setupSDES(ngc, &c); err != nil {
+			return c, err
+		}
+	case ngc != nil:
 		// the offer's reply is for B, the answer's reply for A
 		if dstB, err = ngc.offerAnswer("offer", id, "A", "", c.a.local); err != nil {
 			return c, err
@@ -245,6 +259,38 @@ func setupCall(ngc *ngClient, id string) (call, error) {
 		return c, err
 	}
 	return c, c.b.connect(dstB)
+}
+
+// setupSDES sets up c with A on SDES-SRTP and B on plain RTP and returns
+// where A and B must send.
+func setupSDES(ngc *ngClient, c *call) (dstA, dstB netip.AddrPort, err error) {
+	keyA, err := newSDESKey()
+	if err != nil {
+		return dstA, dstB, err
+	}
+	if c.enc, err = keyA.context(); err != nil {
+		return dstA, dstB, err
+	}
+	dstB, sdpB, err := ngc.offerAnswerSDP("offer", c.id, "A", "", audioSDP(c.a.local, keyA.attr()),
+		ng.Entry{Key: []byte("transport-protocol"), Value: ng.Str("RTP/AVP")})
+	if err != nil {
+		return dstA, dstB, err
+	}
+	if hasCrypto(sdpB) {
+		return dstA, dstB, fmt.Errorf("offer %s: %w: the plain side was offered keys", c.id, errCrypto)
+	}
+	dstA, sdpA, err := ngc.offerAnswerSDP("answer", c.id, "A", "B", audioSDP(c.b.local, ""))
+	if err != nil {
+		return dstA, dstB, err
+	}
+	keyRelay, err := cryptoKey(sdpA)
+	if err != nil {
+		return dstA, dstB, fmt.Errorf("answer %s: %w", c.id, err)
+	}
+	if c.dec, err = keyRelay.context(); err != nil {
+		return dstA, dstB, err
+	}
+	return dstA, dstB, nil
 }
 
 // result is the key=value line plus the figures the exit code depends on.
@@ -261,12 +307,18 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	slots := max(1, int(period/time.Millisecond))
 	tsStep := uint32(8000 / o.pps)
 
-	snd := &sender{fds: make([]int, nStreams), pkts: make([][]byte, nStreams), sent: make([]uint64, nStreams)}
+	snd := &sender{fds: make([]int, nStreams), pkts: make([][]byte, nStreams), sent: make([]uint64, nStreams),
+		enc: make([]*srtp.Context, nStreams)}
 	streams := make([]*streamStats, nStreams)
 	maxFD := 0
 	for i, c := range calls {
 		snd.fds[2*i], snd.fds[2*i+1] = c.a.fd, c.b.fd
+		snd.enc[2*i] = c.enc
 		maxFD = max(maxFD, c.a.fd, c.b.fd)
+	}
+	fdDec := make([]*srtp.Context, maxFD+1)
+	for _, c := range calls {
+		fdDec[c.a.fd] = c.dec
 	}
 	fdStream := make([]int32, maxFD+1)
 	for i := range fdStream {
@@ -289,7 +341,7 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 		if err != nil {
 			return nil, err
 		}
-		r.fdStream, r.streams = fdStream, streams
+		r.fdStream, r.streams, r.fdDec = fdStream, streams, fdDec
 		rcv = append(rcv, r)
 	}
 	for s := range nStreams {
@@ -353,14 +405,15 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 		return nil, err
 	}
 	h := new(histogram)
-	var misrouted, malformed, readErrs uint64
+	var misrouted, malformed, readErrs, authFails uint64
 	for _, r := range rcv {
 		h.merge(r.hist)
 		misrouted += r.misrouted
 		malformed += r.malformed
 		readErrs += r.readErrors
+		authFails += r.authFailures
 	}
-	res := &result{lossPct: t.lossPercent(), misrouted: misrouted}
+	res := &result{lossPct: t.lossPercent(), misrouted: misrouted + authFails}
 	mode := "relay"
 	if o.direct {
 		mode = "direct"
@@ -384,6 +437,7 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	res.add("duplicates", "%d", t.duplicates)
 	res.add("misrouted", "%d", misrouted)
 	res.add("malformed", "%d", malformed+t.outOfRange)
+	res.add("srtp_auth_failures", "%d", authFails)
 	res.add("send_errors", "%d", snd.errors)
 	res.add("read_errors", "%d", readErrs)
 	res.add("send_lag_max_ms", "%.1f", float64(snd.maxLag)/1e6)

@@ -164,7 +164,7 @@ func TestMediaTarget(t *testing.T) {
 	}
 	// what the tool offers is what it reads back
 	local := netip.MustParseAddrPort("127.0.0.1:40000")
-	if got, err := mediaTarget(string(audioSDP(local))); err != nil || got != local {
+	if got, err := mediaTarget(string(audioSDP(local, ""))); err != nil || got != local {
 		t.Errorf("own SDP: %v %v", got, err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/pion/srtp/v3"
 )
 
 // udpSock is a non-blocking UDP socket bound to 127.0.0.1 on a port the
@@ -69,9 +71,12 @@ type receiver struct {
 	// (shared, read-only during the run).
 	fdStream []int32
 	streams  []*streamStats // shared slice; this receiver touches its own streams only
-	hist     *histogram
+	// fdDec opens the SRTP arriving on a file descriptor (nil: plain);
+	// shared slice, each context used by the one receiver of its fd.
+	fdDec []*srtp.Context
+	hist  *histogram
 
-	misrouted, malformed, readErrors, wakeups uint64
+	misrouted, malformed, readErrors, wakeups, authFailures uint64
 }
 
 func newReceiver() (*receiver, error) {
@@ -98,6 +103,7 @@ func (r *receiver) close() { syscall.Close(r.epfd) }
 func (r *receiver) run(stop *atomic.Bool, deadline, base time.Time) {
 	events := make([]syscall.EpollEvent, 256)
 	buf := make([]byte, 2048)
+	plain := make([]byte, 2048)
 	for !stop.Load() && time.Now().Before(deadline) {
 		n, err := syscall.EpollWait(r.epfd, events, 20)
 		if err != nil {
@@ -119,7 +125,14 @@ func (r *receiver) run(stop *atomic.Bool, deadline, base time.Time) {
 				continue
 			}
 			now := time.Since(base)
-			stream, seq, sent, err := probe(buf[:nr])
+			pkt := buf[:nr]
+			if fd < len(r.fdDec) && r.fdDec[fd] != nil {
+				if pkt, err = r.fdDec[fd].DecryptRTP(plain[:0], pkt, nil); err != nil {
+					r.authFailures++
+					continue
+				}
+			}
+			stream, seq, sent, err := probe(pkt)
 			if err != nil {
 				r.malformed++
 				continue
@@ -138,8 +151,9 @@ func (r *receiver) run(stop *atomic.Bool, deadline, base time.Time) {
 // the streams of one slot are sent together, so the load is spread evenly
 // instead of arriving as one burst per interval.
 type sender struct {
-	fds    []int    // fds[s] sends stream s
-	pkts   [][]byte // one prepared packet per stream
+	fds    []int           // fds[s] sends stream s
+	pkts   [][]byte        // one prepared packet per stream
+	enc    []*srtp.Context // enc[s] protects stream s (nil: plain)
 	sent   []uint64
 	errors uint64
 	maxLag time.Duration // worst delay behind the schedule
@@ -149,6 +163,7 @@ type sender struct {
 // start, or until ctx ends. tsStep is the RTP timestamp increment per packet.
 func (s *sender) run(ctx context.Context, base, start time.Time, rounds, slots int, period time.Duration, tsStep uint32) {
 	n := len(s.fds)
+	out := make([]byte, 2048)
 	for r := range rounds {
 		if ctx.Err() != nil {
 			return
@@ -162,7 +177,15 @@ func (s *sender) run(ctx context.Context, base, start time.Time, rounds, slots i
 			}
 			for st := k; st < n; st += slots {
 				stamp(s.pkts[st], uint32(r), uint32(r)*tsStep, int64(time.Since(base)))
-				if _, err := syscall.Write(s.fds[st], s.pkts[st]); err != nil {
+				pkt := s.pkts[st]
+				if s.enc[st] != nil {
+					var err error
+					if pkt, err = s.enc[st].EncryptRTP(out[:0], pkt, nil); err != nil {
+						s.errors++
+						continue
+					}
+				}
+				if _, err := syscall.Write(s.fds[st], pkt); err != nil {
 					s.errors++
 					continue
 				}

@@ -109,6 +109,13 @@ func (c *ngClient) ping() error {
 // with an SDP pointing at local, and returns where sbcd wants this side's
 // media sent.
 func (c *ngClient) offerAnswer(command, callID, fromTag, toTag string, local netip.AddrPort, extra ...ng.Entry) (netip.AddrPort, error) {
+	dst, _, err := c.offerAnswerSDP(command, callID, fromTag, toTag, audioSDP(local, ""), extra...)
+	return dst, err
+}
+
+// offerAnswerSDP is offerAnswer with the SDP given; it also returns the
+// SDP of the reply.
+func (c *ngClient) offerAnswerSDP(command, callID, fromTag, toTag string, offer []byte, extra ...ng.Entry) (netip.AddrPort, string, error) {
 	d := ng.NewDict(6 + len(extra))
 	d.Set("command", ng.Str(command))
 	d.Set("call-id", ng.Str(callID))
@@ -116,24 +123,24 @@ func (c *ngClient) offerAnswer(command, callID, fromTag, toTag string, local net
 	if toTag != "" {
 		d.Set("to-tag", ng.Str(toTag))
 	}
-	d.Set("sdp", ng.Bytes(audioSDP(local)))
+	d.Set("sdp", ng.Bytes(offer))
 	for _, e := range extra {
 		d.Set(string(e.Key), e.Value)
 	}
 	v, err := c.do(d)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%s %s: %w", command, callID, err)
+		return netip.AddrPort{}, "", fmt.Errorf("%s %s: %w", command, callID, err)
 	}
 	sdp, _ := v.Get("sdp")
 	txt, ok := sdp.Text()
 	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("%s %s: %w: reply without sdp", command, callID, errNGReply)
+		return netip.AddrPort{}, "", fmt.Errorf("%s %s: %w: reply without sdp", command, callID, errNGReply)
 	}
 	dst, err := mediaTarget(txt)
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%s %s: %w", command, callID, err)
+		return netip.AddrPort{}, "", fmt.Errorf("%s %s: %w", command, callID, err)
 	}
-	return dst, nil
+	return dst, txt, nil
 }
 
 func (c *ngClient) delete(callID string) error {
@@ -144,12 +151,17 @@ func (c *ngClient) delete(callID string) error {
 	return err
 }
 
-// audioSDP is a one-stream PCMU offer or answer for local.
-func audioSDP(local netip.AddrPort) []byte {
+// audioSDP is a one-stream PCMU offer or answer for local: RTP/AVP, or
+// RTP/SAVP with crypto as its a=crypto value when crypto is set.
+func audioSDP(local netip.AddrPort, crypto string) []byte {
 	a := local.Addr().String()
+	proto, extra := "RTP/AVP", ""
+	if crypto != "" {
+		proto, extra = "RTP/SAVP", "a=crypto:"+crypto+"\r\n"
+	}
 	return fmt.Appendf(nil, "v=0\r\no=- %d 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n",
-		local.Port(), a, a, local.Port())
+		"m=audio %d %s 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n%s",
+		local.Port(), a, a, local.Port(), proto, extra)
 }
 
 // mediaTarget returns the address and port of the first audio stream of an
