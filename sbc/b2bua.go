@@ -189,6 +189,8 @@ func (b *B2BUA) Registrations() int { return b.reg.count() }
 func (b *B2BUA) Drain(ctx context.Context, deadline time.Duration) {
 	b.draining.Store(true)
 	b.log.Info("draining", "calls", b.calls.count(), "deadline", deadline)
+	// Carriers stop sending calls to an sbcd that is going away.
+	b.StopRegistrations()
 	t := time.NewTimer(deadline)
 	defer t.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -225,6 +227,8 @@ func (b *B2BUA) Close() {
 	if b.health != nil {
 		b.health.Close()
 	}
+	// Un-register from trunks while the listeners still work.
+	b.StopRegistrations()
 	b.reg.close()
 	close(b.done)
 	b.servingOnce.Do(func() { close(b.serving) })

@@ -21,7 +21,12 @@ const (
 	RegRegistering = "registering"
 	RegRegistered  = "registered"
 	RegFailed      = "failed"
+	// RegUnregistered: sbcd ended the registration (drain, shutdown).
+	RegUnregistered = "unregistered"
 )
+
+// RegStates lists the outbound registration states, for exporters.
+var RegStates = []string{RegRegistering, RegRegistered, RegFailed, RegUnregistered}
 
 // registerTimeout bounds one REGISTER transaction of an outbound registration.
 const registerTimeout = 5 * time.Second
@@ -44,8 +49,12 @@ type OutboundRegistration struct {
 	Since time.Time `json:"since,omitzero"`
 	// Failures counts failed attempts since the last success.
 	Failures int `json:"failures"`
-	// Registrations counts successful REGISTERs (first and refreshes).
+	// Registrations counts successful REGISTERs (first and refreshes)
+	// since sbcd started, across reloads.
 	Registrations int `json:"registrations"`
+	// FailedAttempts counts failed REGISTERs since sbcd started, across
+	// reloads (Failures restarts at each success).
+	FailedAttempts int `json:"failed_attempts"`
 	// NextAttempt is when sbcd sends the next REGISTER.
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 }
@@ -72,6 +81,26 @@ type regClient struct {
 type outbound struct {
 	mu      sync.Mutex
 	clients map[string]*regClient
+	// stopped is set once the registrations were ended (drain, close):
+	// a reload then starts no client.
+	stopped bool
+}
+
+// StopRegistrations ends sbcd's registrations with trunks: every
+// registered trunk gets an un-REGISTER (Expires: 0, each bounded by the
+// REGISTER timeout, all in parallel) and no client is started again.
+// Drain and Close call it; it is idempotent.
+func (b *B2BUA) StopRegistrations() {
+	b.out.mu.Lock()
+	defer b.out.mu.Unlock()
+	b.out.stopped = true
+	for _, c := range b.out.clients {
+		close(c.stop)
+	}
+	for name, c := range b.out.clients {
+		<-c.done
+		delete(b.out.clients, name)
+	}
 }
 
 // OutboundRegistrations lists sbcd's registrations with trunks, by trunk name.
@@ -93,9 +122,13 @@ func (b *B2BUA) OutboundRegistrations() []OutboundRegistration {
 func (b *B2BUA) syncOutbound(pol *policy.Set) {
 	b.out.mu.Lock()
 	defer b.out.mu.Unlock()
+	if b.out.stopped {
+		return
+	}
 	if b.out.clients == nil {
 		b.out.clients = make(map[string]*regClient)
 	}
+	carried := map[string][2]int{}
 	want := map[string]*policy.Trunk{}
 	for _, t := range pol.Trunks() {
 		if t.Register != nil && len(t.Gateways) > 0 && b.realms[t.Realm.Name] != nil {
@@ -110,10 +143,15 @@ func (b *B2BUA) syncOutbound(pol *policy.Set) {
 		}
 		close(c.stop)
 		<-c.done
+		c.mu.Lock()
+		carried[name] = [2]int{c.st.Registrations, c.st.FailedAttempts}
+		c.mu.Unlock()
 		delete(b.out.clients, name)
 	}
 	for name, t := range want {
 		c := newRegClient(b, t)
+		// The counters are sbcd's, not one client's: a changed trunk keeps them.
+		c.st.Registrations, c.st.FailedAttempts = carried[name][0], carried[name][1]
 		b.out.clients[name] = c
 		b.wg.Go(c.run)
 	}
@@ -180,6 +218,7 @@ func (c *regClient) run() {
 		log.Warn("trunk registration failed", "registrar", gw.Addr.String(), "status", status, "err", err, "retry_in", delay)
 		c.set(func(s *OutboundRegistration) {
 			s.State, s.LastStatus, s.LastError, s.Failures = RegFailed, status, err.Error(), failures
+			s.FailedAttempts++
 			s.Registrar = gw.Addr.String()
 			if !s.Expires.After(now) {
 				s.Expires = time.Time{}
@@ -209,7 +248,8 @@ func (c *regClient) state() string {
 	return c.st.State
 }
 
-// unregister sends Expires: 0 when the trunk is registered (bounded).
+// unregister sends Expires: 0 when the trunk is registered (bounded) and
+// leaves the state unregistered.
 func (c *regClient) unregister() {
 	c.mu.Lock()
 	st := c.st
@@ -219,7 +259,15 @@ func (c *regClient) unregister() {
 	}
 	for _, gw := range c.gateways {
 		if gw.Addr.String() == st.Registrar {
-			_, _, _ = c.register(gw, 0)
+			_, status, err := c.register(gw, 0)
+			if err != nil {
+				c.r.log.Warn("trunk un-REGISTER failed", "trunk", c.trunk, "registrar", st.Registrar, "err", err)
+			} else {
+				c.r.log.Info("trunk unregistered", "trunk", c.trunk, "registrar", st.Registrar, "status", status)
+			}
+			c.set(func(s *OutboundRegistration) {
+				s.State, s.Expires, s.NextAttempt = RegUnregistered, time.Time{}, time.Time{}
+			})
 			return
 		}
 	}

@@ -160,6 +160,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	}
 	trunks.b.Store(b2bua)
 	mreg.WatchGateways(b2bua.GatewayHealth)
+	mreg.WatchOutbound(b2bua.OutboundRegistrations)
 	once.Do(func() { close(ready) })
 	if err := b2bua.Start(); err != nil {
 		return err

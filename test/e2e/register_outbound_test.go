@@ -14,7 +14,8 @@ import (
 
 // TestRegisterOutboundTrunk: sbcd registers itself with a carrier trunk
 // that challenges, refreshes before expiry, backs off while the registrar
-// refuses and registers again when it accepts; sbcctl shows the state.
+// refuses and registers again when it accepts; sbcctl and /metrics show
+// the state; on SIGTERM sbcd un-registers (Expires: 0) before it exits.
 func TestRegisterOutboundTrunk(t *testing.T) {
 	t.Parallel()
 	const net = 63
@@ -83,6 +84,21 @@ func TestRegisterOutboundTrunk(t *testing.T) {
 	if st.State != sbc.RegFailed || st.LastStatus != 503 || st.Failures < 2 || st.LastError == "" {
 		t.Errorf("state while refused %+v", st)
 	}
+	m := scrape(t, admin)
+	for sample, want := range map[string]float64{
+		`openborder_trunk_registration_state{realm="core",state="failed",trunk="carrier"}`:     1,
+		`openborder_trunk_registration_state{realm="core",state="registered",trunk="carrier"}`: 0,
+	} {
+		if got, ok := m[sample]; !ok || got != want {
+			t.Errorf("while refused: %s = %v (present %v), want %v", sample, got, ok, want)
+		}
+	}
+	if n := m[`openborder_trunk_registration_failures_total{realm="core",trunk="carrier"}`]; n < 2 {
+		t.Errorf("failures_total %v while refused, want at least 2", n)
+	}
+	if n := m[`openborder_trunk_registration_consecutive_failures{realm="core",trunk="carrier"}`]; n < 2 {
+		t.Errorf("consecutive_failures %v while refused, want at least 2", n)
+	}
 
 	// The registrar accepts again: registered at the next attempt.
 	reg.refuse.Store(0)
@@ -90,6 +106,18 @@ func TestRegisterOutboundTrunk(t *testing.T) {
 	if st := state(); st.Failures != 0 || st.Expires.IsZero() {
 		t.Errorf("state after recovery %+v", st)
 	}
+	m = scrape(t, admin)
+	if m[`openborder_trunk_registration_state{realm="core",state="registered",trunk="carrier"}`] != 1 ||
+		m[`openborder_trunk_registration_state{realm="core",state="failed",trunk="carrier"}`] != 0 ||
+		m[`openborder_trunk_registration_successes_total{realm="core",trunk="carrier"}`] < 3 ||
+		m[`openborder_trunk_registration_consecutive_failures{realm="core",trunk="carrier"}`] != 0 {
+		t.Errorf("metrics after recovery: state registered %v failed %v, successes %v, consecutive failures %v",
+			m[`openborder_trunk_registration_state{realm="core",state="registered",trunk="carrier"}`],
+			m[`openborder_trunk_registration_state{realm="core",state="failed",trunk="carrier"}`],
+			m[`openborder_trunk_registration_successes_total{realm="core",trunk="carrier"}`],
+			m[`openborder_trunk_registration_consecutive_failures{realm="core",trunk="carrier"}`])
+	}
+	failedBefore := m[`openborder_trunk_registration_failures_total{realm="core",trunk="carrier"}`]
 	if _, err := e.sbcd.WaitMsg("trunk registration failed", time.Second); err != nil {
 		t.Error("refusals were not logged")
 	}
@@ -118,6 +146,34 @@ func TestRegisterOutboundTrunk(t *testing.T) {
 	reg.mu.Unlock()
 	if !unregistered {
 		t.Error("the old account was not un-registered on reload")
+	}
+	// The counters are sbcd's: the restarted client keeps them.
+	if n := scrape(t, admin)[`openborder_trunk_registration_failures_total{realm="core",trunk="carrier"}`]; n < failedBefore {
+		t.Errorf("failures_total went from %v to %v across the reload", failedBefore, n)
+	}
+
+	// SIGTERM: the trunk is un-registered before sbcd exits.
+	mark = len(reg.arrivals())
+	if err := e.sbcd.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := e.sbcd.Wait(15 * time.Second); err != nil || code != 0 {
+		t.Fatalf("sbcd after SIGTERM: exit %d, %v", code, err)
+	}
+	unregistered = false
+	reg.mu.Lock()
+	for _, r := range reg.accepted {
+		if r.From().Address.User == "4930999" && r.GetHeader("Expires").Value() == "0" && r.GetHeader("Authorization") != nil {
+			unregistered = true
+		}
+	}
+	n := len(reg.received) - mark
+	reg.mu.Unlock()
+	if !unregistered || n == 0 {
+		t.Errorf("no authenticated un-REGISTER (Expires: 0) reached the registrar on SIGTERM (%d REGISTERs after it)", n)
+	}
+	if _, err := e.sbcd.WaitMsg("trunk unregistered", time.Second); err != nil {
+		t.Error("the un-registration on shutdown was not logged")
 	}
 }
 
