@@ -86,6 +86,7 @@ func New(cfg Config) (*B2BUA, error) {
 	if cfg.Policy == nil || cfg.Media == nil {
 		return nil, errors.New("sbc: Policy and Media are required")
 	}
+	liftUDPLimit()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()

@@ -3,6 +3,7 @@ package sbc
 import (
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -44,4 +45,25 @@ func (r *realm) wsFilter(p sip.TransportReadProps, data []byte) ([]byte, error) 
 		return nil, nil
 	}
 	return data, nil
+}
+
+// maxUDPMessage is the largest SIP message sbcd sends in one UDP
+// datagram: the IPv4 UDP payload limit. sipgo refuses to send anything
+// over 1,300 bytes on UDP (RFC 3261 18.1.1 asks a client to switch such a
+// request to TCP, which sipgo does not do), so an answer to a long but
+// valid request, whose Via, From and To it must copy, was never sent. A
+// larger datagram is fragmented by IP, as other SIP servers do.
+const maxUDPMessage = 65507
+
+var udpLimitOnce sync.Once
+
+// liftUDPLimit raises sipgo's UDP size bound (a package variable read on
+// every UDP send) to maxUDPMessage. It runs once, before any B2BUA starts
+// a transport, so no send races with the write.
+func liftUDPLimit() {
+	udpLimitOnce.Do(func() {
+		if sip.UDPMTUSize < maxUDPMessage+200 {
+			sip.UDPMTUSize = maxUDPMessage + 200
+		}
+	})
 }

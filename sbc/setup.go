@@ -31,10 +31,9 @@ func (b *B2BUA) newCall(r *realm, req *sip.Request, tx *serverTx) {
 	if b.refuseNew(req, tx) {
 		return
 	}
-	if req.Contact() == nil {
-		respondStateless(tx, req, 400, "bad_request")
-		return
-	}
+	// An INVITE without Contact (RFC 2543 allowed it) is accepted: the
+	// caller's leg targets its From URI and, like every caller's leg,
+	// sends to the address the INVITE came from.
 	c := b.admit(r, req, tx)
 	tx.OnCancel(func(*sip.Request) { c.post(evCancel{}) })
 	_ = tx.Respond(newResponse(req, 100))

@@ -263,15 +263,6 @@ func TestSecurityTortureMessages(t *testing.T) {
 					mu.Unlock()
 					return
 				}
-				key := tr + "/" + c.name
-				if want, ok := knownDeviations[key]; ok {
-					if fmt.Sprint(got) != want.got {
-						mu.Lock()
-						failures = append(failures, fmt.Sprintf("%s: got %v, the known deviation is %s (%s)", key, got, want.got, want.why))
-						mu.Unlock()
-					}
-					return
-				}
 				if !accepts(expr, got) {
 					mu.Lock()
 					failures = append(failures, fmt.Sprintf("%s/%s: got %v, manifest accepts %q", tr, c.name, got, expr))
@@ -325,14 +316,6 @@ func sendTorture(tr, callerIP, target string, raw []byte, c tortureCase, run str
 		}
 		return collect(conn.Read, conn.SetReadDeadline, wait), nil
 	}
-}
-
-// knownDeviations are torture messages whose handling differs from the
-// manifest for a reason outside the border defence; the test pins what
-// they get so a change is noticed.
-var knownDeviations = map[string]struct{ got, why string }{
-	"udp/longreq": {"[]", "sipgo does not send a UDP datagram over 1300 bytes (sip/transport_udp.go, RFC 3261 18.1.1) and every answer to this request copies its 3 KB of Via, From and To; over TCP it is answered"},
-	"udp/inv2543": {"[400]", "the B2BUA needs the caller's Contact as its remote target (RFC 3261 8.1.1.8); an RFC 2543 INVITE without one is refused"},
 }
 
 // answerAll runs a minimal UAS on addr that answers every request but ACK
