@@ -15,7 +15,7 @@
 // as late; more than 0.1% late frames or any loss fails the run), the engine's worker queue drops and waits (with a pool), and
 // the engine process's CPU over the send window.
 //
-//	go run ./test/xcodeload -calls 250 -duration 20s
+//	go run ./test/xcodeload -calls 250 -duration 20s [-cpuprofile FILE]
 //
 // Only 127.50.0.1 and 127.51.0.1 are used (loopback).
 package main
@@ -30,6 +30,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +44,9 @@ var (
 	bIP = netip.MustParseAddr("127.51.0.1")
 )
 
+// cpuProfile names the file for the engine's CPU profile ("" for none).
+var cpuProfile string
+
 func main() {
 	calls := flag.Int("calls", 250, "concurrent transcoded calls")
 	duration := flag.Duration("duration", 20*time.Second, "send window")
@@ -50,6 +54,7 @@ func main() {
 	workers := flag.Int("workers", 0, "transcoding worker goroutines (0: the engine's default for the relay, -1: inline)")
 	relay := flag.String("relay", "", "media relay: epoll or goroutine (default: the engine's)")
 	peer := flag.Bool("peer", false, "run as the load generator (started by xcodeload itself)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the engine's CPU profile over the send window to this file")
 	flag.Parse()
 	var err error
 	if *peer {
@@ -170,11 +175,17 @@ func run(calls int, duration time.Duration, complexity, workers int, relay rtpen
 	if line, err = rd.ReadString('\n'); err != nil || strings.TrimSpace(line) != "start" {
 		return fmt.Errorf("peer did not start: %q %v", line, err)
 	}
+	stopProfile, err := startProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
 	c0, t0 := cpu(), time.Now()
 	if line, err = rd.ReadString('\n'); err != nil || strings.TrimSpace(line) != "stop" {
+		stopProfile()
 		return fmt.Errorf("peer did not finish: %q %v", line, err)
 	}
 	c1, wall := cpu(), time.Since(t0)
+	stopProfile()
 	result, err := rd.ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("peer result: %w", err)
@@ -206,6 +217,23 @@ func run(calls int, duration time.Duration, complexity, workers int, relay rtpen
 		return fmt.Errorf("loss, late frames or drops")
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile into path and returns its stop
+// function; with an empty path it does nothing.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func orDefault(s string) string {
