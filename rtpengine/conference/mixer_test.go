@@ -12,7 +12,7 @@ import (
 // A talker at -10 dBm0 has this amplitude; a leak of the listener's own
 // voice must stay 30 dB below it.
 var (
-	ampTalk = 32767 * math.Pow(10, (-10-3.17)/20)
+	ampTalk  = 32767 * math.Pow(10, (-10-3.17)/20)
 	ampQuiet = 32767 * math.Pow(10, (-30-3.17)/20)
 )
 
@@ -99,8 +99,8 @@ func TestMixTwentyParticipants(t *testing.T) {
 
 func TestMixRTPHeaders(t *testing.T) {
 	for _, tc := range []struct {
-		codec string
-		ptime time.Duration
+		codec         string
+		ptime         time.Duration
 		perTick, step int
 	}{
 		{PCMU, 20 * time.Millisecond, 1, 160},
