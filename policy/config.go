@@ -105,6 +105,11 @@ type MediaConfig struct {
 	Recording RecordingConfig `yaml:"recording"`
 	// Relay selects the media relay's socket model (media_relay.go).
 	Relay RelayConfig `yaml:"relay"`
+	// DTMF configures DTMF interworking (media_tones.go).
+	DTMF DTMFConfig `yaml:"dtmf"`
+	// Announcements maps failure response codes ("404", "486", ...) to
+	// what the caller hears before them (media_tones.go). Default none.
+	Announcements map[string]AnnouncementConfig `yaml:"announcements"`
 }
 
 // AdminConfig is the management HTTP listener.
@@ -318,6 +323,15 @@ type RealmMediaConfig struct {
 	// SRTPRequired refuses calls (488) whose SDP from this realm offers or
 	// answers no SRTP (SDES or DTLS) media. Default false.
 	SRTPRequired bool `yaml:"srtp_required"`
+	// DTMF is how this realm's peers send and receive digits: rfc4733,
+	// info or inband (media_tones.go). Default rfc4733.
+	DTMF string `yaml:"dtmf"`
+	// Tones is the country of the call-progress tones played to callers
+	// of this realm: US, UK, DE, FR or IN. Default US.
+	Tones string `yaml:"tones"`
+	// Ringback is relay (callers hear what the callee sends) or local
+	// (sbcd plays ringback when the callee rings without media). Default relay.
+	Ringback string `yaml:"ringback"`
 }
 
 // NormalizationRef names rule sets applied on ingress and egress.
@@ -343,6 +357,8 @@ type TrunkConfig struct {
 	Record bool `yaml:"record"`
 	// SRTP overrides the realm's media SRTP setting for this trunk.
 	SRTP string `yaml:"srtp"`
+	// DTMF overrides the realm's media DTMF mode for this trunk.
+	DTMF string `yaml:"dtmf"`
 	// FailoverCodes are final responses that make sbcd try the next
 	// gateway or trunk. Default [408, 480, 500, 502, 503, 504]; timeouts always fail over.
 	FailoverCodes []int `yaml:"failover_codes"`

@@ -70,6 +70,7 @@ func applyDefaults(c *Config, dir string) {
 	setDur(&c.Media.HoldTimeout, DefaultHoldTimeout)
 	setDur(&c.Media.PortDrain, DefaultPortDrain)
 	c.mediaServicesDefaults(dir)
+	c.mediaTonesDefaults(dir)
 	c.mediaRelayDefaults()
 
 	c.CDR.Dir = resolve(dir, c.CDR.Dir)

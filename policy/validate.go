@@ -89,6 +89,7 @@ func (v *validator) validate() {
 	v.positive("media.hold_timeout", c.Media.HoldTimeout)
 	v.positive("media.port_drain", c.Media.PortDrain)
 	v.mediaServices()
+	v.mediaTones()
 	v.mediaRelay()
 	if c.Media.NG != "" {
 		v.addrPort("media.ng", c.Media.NG)

@@ -43,6 +43,9 @@ type Config struct {
 	// RelayWorkers is the number of epoll relay workers (each one OS
 	// thread). Default half of runtime.GOMAXPROCS(0), at least 1.
 	RelayWorkers int
+	// OnDigit receives every DTMF digit detected in calls offered with
+	// Flags.DTMF, on one goroutine of the engine (dtmf.go). Default nil.
+	OnDigit func(Digit)
 }
 
 // RelayMode is the socket model of the media relay.
@@ -99,6 +102,8 @@ type Flags struct {
 	Record bool
 	// Codecs, when non-empty, restricts the codecs in the SDP sent to the other side.
 	Codecs []string
+	// DTMF, when set, turns on DTMF detection and interworking (dtmf.go).
+	DTMF *DTMFFlags
 }
 
 // OfferRequest is an SDP offer from the monologue FromTag of call CallID.

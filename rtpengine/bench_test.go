@@ -26,7 +26,7 @@ func BenchmarkRelayHandle(b *testing.B) {
 		binary.BigEndian.PutUint16(pkt[2:], seq)
 		binary.BigEndian.PutUint32(pkt[4:], uint32(seq)*160)
 		now += int64(20 * time.Millisecond)
-		if _, _, ok := r.handle(pkt, src, now); !ok {
+		if _, _, _, ok := r.handle(pkt, src, now); !ok {
 			b.Fatal("not forwarded")
 		}
 	}

@@ -67,6 +67,9 @@ type endpoint struct {
 	xcode atomic.Pointer[xstream]
 	// rec is set while the call is recorded (recording.go).
 	rec atomic.Pointer[recordTap]
+	// dsp processes DTMF in what this endpoint receives (nil: none;
+	// dtmf.go).
+	dsp atomic.Pointer[dsp]
 	// peerNames are the payload type names of the peer's latest SDP
 	// (control plane only).
 	peerNames map[string]string

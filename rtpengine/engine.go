@@ -32,6 +32,10 @@ type Engine struct {
 	// xp runs the transcoding pipelines (transcoding.go).
 	xp *xpool
 
+	// digitCh carries detected digits to Config.OnDigit (dtmf.go).
+	digitCh chan Digit
+	dtmfc   dtmfCounters
+
 	// released sums the counters of released endpoints (see Metrics).
 	relMu    sync.Mutex
 	released Traffic
@@ -53,6 +57,8 @@ type call struct {
 	svc     *service
 	// rec is the call's recording (nil: not recorded; recording.go).
 	rec *callRec
+	// dtmfSuppress: in-band digits are muted where detected (dtmf.go).
+	dtmfSuppress bool
 }
 
 // monologue is one participant (SIP tag) of a call and our endpoints
@@ -71,6 +77,8 @@ type monologue struct {
 	iceRestart bool
 	// tap is the call's capture (nil: not captured); new endpoints take it.
 	tap *tapTarget
+	// dtmf is the DTMF mode of this side's peer ("": no DTMF processing; dtmf.go).
+	dtmf string
 }
 
 // New validates cfg, fills its defaults and starts the engine's timer.
@@ -107,6 +115,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	e.startTranscoders()
+	e.startDigits()
 	e.wg.Add(1)
 	go e.timeoutLoop()
 	return e, nil

@@ -127,6 +127,7 @@ func (e *Engine) offer(c *call, r OfferRequest, sd *sdp.SessionDescription, stre
 	if err := rewrite(sd, opts); err != nil {
 		return nil, err
 	}
+	e.dtmfOffer(c, a, b, sd, streams, r.Flags.DTMF)
 	if r.Flags.Record && c.rec == nil && e.cfg.Recording.Dir != "" {
 		c.rec = &callRec{}
 	}
@@ -184,6 +185,9 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 		}
 		if ea.xoffer == nil {
 			trimAnswer(sd.MediaDescriptions[i], ea.peerNames)
+			if r.Flags.DTMF != nil {
+				dtmfAnswerSDP(sd.MediaDescriptions[i], ea.peerNames, dtmfMode(r.Flags.DTMF.From))
+			}
 		}
 		eb.setPeer(st.rtpAddr(), st.rtcp, st.mux)
 		eb.peerNames = st.names
@@ -215,6 +219,7 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 	if err := e.refreshRecording(c); err != nil {
 		e.log.Warn("recording not started", "call_id", c.id, "err", err)
 	}
+	e.dtmfAnswer(c, a, b, r.Flags.DTMF)
 	c.lastSig.Store(monoNow())
 	e.logResult("answer", r.CallID, r.ToTag, len(streams), nil)
 	return a.origin.stamp(sd, r.Flags.ReplaceOrigin, a.pool.cfg.Advertised, e.sessionID())

@@ -148,7 +148,7 @@ func FuzzDemux(f *testing.F) {
 			_ = parseRTCPInfo(b)
 		}
 		r, peer := fuzzEndpoints()
-		_, _, ok := r.handle(b, src, 1)
+		_, _, _, ok := r.handle(b, src, 1)
 		if ok != (k == kindRTP || k == kindRTCP) {
 			t.Fatalf("kind %v forwarded=%v", k, ok)
 		}

@@ -94,9 +94,11 @@ func (r *reader) learn(src netip.AddrPort, ssrc uint32, now int64) {
 }
 
 // handle is the per-packet relay decision: demux, validate, latch, count
-// and choose where the packet goes. It returns ok=false when the packet is
-// dropped or consumed. It does not allocate (except when a latch moves).
-func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *mediaSock, dst netip.AddrPort, ok bool) {
+// and choose where the packet goes. It returns the packet to send (b, or
+// b rewritten in place by the DTMF processing) and ok=false when the
+// packet is dropped or consumed. It does not allocate (except when a latch
+// moves).
+func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (pkt []byte, out *mediaSock, dst netip.AddrPort, ok bool) {
 	ep := r.ep
 	c := &ep.c
 	var h rtpHeader
@@ -105,7 +107,7 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *mediaSock
 	case kindRTP:
 		if r.rtcp || !r.accept(src, h.ssrc, true, now) {
 			c.dropped.Add(1)
-			return nil, dst, false
+			return nil, nil, dst, false
 		}
 		var clock uint32
 		if p := ep.params.Load(); p != nil {
@@ -115,7 +117,7 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *mediaSock
 	case kindRTCP:
 		if !r.accept(src, rtcpSenderSSRC(b), r.rtcp, now) {
 			c.dropped.Add(1)
-			return nil, dst, false
+			return nil, nil, dst, false
 		}
 		ri := parseRTCPInfo(b)
 		if ri.xr != 0 {
@@ -136,7 +138,7 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *mediaSock
 		if !r.answerSTUN(b, src, now) {
 			c.dropped.Add(1)
 		}
-		return nil, dst, false
+		return nil, nil, dst, false
 	case kindDTLS:
 		// DTLS-SRTP records go to the leg's DTLS session (dtls.go).
 		c.dtls.Add(1)
@@ -145,10 +147,10 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *mediaSock
 		} else {
 			c.dropped.Add(1)
 		}
-		return nil, dst, false
+		return nil, nil, dst, false
 	default:
 		c.dropped.Add(1)
-		return nil, dst, false
+		return nil, nil, dst, false
 	}
 	c.packetsIn.Add(1)
 	c.bytesIn.Add(uint64(len(b)))
@@ -162,12 +164,18 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *mediaSock
 	}
 	if x := ep.xcode.Load(); x != nil {
 		x.submit(kind == kindRTP, b, now)
-		return nil, dst, false
+		return nil, nil, dst, false
+	}
+	if d := ep.dsp.Load(); d != nil && kind == kindRTP {
+		var fwd bool
+		if b, fwd = d.packet(b, &h, now); !fwd {
+			return nil, nil, dst, false
+		}
 	}
 
 	p := ep.partner.Load()
 	if p == nil {
-		return nil, dst, false // consumed (a service endpoint)
+		return nil, nil, dst, false // consumed (a service endpoint)
 	}
 	if kind == kindRTP {
 		out, dst = p.pp.rtp, p.rtpDest()
@@ -176,11 +184,11 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (out *mediaSock
 	}
 	if !usable(dst) || !p.hasConsent(now) {
 		c.dropped.Add(1)
-		return nil, dst, false
+		return nil, nil, dst, false
 	}
 	p.c.packetsOut.Add(1)
 	p.c.bytesOut.Add(uint64(len(b)))
-	return out, dst, true
+	return b, out, dst, true
 }
 
 // run reads the socket until it is closed (goroutine relay).
@@ -210,7 +218,7 @@ func (r *reader) run(log *slog.Logger) {
 		if !ok {
 			continue
 		}
-		out, dst, ok := r.handle(pkt, src, monoNow())
+		pkt, out, dst, ok := r.handle(pkt, src, monoNow())
 		if !ok {
 			continue
 		}

@@ -39,7 +39,7 @@ func (f *Flags) validate() error {
 	if f.TransportProtocol != "" && !slices.Contains(transportProtocols, f.TransportProtocol) {
 		return fmt.Errorf("%w: transport protocol %q", ErrBadFlags, f.TransportProtocol)
 	}
-	return nil
+	return f.DTMF.validate()
 }
 
 // offerMux says whether an offer we send carries a=rtcp-mux, given whether

@@ -317,7 +317,7 @@ func (w *worker) forward(r *reader, b []byte, src netip.AddrPort, now int64) {
 	if !ok {
 		return
 	}
-	out, dst, ok := r.handle(pkt, src, now)
+	pkt, out, dst, ok := r.handle(pkt, src, now)
 	if !ok {
 		return
 	}

@@ -1,0 +1,708 @@
+package rtpengine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/openborder/openborder/codecs"
+	"github.com/openborder/openborder/codecs/dtmf"
+	"github.com/openborder/openborder/codecs/rfc4733"
+	"github.com/pion/sdp/v3"
+)
+
+// DTMF modes of a leg (DTMFFlags): how digits reach and leave its peer.
+const (
+	// DTMFRFC4733 carries digits as telephone-events in the RTP stream.
+	DTMFRFC4733 = "rfc4733"
+	// DTMFInfo carries digits in SIP INFO: the engine removes
+	// telephone-event from that leg's SDP and drops event packets towards
+	// it; the signalling plane sends the INFO (see Config.OnDigit) and
+	// hands digits it receives to PlayDigit.
+	DTMFInfo = "info"
+	// DTMFInband carries digits as tones in the audio: detected with a
+	// Goertzel detector on what the peer sends, generated into what it
+	// receives.
+	DTMFInband = "inband"
+)
+
+// Methods of a Digit.
+const (
+	MethodRFC4733 = "rfc4733"
+	MethodInband  = "inband"
+)
+
+// DTMFFlags asks for DTMF processing (Flags.DTMF): the modes of the
+// offerer's leg (From) and the other leg (To), DTMFRFC4733 when empty.
+// Every digit a peer sends is reported (Config.OnDigit) and carried to the
+// other peer in that peer's mode. Processing covers PCMU/PCMA streams
+// relayed without transcoding (a transcoded stream already carries
+// telephone-events through its pipeline).
+type DTMFFlags struct {
+	From, To string
+	// Suppress mutes in-band digits detected on an inband leg in the audio
+	// relayed to the other leg (which gets them as events or INFO); the
+	// audio towards that leg is then delayed by the detector's 40 ms.
+	Suppress bool
+}
+
+func (f *DTMFFlags) validate() error {
+	if f == nil {
+		return nil
+	}
+	for _, m := range []string{f.From, f.To} {
+		switch m {
+		case "", DTMFRFC4733, DTMFInfo, DTMFInband:
+		default:
+			return fmt.Errorf("%w: DTMF mode %q", ErrBadFlags, m)
+		}
+	}
+	return nil
+}
+
+func dtmfMode(m string) string {
+	if m == "" {
+		return DTMFRFC4733
+	}
+	return m
+}
+
+// Digit is one DTMF digit a peer sent, as the engine detected it.
+type Digit struct {
+	CallID string
+	// Tag is the monologue whose peer sent the digit.
+	Tag string
+	// Key is '0'-'9', '*', '#' or 'A'-'D'.
+	Key      byte
+	Duration time.Duration
+	// Method is MethodRFC4733 or MethodInband.
+	Method string
+}
+
+// digitQueueLen bounds the digits waiting for Config.OnDigit; beyond it
+// digits are dropped and counted (DTMFStats).
+const digitQueueLen = 256
+
+// dspDigit is a digit to play into a stream.
+type dspDigit struct {
+	key byte
+	dur time.Duration
+}
+
+// Codec kinds the DSP decodes and encodes.
+const (
+	codecNone uint8 = iota
+	codecPCMU
+	codecPCMA
+)
+
+// maxDSPFrame bounds the G.711 payloads the DSP handles (60 ms).
+const maxDSPFrame = 480
+
+// Tone levels and timing of digits the engine generates.
+const (
+	dtmfLevel      = -7.0 // dBm0, low-group tone
+	dtmfTwist      = 2.0  // dB, high group louder (Q.23 allows up to 4)
+	dtmfEndRepeats = 3
+	dtmfVolume     = 10
+	dtmfConvOn     = time.Minute // longest converted event
+	dtmfInjectMax  = 8 * time.Second
+	dtmfInjectMin  = 40 * time.Millisecond
+)
+
+// DTMFStats counts the engine's digit processing.
+type DTMFStats struct {
+	// Detected counts digits by method.
+	RFC4733, Inband uint64
+	// Played counts digits handed to PlayDigit.
+	Played uint64
+	// Dropped counts digits lost because OnDigit lagged.
+	Dropped uint64
+}
+
+type dtmfCounters struct {
+	rfc4733, inband, played, dropped atomic.Uint64
+}
+
+// dsp is the DTMF processing of one direction of a relayed stream: the
+// packets one endpoint receives from its peer on their way to the
+// partner. The control plane builds it; after that only the reader of the
+// endpoint's RTP socket touches its state, except inject (a channel).
+type dsp struct {
+	e        *Engine
+	callID   string
+	tag      string
+	in, out  string // effective modes of the sending and the receiving leg
+	suppress bool
+	inEv     int16 // telephone-event PT the sender uses (-1: none)
+	outEv    int16 // telephone-event PT the receiver accepts (-1: none)
+	outAudio int16 // a G.711 PT the receiver accepts (-1: none)
+	evClock  uint32
+	codec    [128]uint8
+	inject   chan dspDigit
+
+	rx     *rfc4733.Receiver
+	det    *dtmf.Detector
+	sup    *dtmf.Suppressor
+	digits []rfc4733.Digit
+	events []dtmf.Event
+	pcm    [maxDSPFrame]int16
+
+	lastAudio int16 // PT of the last audio packet (-1: none yet)
+	samples   int   // samples per audio packet (default 160)
+
+	// conversion of received events into tones (out inband)
+	conv      bool
+	convTS    uint32
+	convNext  uint32
+	convEnded bool
+	convGen   *dtmf.Generator
+
+	// events written into the outgoing stream (out rfc4733)
+	em       bool
+	emFirst  bool
+	emCode   uint8
+	emTS     uint32
+	emDur    uint32
+	emTarget uint32 // 0: until the detector ends the digit
+	emEnds   int
+
+	// tone written into the outgoing audio (out inband)
+	gen     *dtmf.Generator
+	genLeft int
+}
+
+// startDigits starts the goroutine that hands digits to Config.OnDigit.
+func (e *Engine) startDigits() {
+	e.digitCh = make(chan Digit, digitQueueLen)
+	if e.cfg.OnDigit == nil {
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for {
+			select {
+			case <-e.stop:
+				return
+			case d := <-e.digitCh:
+				e.deliverDigit(d)
+			}
+		}
+	}()
+}
+
+func (e *Engine) deliverDigit(d Digit) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.log.Error("digit handler panicked", "panic", v, "call_id", d.CallID)
+		}
+	}()
+	e.cfg.OnDigit(d)
+}
+
+// report queues a detected digit; it never blocks.
+func (d *dsp) report(key byte, dur time.Duration, method string) {
+	e := d.e
+	if method == MethodInband {
+		e.dtmfc.inband.Add(1)
+	} else {
+		e.dtmfc.rfc4733.Add(1)
+	}
+	if e.cfg.OnDigit == nil {
+		return
+	}
+	select {
+	case e.digitCh <- Digit{CallID: d.callID, Tag: d.tag, Key: key, Duration: dur, Method: method}:
+	default:
+		e.dtmfc.dropped.Add(1)
+	}
+}
+
+// DTMFStats returns the engine's digit counters.
+func (e *Engine) DTMFStats() DTMFStats {
+	return DTMFStats{RFC4733: e.dtmfc.rfc4733.Load(), Inband: e.dtmfc.inband.Load(),
+		Played: e.dtmfc.played.Load(), Dropped: e.dtmfc.dropped.Load()}
+}
+
+// PlayDigit sends key ('0'-'9', '*', '#', 'A'-'D') to the peer of
+// monologue tag for dur (40 ms to 8 s; 0 means 100 ms), as that leg's
+// DTMF mode says: telephone-events or tones. The digit replaces the audio
+// the other peer sends towards it, packet by packet, so it goes out as
+// that audio flows. Calls without DTMF processing, and legs in info mode,
+// get ErrBadRequest.
+func (e *Engine) PlayDigit(callID, tag string, key byte, dur time.Duration) error {
+	if _, err := rfc4733.Code(key); err != nil || key == '!' {
+		return fmt.Errorf("%w: digit %q", ErrBadRequest, key)
+	}
+	if dur == 0 {
+		dur = 100 * time.Millisecond
+	}
+	dur = min(max(dur, dtmfInjectMin), dtmfInjectMax)
+	c, err := e.lockCall(callID, false)
+	if err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	m := c.mono[tag]
+	if m == nil || m.other == nil {
+		return fmt.Errorf("%w: tag %q in call %q", ErrNotFound, tag, callID)
+	}
+	sent := false
+	for _, ep := range m.other.eps {
+		if ep == nil {
+			continue
+		}
+		d := ep.dsp.Load()
+		if d == nil || d.out == DTMFInfo {
+			continue
+		}
+		select {
+		case d.inject <- dspDigit{key: key, dur: dur}:
+			sent = true
+		default:
+			return fmt.Errorf("%w: too many digits queued", ErrBadRequest)
+		}
+	}
+	if !sent {
+		return fmt.Errorf("%w: no stream of call %q carries DTMF towards %q", ErrBadRequest, callID, tag)
+	}
+	e.dtmfc.played.Add(1)
+	return nil
+}
+
+// packet runs the DSP on one received RTP packet and returns the packet
+// to forward (b, possibly rewritten in place within its capacity) and
+// whether to forward it at all.
+func (d *dsp) packet(b []byte, h *rtpHeader, now int64) ([]byte, bool) {
+	if b[0]&0x20 != 0 || h.headerLen >= len(b) {
+		return b, true // padded or empty: not ours to touch
+	}
+	if int16(h.pt) == d.inEv {
+		return d.event(b, h, now)
+	}
+	kind := d.codec[h.pt]
+	payload := b[h.headerLen:]
+	n := len(payload)
+	if kind == codecNone || n > maxDSPFrame {
+		return b, true
+	}
+	d.lastAudio, d.samples = int16(h.pt), n
+	if d.rx != nil {
+		d.digits = d.rx.Expire(d.digits[:0], monoTime(now))
+		d.reportEvents()
+	}
+	if d.in == DTMFInband {
+		d.detect(payload, kind, h)
+	}
+	if !d.em && d.gen == nil && d.out != DTMFInfo {
+		select {
+		case dg := <-d.inject:
+			d.startInject(dg, h)
+		default:
+		}
+	}
+	if d.em {
+		return d.emit(b, h), true
+	}
+	if d.gen != nil {
+		pcm := d.pcm[:n]
+		d.gen.Read(pcm)
+		encode(payload, pcm, kind)
+		if d.genLeft -= n; d.genLeft <= 0 {
+			d.gen = nil
+		}
+	}
+	return b, true
+}
+
+func monoTime(now int64) time.Time { return monoBase.Add(time.Duration(now)) }
+
+func decode(pcm []int16, payload []byte, kind uint8) {
+	if kind == codecPCMA {
+		codecs.AlawDecodeFrame(pcm, payload)
+	} else {
+		codecs.UlawDecodeFrame(pcm, payload)
+	}
+}
+
+func encode(payload []byte, pcm []int16, kind uint8) {
+	if kind == codecPCMA {
+		codecs.AlawEncodeFrame(payload, pcm)
+	} else {
+		codecs.UlawEncodeFrame(payload, pcm)
+	}
+}
+
+// detect runs the in-band detector (or suppressor) on an audio payload.
+func (d *dsp) detect(payload []byte, kind uint8, h *rtpHeader) {
+	pcm := d.pcm[:len(payload)]
+	decode(pcm, payload, kind)
+	if d.sup != nil {
+		d.events = d.sup.Process(d.events[:0], pcm)
+		encode(payload, pcm, kind)
+	} else {
+		d.events = d.det.Process(d.events[:0], pcm)
+	}
+	for _, ev := range d.events {
+		switch ev.Kind {
+		case dtmf.Start:
+			if d.out == DTMFRFC4733 && !d.em {
+				if code, err := rfc4733.Code(ev.Key); err == nil {
+					d.startEvent(code, h.ts, 0)
+				}
+			}
+		case dtmf.End:
+			dur := time.Duration(ev.Duration) * time.Second / 8000
+			d.report(ev.Key, dur, MethodInband)
+			if d.em && d.emTarget == 0 && d.emEnds == 0 {
+				d.emEnds = dtmfEndRepeats
+			}
+		}
+	}
+}
+
+// startInject begins playing an injected digit into the outgoing stream.
+func (d *dsp) startInject(dg dspDigit, h *rtpHeader) {
+	samples := uint32(dg.dur * 8000 / time.Second)
+	if d.out == DTMFRFC4733 {
+		code, _ := rfc4733.Code(dg.key)
+		d.startEvent(code, h.ts, samples)
+		return
+	}
+	g, err := dtmf.NewGenerator(dtmf.GeneratorConfig{Level: dtmfLevel, Twist: dtmfTwist, On: dg.dur})
+	if err != nil || g.Play(string(dg.key)) != nil {
+		return
+	}
+	d.gen, d.genLeft = g, int(samples)
+}
+
+func (d *dsp) startEvent(code uint8, ts, target uint32) {
+	d.em, d.emFirst, d.emCode, d.emTS, d.emDur, d.emTarget, d.emEnds = true, true, code, ts, 0, target, 0
+}
+
+// emit rewrites an audio packet into the next telephone-event packet of
+// the event being sent: same sequence number and SSRC, the event's
+// timestamp, the receiver's telephone-event payload type.
+func (d *dsp) emit(b []byte, h *rtpHeader) []byte {
+	if d.emEnds == 0 {
+		d.emDur += uint32(d.samples)
+		if d.emTarget > 0 && d.emDur >= d.emTarget {
+			d.emDur, d.emEnds = d.emTarget, dtmfEndRepeats
+		}
+	}
+	end := d.emEnds > 0
+	ev := rfc4733.Event{Code: d.emCode, End: end, Volume: dtmfVolume, Duration: uint16(min(d.emDur, rfc4733.MaxDuration))}
+	b = b[:h.headerLen+rfc4733.PayloadSize]
+	_ = ev.Put(b[h.headerLen:])
+	b[1] = uint8(d.outEv)
+	if d.emFirst {
+		b[1] |= 0x80
+		d.emFirst = false
+	}
+	binary.BigEndian.PutUint32(b[4:], d.emTS)
+	if end {
+		if d.emEnds--; d.emEnds == 0 {
+			d.em = false
+		}
+	}
+	return b
+}
+
+// event handles a telephone-event packet from the sending peer.
+func (d *dsp) event(b []byte, h *rtpHeader, now int64) ([]byte, bool) {
+	payload := b[h.headerLen:]
+	if d.rx != nil {
+		var err error
+		d.digits, err = d.rx.Push(d.digits[:0], monoTime(now), h.ts, b[1]&0x80 != 0, h.seq, payload)
+		if err == nil {
+			d.reportEvents()
+		}
+	}
+	switch d.out {
+	case DTMFRFC4733:
+		if d.outEv != d.inEv {
+			b[1] = b[1]&0x80 | uint8(d.outEv)
+		}
+		return b, true
+	case DTMFInband:
+		return d.convert(b, h)
+	}
+	return nil, false // info: the signalling plane sends the digit
+}
+
+func (d *dsp) reportEvents() {
+	for _, dg := range d.digits {
+		if key, err := rfc4733.Key(dg.Code); err == nil && dg.Code <= rfc4733.MaxDTMF {
+			d.report(key, dg.DurationTime(int(d.evClock)), MethodRFC4733)
+		}
+	}
+}
+
+// convert turns a telephone-event packet into an audio packet carrying the
+// tone for the duration the event grew by (or silence after its end), in
+// the codec the sender's audio uses.
+func (d *dsp) convert(b []byte, h *rtpHeader) ([]byte, bool) {
+	ev, err := rfc4733.Parse(b[h.headerLen:])
+	if err != nil || ev.Code > rfc4733.MaxDTMF {
+		return nil, false
+	}
+	pt := d.lastAudio
+	if pt < 0 {
+		pt = d.outAudio
+	}
+	if pt < 0 {
+		return nil, false
+	}
+	kind := d.codec[pt]
+	if kind == codecNone {
+		kind = codecPCMU
+		if pt == 8 {
+			kind = codecPCMA
+		}
+	}
+	if !d.conv || h.ts != d.convTS {
+		if d.conv && int32(h.ts-d.convTS) < 0 {
+			return nil, false // a late packet of an older event
+		}
+		key, _ := rfc4733.Key(ev.Code)
+		g, err := dtmf.NewGenerator(dtmf.GeneratorConfig{Level: dtmfLevel, Twist: dtmfTwist, On: dtmfConvOn})
+		if err != nil || g.Play(string(key)) != nil {
+			return nil, false
+		}
+		d.conv, d.convTS, d.convNext, d.convEnded, d.convGen = true, h.ts, h.ts, false, g
+	}
+	grown := int32(uint32(ev.Duration) - (d.convNext - d.convTS))
+	var n int
+	switch {
+	case d.convEnded || grown <= 0 && ev.End: // redundant end packets become silence
+		n = d.samples
+		clear(d.pcm[:n])
+	case grown > 0:
+		n = min(int(grown), maxDSPFrame)
+		d.convGen.Read(d.pcm[:n])
+	default:
+		return nil, false // a repeated update
+	}
+	if ev.End {
+		d.convEnded = true
+	}
+	if h.headerLen+n > cap(b) {
+		return nil, false
+	}
+	b = b[:h.headerLen+n]
+	encode(b[h.headerLen:], d.pcm[:n], kind)
+	b[1] = uint8(pt)
+	binary.BigEndian.PutUint32(b[4:], d.convNext)
+	d.convNext += uint32(n)
+	return b, true
+}
+
+// installDTMF gives each relayed audio stream of the pair a, b its DSP in
+// both directions, once both peers' SDP is known. Called with c.mu held.
+func (e *Engine) installDTMF(c *call, a, b *monologue) {
+	for i := range a.eps {
+		if i >= len(b.eps) {
+			break
+		}
+		ea, eb := a.eps[i], b.eps[i]
+		if ea == nil || eb == nil {
+			continue
+		}
+		if a.dtmf == "" || b.dtmf == "" || ea.media != "audio" || ea.xcode.Load() != nil ||
+			ea.peerNames == nil || eb.peerNames == nil {
+			ea.dsp.Store(nil)
+			eb.dsp.Store(nil)
+			continue
+		}
+		ea.dsp.Store(e.newDSP(c, a, ea, eb))
+		eb.dsp.Store(e.newDSP(c, b, eb, ea))
+	}
+}
+
+// newDSP builds the DSP of packets from the peer of m (received on from)
+// towards the peer behind to.
+func (e *Engine) newDSP(c *call, m *monologue, from, to *endpoint) *dsp {
+	d := &dsp{e: e, callID: c.id, tag: m.tag, in: m.dtmf, out: m.other.dtmf, suppress: c.dtmfSuppress,
+		inEv: -1, outEv: -1, outAudio: -1, lastAudio: -1, samples: 160, evClock: 8000,
+		inject: make(chan dspDigit, 16), digits: make([]rfc4733.Digit, 0, 4), events: make([]dtmf.Event, 0, 4)}
+	d.inEv, d.evClock = eventPT(from.peerNames)
+	d.outEv, _ = eventPT(to.peerNames)
+	for pt, name := range from.peerNames {
+		n := ptOf(pt)
+		switch name {
+		case "pcmu":
+			d.codec[n] = codecPCMU
+		case "pcma":
+			d.codec[n] = codecPCMA
+		}
+	}
+	for _, pt := range sortedPTs(to.peerNames) {
+		if n := to.peerNames[pt]; n == "pcmu" || n == "pcma" {
+			d.outAudio = int16(ptOf(pt))
+			break
+		}
+	}
+	if d.out == DTMFRFC4733 && d.outEv < 0 {
+		d.out = DTMFInband // the receiver took no telephone-event
+	}
+	if d.inEv >= 0 {
+		d.rx, _ = rfc4733.NewReceiver(rfc4733.ReceiverConfig{})
+	}
+	if d.in == DTMFInband {
+		if d.suppress && d.out != DTMFInband {
+			d.sup, _ = dtmf.NewSuppressor(8000, dtmf.DetectorConfig{})
+		} else {
+			d.det, _ = dtmf.NewDetector(8000, dtmf.DetectorConfig{})
+		}
+		if d.sup == nil && d.det == nil {
+			d.in = DTMFRFC4733
+		}
+	}
+	return d
+}
+
+func sortedPTs(names map[string]string) []string {
+	pts := make([]string, 0, len(names))
+	for pt := range names {
+		pts = append(pts, pt)
+	}
+	slices.SortFunc(pts, func(x, y string) int { return ptOf(x) - ptOf(y) })
+	return pts
+}
+
+// eventPT returns the telephone-event payload type (lowest at 8 kHz
+// first) of a peer's SDP and its clock, or -1.
+func eventPT(names map[string]string) (int16, uint32) {
+	best, clock := int16(-1), uint32(8000)
+	for _, pt := range sortedPTs(names) {
+		if names[pt] == "telephone-event" && best < 0 {
+			best = int16(ptOf(pt))
+		}
+	}
+	return best, clock
+}
+
+// dtmfOfferSDP adjusts the offer for the other leg: a leg in info or
+// inband mode is offered no telephone-event; an rfc4733 leg gets one when
+// the offerer had none (the engine then converts).
+func dtmfOfferSDP(md *sdp.MediaDescription, st *sdpStream, mode string) {
+	if st.media != "audio" || st.port == 0 {
+		return
+	}
+	if mode != DTMFRFC4733 {
+		removeEvents(md)
+		return
+	}
+	if hasEvent(md) || !hasG711(st) {
+		return
+	}
+	for pt := 101; pt < 128; pt++ {
+		if !slices.Contains(md.MediaName.Formats, strconv.Itoa(pt)) {
+			addEvent(md, strconv.Itoa(pt))
+			return
+		}
+	}
+}
+
+// dtmfAnswerSDP adjusts the answer for the offerer: no telephone-event for
+// an info or inband offerer; for an rfc4733 offerer the telephone-event it
+// offered, even when the answerer took none (the engine converts).
+func dtmfAnswerSDP(md *sdp.MediaDescription, offered map[string]string, mode string) {
+	if mode != DTMFRFC4733 {
+		removeEvents(md)
+		return
+	}
+	if hasEvent(md) {
+		return
+	}
+	pt, _ := eventPT(offered)
+	if pt < 0 {
+		return
+	}
+	f := strconv.Itoa(int(pt))
+	if !slices.Contains(md.MediaName.Formats, f) {
+		addEvent(md, f)
+	}
+}
+
+func hasG711(st *sdpStream) bool {
+	for _, n := range st.names {
+		if n == "pcmu" || n == "pcma" {
+			return true
+		}
+	}
+	return false
+}
+
+func mdEventPTs(md *sdp.MediaDescription) []string {
+	var pts []string
+	for _, a := range md.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		pt, enc, _ := strings.Cut(a.Value, " ")
+		if name, _, _ := strings.Cut(enc, "/"); strings.EqualFold(name, "telephone-event") {
+			pts = append(pts, pt)
+		}
+	}
+	return pts
+}
+
+func hasEvent(md *sdp.MediaDescription) bool { return len(mdEventPTs(md)) > 0 }
+
+func removeEvents(md *sdp.MediaDescription) {
+	pts := mdEventPTs(md)
+	if len(pts) == 0 || len(pts) == len(md.MediaName.Formats) {
+		return
+	}
+	md.MediaName.Formats = slices.DeleteFunc(md.MediaName.Formats, func(f string) bool { return slices.Contains(pts, f) })
+	md.Attributes = slices.DeleteFunc(md.Attributes, func(a sdp.Attribute) bool {
+		if a.Key != "rtpmap" && a.Key != "fmtp" {
+			return false
+		}
+		pt, _, _ := strings.Cut(a.Value, " ")
+		return slices.Contains(pts, pt)
+	})
+}
+
+func addEvent(md *sdp.MediaDescription, pt string) {
+	md.MediaName.Formats = append(md.MediaName.Formats, pt)
+	at := len(md.Attributes)
+	for i, a := range md.Attributes { // after the last rtpmap/fmtp
+		if a.Key == "rtpmap" || a.Key == "fmtp" {
+			at = i + 1
+		}
+	}
+	md.Attributes = slices.Insert(md.Attributes, at,
+		sdp.NewAttribute("rtpmap", pt+" telephone-event/8000"), sdp.NewAttribute("fmtp", pt+" 0-16"))
+}
+
+// dtmfOffer records the legs' DTMF modes and adjusts the offer sent to
+// the other leg. Called with c.mu held.
+func (e *Engine) dtmfOffer(c *call, a, b *monologue, sd *sdp.SessionDescription, streams []sdpStream, f *DTMFFlags) {
+	if f == nil {
+		a.dtmf, b.dtmf = "", ""
+		e.installDTMF(c, a, b)
+		return
+	}
+	a.dtmf, b.dtmf, c.dtmfSuppress = dtmfMode(f.From), dtmfMode(f.To), f.Suppress
+	for i := range streams {
+		if i < len(a.eps) && a.eps[i] != nil && a.eps[i].xoffer == nil {
+			dtmfOfferSDP(sd.MediaDescriptions[i], &streams[i], b.dtmf)
+		}
+	}
+	e.installDTMF(c, a, b)
+}
+
+// dtmfAnswer installs the DSPs once an answer is known. Called with c.mu held.
+func (e *Engine) dtmfAnswer(c *call, a, b *monologue, f *DTMFFlags) {
+	if f != nil {
+		a.dtmf, b.dtmf, c.dtmfSuppress = dtmfMode(f.From), dtmfMode(f.To), f.Suppress
+	}
+	e.installDTMF(c, a, b)
+}
