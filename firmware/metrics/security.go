@@ -11,6 +11,7 @@ type Guard interface {
 	Stats() []guard.Count
 	Blocks() map[string]uint64
 	BlacklistSize() int
+	EmergencyPassed() uint64
 }
 
 // WatchGuard exports the border defence's counters: messages refused by
@@ -26,18 +27,21 @@ func (r *Registry) WatchGuard(g Guard) {
 			"Sources put on the blacklist, by reason.", []string{"reason"}, nil),
 		entries: prometheus.NewDesc(ns+"_blacklist_entries",
 			"Sources on the blacklist now (expired entries are swept as they are met).", nil, nil),
+		emergency: prometheus.NewDesc(ns+"_security_emergency_passed_total",
+			"Messages of emergency calls let through a rate limit or a rate_exceeded blacklist entry that would have refused them.", nil, nil),
 	})
 }
 
 type guardCollector struct {
-	g                         Guard
-	refused, blocked, entries *prometheus.Desc
+	g                                    Guard
+	refused, blocked, entries, emergency *prometheus.Desc
 }
 
 func (c *guardCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.refused
 	ch <- c.blocked
 	ch <- c.entries
+	ch <- c.emergency
 }
 
 func (c *guardCollector) Collect(ch chan<- prometheus.Metric) {
@@ -48,4 +52,5 @@ func (c *guardCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.blocked, prometheus.CounterValue, float64(n), reason)
 	}
 	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(c.g.BlacklistSize()))
+	ch <- prometheus.MustNewConstMetric(c.emergency, prometheus.CounterValue, float64(c.g.EmergencyPassed()))
 }

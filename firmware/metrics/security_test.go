@@ -16,6 +16,7 @@ func (fakeGuard) Stats() []guard.Count {
 }
 func (fakeGuard) Blocks() map[string]uint64 { return map[string]uint64{"user_agent": 1} }
 func (fakeGuard) BlacklistSize() int        { return 1 }
+func (fakeGuard) EmergencyPassed() uint64   { return 2 }
 
 func TestWatchGuard(t *testing.T) {
 	r := New(Config{})
@@ -28,6 +29,7 @@ func TestWatchGuard(t *testing.T) {
 		`openborder_security_refused_total{reason="user_agent",stage="scanner"} 1`,
 		`openborder_blacklist_added_total{reason="user_agent"} 1`,
 		`openborder_blacklist_entries 1`,
+		`openborder_security_emergency_passed_total 2`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("missing %s", want)

@@ -64,12 +64,19 @@ func addrShard(a netip.Addr) uint64 {
 
 // blocked reports whether a is blocked at now; expired entries are removed.
 func (b *blacklist) blocked(a netip.Addr, now int64) bool {
+	_, ok := b.lookup(a, now)
+	return ok
+}
+
+// lookup reports whether a is blocked at now and why; expired entries
+// are removed.
+func (b *blacklist) lookup(a netip.Addr, now int64) (string, bool) {
 	sh := &b.shards[addrShard(a)]
 	sh.mu.RLock()
 	e, ok := sh.m[a]
 	sh.mu.RUnlock()
 	if !ok {
-		return false
+		return "", false
 	}
 	if e.until != 0 && now >= e.until {
 		sh.mu.Lock()
@@ -78,9 +85,9 @@ func (b *blacklist) blocked(a netip.Addr, now int64) bool {
 			b.count.Add(-1)
 		}
 		sh.mu.Unlock()
-		return false
+		return "", false
 	}
-	return true
+	return e.reason, true
 }
 
 // add blocks a until until (0: no end). It reports whether a was not

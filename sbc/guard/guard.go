@@ -35,6 +35,7 @@ type Guard struct {
 	bl      *blacklist
 	lim     *limiter
 	trk     *tracker
+	em      *dialogs
 	conns   *connCount
 	seed    maphash.Seed
 	parser  *sip.Parser
@@ -58,7 +59,7 @@ func New(set *policy.Set, o Options) *Guard {
 	p := sip.NewParser()
 	g := &Guard{
 		bl: newBlacklist(), lim: newLimiter(o.MaxSources), trk: newTracker(o.MaxSources),
-		conns: newConnCount(), seed: maphash.MakeSeed(), parser: p,
+		em: newDialogs(), conns: newConnCount(), seed: maphash.MakeSeed(), parser: p,
 		log: o.Logger, now: o.Now, onBlock: o.OnBlock, stats: newCounters(),
 	}
 	g.SetPolicy(set)
@@ -102,6 +103,8 @@ type realmRules struct {
 	realm      rates
 	account    rates
 	rateReject bool
+	// emergency holds the realm's emergency numbers (nil: none).
+	emergency map[string]bool
 }
 
 type rules struct {
@@ -158,6 +161,12 @@ func (g *Guard) SetPolicy(set *policy.Set) {
 			trunksOnly: s.TrunksOnly, trunks: map[string]*trunkRules{},
 			src: compileRates(s.RateLimit.Source), realm: compileRates(s.RateLimit.Realm),
 			account: compileRates(s.RateLimit.Account), rateReject: s.RateLimit.Action == "reject"}
+		if len(pr.Emergency) > 0 {
+			rr.emergency = make(map[string]bool, len(pr.Emergency))
+			for _, n := range pr.Emergency {
+				rr.emergency[n] = true
+			}
+		}
 		r.realms[pr.Name] = rr
 	}
 	for _, t := range set.Trunks() {
@@ -274,11 +283,14 @@ func (g *Guard) Inspect(realm string, src netip.AddrPort, stream bool, b []byte,
 	now := g.now().UnixNano()
 	a := src.Addr()
 	// Blacklisted and denied sources are never answered, so they go
-	// first: nothing of theirs is worth scanning.
-	if g.bl.blocked(a, now) {
+	// first: nothing of theirs is worth scanning. A source blocked for
+	// exceeding rate limits in a realm with emergency numbers is the one
+	// exception: its emergency calls are let through (emergency.go).
+	rr := r.realms[realm]
+	why, blocked := g.bl.lookup(a, now)
+	if blocked && (why != ReasonRateExceeded || rr == nil || len(rr.emergency) == 0) {
 		return g.refuse(StageBlacklist, Problem{Reason: ReasonBlocked})
 	}
-	rr := r.realms[realm]
 	var trunk *trunkRules
 	if rr != nil {
 		var p Problem
@@ -292,9 +304,18 @@ func (g *Guard) Inspect(realm string, src netip.AddrPort, stream bool, b []byte,
 		}
 		return g.refuse(StageSanity, p)
 	}
+	if blocked {
+		if !g.emergency(rr, a, m, b, now) {
+			return g.refuse(StageBlacklist, Problem{Reason: ReasonBlocked})
+		}
+		g.em.passed.Add(1)
+	}
 	if m.Response {
-		if rr != nil && !g.rate(r, rr, trunk, src, m, b, now, true) {
-			return g.refuse(StageRateLimit, Problem{Reason: ReasonSource})
+		if rr != nil && !blocked && !g.rate(r, rr, trunk, src, m, b, now, true) {
+			if !g.emergency(rr, a, m, b, now) {
+				return g.refuse(StageRateLimit, Problem{Reason: ReasonSource})
+			}
+			g.em.passed.Add(1)
 		}
 		return Verdict{}
 	}
@@ -307,8 +328,14 @@ func (g *Guard) Inspect(realm string, src netip.AddrPort, stream bool, b []byte,
 			return g.refuse(StageSanity, Problem{Code: 488, Reason: ReasonBadSDP})
 		}
 	}
-	if rr != nil {
-		if v := g.rateStage(r, rr, trunk, src, m, b, now); v.Stage != "" {
+	if rr != nil && !blocked {
+		if rr.isEmergency(m, b) {
+			// A new emergency call takes no token and is remembered, so
+			// its dialog passes the limits too.
+			if key, ok := g.callKey(a, m, b); ok {
+				g.em.add(key, now)
+			}
+		} else if v := g.rateStage(r, rr, trunk, src, m, b, now); v.Stage != "" {
 			return v
 		}
 	}
@@ -409,6 +436,10 @@ func (g *Guard) rateStage(r *rules, rr *realmRules, t *trunkRules, src netip.Add
 		}
 	}
 	if reason == "" {
+		return Verdict{}
+	}
+	if len(rr.emergency) > 0 && g.emergency(rr, src.Addr(), m, b, now) {
+		g.em.passed.Add(1)
 		return Verdict{}
 	}
 	p := Problem{Reason: reason}
