@@ -12,6 +12,8 @@ const (
 	DefaultWSMaxConnections   = 1000
 	DefaultWSIdleTimeout      = 3 * time.Minute
 	DefaultWSHandshakeTimeout = 5 * time.Second
+	DefaultWSPingInterval     = 30 * time.Second
+	DefaultWSPongTimeout      = 10 * time.Second
 )
 
 // WebSocketConfig is what a ws or wss listener (SIP over WebSocket, RFC
@@ -31,12 +33,21 @@ type WebSocketConfig struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// HandshakeTimeout bounds the HTTP upgrade. Default 5s.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// PingInterval is how long a connection may stay silent before sbcd
+	// sends it a WebSocket Ping (RFC 6455 section 5.5.2). Default 30s.
+	PingInterval time.Duration `yaml:"ping_interval"`
+	// PongTimeout is how long sbcd waits for the Pong; a connection that
+	// does not answer in time is closed and the registrations made over
+	// it are dropped (RFC 5626 flow failure). Default 10s.
+	PongTimeout time.Duration `yaml:"pong_timeout"`
 }
 
 func (w *WebSocketConfig) applyDefaults() {
 	setInt(&w.MaxConnections, DefaultWSMaxConnections)
 	setDur(&w.IdleTimeout, DefaultWSIdleTimeout)
 	setDur(&w.HandshakeTimeout, DefaultWSHandshakeTimeout)
+	setDur(&w.PingInterval, DefaultWSPingInterval)
+	setDur(&w.PongTimeout, DefaultWSPongTimeout)
 }
 
 // AllowsOrigin reports whether a browser from origin may connect.
@@ -53,7 +64,8 @@ func (w *WebSocketConfig) AllowsOrigin(origin string) bool {
 func (v *validator) websocket(p string, l ListenerConfig) {
 	w := l.WebSocket
 	if l.Transport != "ws" && l.Transport != "wss" {
-		if len(w.Origins) > 0 || w.MaxConnections != 0 || w.IdleTimeout != 0 || w.HandshakeTimeout != 0 {
+		if len(w.Origins) > 0 || w.MaxConnections != 0 || w.IdleTimeout != 0 || w.HandshakeTimeout != 0 ||
+			w.PingInterval != 0 || w.PongTimeout != 0 {
 			v.errAt(p, "websocket applies only to transports ws and wss")
 		}
 		return
@@ -77,5 +89,11 @@ func (v *validator) websocket(p string, l ListenerConfig) {
 	}
 	if w.HandshakeTimeout < 100*time.Millisecond {
 		v.errAt(p+".handshake_timeout", "%s is below the minimum of 100ms", w.HandshakeTimeout)
+	}
+	if w.PingInterval < 100*time.Millisecond {
+		v.errAt(p+".ping_interval", "%s is below the minimum of 100ms", w.PingInterval)
+	}
+	if w.PongTimeout < 100*time.Millisecond {
+		v.errAt(p+".pong_timeout", "%s is below the minimum of 100ms", w.PongTimeout)
 	}
 }

@@ -31,6 +31,12 @@ import (
 // send nothing, not even the CRLF keep-alive (RFC 5626 section 3.5.1) that
 // sipgo answers; closing a connection drops the registrations that reached
 // sbcd over it (its flow is gone, RFC 5626 section 5).
+//
+// Server-side keep-alive (ws_keepalive.go): a connection silent for the
+// ping interval gets a WebSocket Ping; one that does not answer with a Pong
+// within the pong timeout is closed, which is a flow failure like any
+// other close. Pings and Pongs never reach sipgo: the connection filters
+// control frames out of the stream and answers the client's own Pings.
 
 // maxHandshake bounds the upgrade request's size.
 const maxHandshake = 8 << 10
@@ -52,6 +58,10 @@ type WSStats struct {
 	RefusedBad      uint64 `json:"refused_bad"`
 	// IdleClosed counts connections closed by the idle timeout.
 	IdleClosed uint64 `json:"idle_closed"`
+	// PingsSent counts keep-alive Pings sent; PongTimeouts counts
+	// connections closed because their Pong did not come.
+	PingsSent    uint64 `json:"pings_sent"`
+	PongTimeouts uint64 `json:"pong_timeouts"`
 }
 
 // wsListener is the net.Listener sipgo's WS/WSS transport serves.
@@ -73,13 +83,20 @@ type wsListener struct {
 	open                                  atomic.Int64
 	accepted, refOrigin, refProto, refLim atomic.Uint64
 	refBad, idleClosed                    atomic.Uint64
+	pings, pongTimeouts                   atomic.Uint64
+
+	connMu sync.Mutex
+	conns  map[*wsConn]struct{} // handed to sipgo and not closed
 }
 
 func newWSListener(inner net.Listener, tlsConf *tls.Config, cfg policy.WebSocketConfig, realm, transport string,
 	log *slog.Logger, onClose func(string, string)) *wsListener {
 	l := &wsListener{inner: inner, tlsConf: tlsConf, cfg: cfg, realm: realm, transport: transport, log: log,
-		onClose: onClose, ready: make(chan net.Conn), done: make(chan struct{})}
+		onClose: onClose, ready: make(chan net.Conn), done: make(chan struct{}), conns: map[*wsConn]struct{}{}}
 	l.wg.Go(l.acceptLoop)
+	if cfg.PingInterval > 0 && cfg.PongTimeout > 0 {
+		l.wg.Go(l.keepalive)
+	}
 	return l
 }
 
@@ -130,6 +147,12 @@ func (l *wsListener) handshake(raw net.Conn) {
 	}
 	_ = conn.SetDeadline(time.Time{})
 	c.head = head
+	c.filter = l.cfg.PingInterval > 0 && l.cfg.PongTimeout > 0
+	c.cond = sync.NewCond(&c.wmu)
+	c.lastRecv.Store(time.Now().UnixNano())
+	l.connMu.Lock()
+	l.conns[c] = struct{}{}
+	l.connMu.Unlock()
 	select {
 	case l.ready <- c:
 		l.accepted.Add(1)
@@ -225,17 +248,53 @@ func (l *wsListener) stats() WSStats {
 	return WSStats{Realm: l.realm, Transport: l.transport, Address: l.inner.Addr().String(),
 		Open: l.open.Load(), Accepted: l.accepted.Load(), RefusedOrigin: l.refOrigin.Load(),
 		RefusedProtocol: l.refProto.Load(), RefusedLimit: l.refLim.Load(), RefusedBad: l.refBad.Load(),
-		IdleClosed: l.idleClosed.Load()}
+		IdleClosed: l.idleClosed.Load(), PingsSent: l.pings.Load(), PongTimeouts: l.pongTimeouts.Load()}
 }
 
 // wsConn replays the upgrade request to sipgo, applies the idle timeout to
-// every read and tells the listener once when it closes.
+// every read, filters WebSocket control frames out of the stream when
+// keep-alive is on (ws_keepalive.go) and tells the listener once when it
+// closes.
 type wsConn struct {
 	net.Conn
 	l      *wsListener
 	raddr  string
 	head   []byte
 	closed atomic.Bool
+
+	// filter: Pings and Pongs are handled here, not passed to sipgo.
+	filter bool
+	// Read side (sipgo's one reader goroutine): in[inR:inW] holds bytes
+	// read but not yet passed on or consumed; pass counts the bytes of the
+	// current data frame still to pass through.
+	in       [256]byte
+	inR, inW int
+	pass     int64
+	// lastRecv is when bytes last arrived, pingSent when the outstanding
+	// Ping went out (0: none), both in Unix nanoseconds.
+	lastRecv, pingSent atomic.Int64
+
+	// Write side: wmu serialises sipgo's writes with Pings and Pongs;
+	// out tracks where the outgoing stream is, so that a control frame
+	// goes only between two of sipgo's frames.
+	wmu  sync.Mutex
+	cond *sync.Cond
+	out  frameTracker
+}
+
+// readRaw reads from the connection under the idle timeout.
+func (c *wsConn) readRaw(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.l.cfg.IdleTimeout))
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.lastRecv.Store(time.Now().UnixNano())
+	}
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() && !c.closed.Load() {
+		c.l.idleClosed.Add(1)
+		_ = c.Close()
+	}
+	return n, err
 }
 
 func (c *wsConn) Read(p []byte) (int, error) {
@@ -244,12 +303,19 @@ func (c *wsConn) Read(p []byte) (int, error) {
 		c.head = c.head[n:]
 		return n, nil
 	}
-	_ = c.Conn.SetReadDeadline(time.Now().Add(c.l.cfg.IdleTimeout))
-	n, err := c.Conn.Read(p)
-	var ne net.Error
-	if err != nil && errors.As(err, &ne) && ne.Timeout() {
-		c.l.idleClosed.Add(1)
-		_ = c.Close()
+	if !c.filter {
+		return c.readRaw(p)
+	}
+	return c.readFiltered(p)
+}
+
+func (c *wsConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	n, err := c.Conn.Write(p)
+	c.out.wrote(p[:n])
+	if c.out.atBoundary() {
+		c.cond.Broadcast()
 	}
 	return n, err
 }
@@ -258,8 +324,16 @@ func (c *wsConn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	c.l.connMu.Lock()
+	delete(c.l.conns, c)
+	c.l.connMu.Unlock()
 	c.l.open.Add(-1)
 	err := c.Conn.Close()
+	if c.cond != nil {
+		c.wmu.Lock()
+		c.cond.Broadcast()
+		c.wmu.Unlock()
+	}
 	if c.l.onClose != nil {
 		c.l.onClose(c.l.transport, c.raddr)
 	}

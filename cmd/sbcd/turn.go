@@ -153,10 +153,11 @@ var (
 	descWSOpen          = prometheus.NewDesc("openborder_websocket_connections", "Open SIP over WebSocket connections.", []string{"realm", "transport"}, nil)
 	descWSAccepted      = prometheus.NewDesc("openborder_websocket_accepted_total", "WebSocket upgrades accepted.", []string{"realm", "transport"}, nil)
 	descWSRefusals      = prometheus.NewDesc("openborder_websocket_refusals_total", "WebSocket connections refused or closed, by reason.", []string{"realm", "transport", "reason"}, nil)
+	descWSPings         = prometheus.NewDesc("openborder_websocket_pings_total", "WebSocket keep-alive Pings sent.", []string{"realm", "transport"}, nil)
 )
 
 func (c webrtcCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTURNAllocs, descTURNAllocsTotal, descTURNBytes, descTURNRefusals, descWSOpen, descWSAccepted, descWSRefusals} {
+	for _, d := range []*prometheus.Desc{descTURNAllocs, descTURNAllocsTotal, descTURNBytes, descTURNRefusals, descWSOpen, descWSAccepted, descWSRefusals, descWSPings} {
 		ch <- d
 	}
 }
@@ -185,5 +186,7 @@ func (c webrtcCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descWSRefusals, w.RefusedLimit, w.Realm, w.Transport, "limit")
 		counter(descWSRefusals, w.RefusedBad, w.Realm, w.Transport, "bad_request")
 		counter(descWSRefusals, w.IdleClosed, w.Realm, w.Transport, "idle")
+		counter(descWSRefusals, w.PongTimeouts, w.Realm, w.Transport, "pong_timeout")
+		counter(descWSPings, w.PingsSent, w.Realm, w.Transport)
 	}
 }

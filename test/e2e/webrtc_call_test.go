@@ -43,8 +43,9 @@ func newWebRTCEnv(t *testing.T, net int, mutate func(*policy.Config)) *webrtcEnv
 		r := &c.Realms[0]
 		r.Registrar = true
 		r.Listeners = append(r.Listeners, policy.ListenerConfig{Transport: "ws",
-			Address:   fmt.Sprintf("%s:%d", topo.AccessIP(), wsPort),
-			WebSocket: policy.WebSocketConfig{Origins: []string{"http://" + w.admin}}})
+			Address: fmt.Sprintf("%s:%d", topo.AccessIP(), wsPort),
+			// Pings every second: the browser must answer them all call long.
+			WebSocket: policy.WebSocketConfig{Origins: []string{"http://" + w.admin}, PingInterval: time.Second}})
 		c.Routes = append(c.Routes, policy.RouteConfig{Name: "core-in",
 			Match: policy.MatchConfig{SourceRealm: "core"}, Registered: "access"})
 		if mutate != nil {
@@ -357,6 +358,14 @@ func TestWebRTCSIPCallsBrowser(t *testing.T) {
 	}
 	if err := b.WaitEval(`window.phone.state === 'ended'`, 5*time.Second); err != nil {
 		t.Errorf("browser did not see the hangup: %v", err)
+	}
+	// The browser answered every keep-alive Ping sbcd sent during the call.
+	te := &turnEnv{env: w.env, admin: w.admin}
+	if n := te.metric(t, "openborder_websocket_pings_total", `transport="WS"`); n < 1 {
+		t.Errorf("no keep-alive pings sent to the browser")
+	}
+	if n := te.metric(t, "openborder_websocket_refusals_total", `reason="pong_timeout"`); n != 0 {
+		t.Errorf("%v browser connections closed for a missing pong", n)
 	}
 	if t.Failed() {
 		t.Logf("browser events: %s", events(b))
