@@ -2,6 +2,8 @@ package rtpengine
 
 import (
 	"log/slog"
+
+	"github.com/openborder/openborder/rtpengine/conference"
 	"net"
 	"net/netip"
 	"time"
@@ -38,6 +40,10 @@ type Config struct {
 	Transcode TranscodeConfig
 	// Recording configures call recording (recording.go).
 	Recording RecordingConfig
+	// Conference configures the conference rooms of the
+	// "conference:<room>" service (conference.go). Default: the
+	// conference package's defaults.
+	Conference conference.Config
 	// Relay selects how media sockets are read. Default RelayAuto.
 	Relay RelayMode
 	// RelayWorkers is the number of epoll relay workers (each one OS

@@ -2,6 +2,8 @@ package rtpengine
 
 import (
 	"net/netip"
+
+	"github.com/openborder/openborder/rtpengine/conference"
 	"sync/atomic"
 	"time"
 )
@@ -65,6 +67,9 @@ type endpoint struct {
 	// xcode transcodes what this endpoint receives (nil: passthrough);
 	// see transcoding.go.
 	xcode atomic.Pointer[xstream]
+	// conf is the conference participant this endpoint's peer is (nil:
+	// none); it takes the RTP received here (conference.go).
+	conf atomic.Pointer[conference.Participant]
 	// rec is set while the call is recorded (recording.go).
 	rec atomic.Pointer[recordTap]
 	// dsp processes DTMF in what this endpoint receives (nil: none;

@@ -3,6 +3,7 @@ package rtpengine
 import (
 	"fmt"
 
+	"github.com/openborder/openborder/rtpengine/conference"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 	"log/slog"
 	"sort"
@@ -31,6 +32,8 @@ type Engine struct {
 
 	// xp runs the transcoding pipelines (transcoding.go).
 	xp *xpool
+	// conf holds the conference rooms (conference.go).
+	conf *conference.Bridge
 
 	// digitCh carries detected digits to Config.OnDigit (dtmf.go).
 	digitCh chan Digit
@@ -94,6 +97,12 @@ func New(cfg Config) (*Engine, error) {
 		stop:  make(chan struct{}),
 		calls: make(map[string]*call),
 	}
+	if cfg.Conference.Logger == nil {
+		cfg.Conference.Logger = cfg.Logger
+	}
+	if e.conf, err = conference.NewBridge(cfg.Conference); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
 	cert, err := selfsign.GenerateSelfSigned()
 	if err != nil {
 		return nil, fmt.Errorf("dtls certificate: %w", err)
@@ -140,6 +149,7 @@ func (e *Engine) Close() error {
 		e.releaseCall(c)
 		c.mu.Unlock()
 	}
+	e.conf.Close()
 	if e.relay != nil {
 		e.relay.close()
 	}

@@ -173,6 +173,12 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (pkt []byte, ou
 		}
 	}
 
+	if cp := ep.conf.Load(); cp != nil {
+		if kind == kindRTP {
+			cp.Push(b)
+		}
+		return nil, dst, false
+	}
 	p := ep.partner.Load()
 	if p == nil {
 		return nil, nil, dst, false // consumed (a service endpoint)

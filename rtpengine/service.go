@@ -33,11 +33,20 @@ type service struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+	// key identifies what is served (conference.go); close, when set, runs
+	// once on stop (a conference participant leaves its room).
+	key   string
+	close func()
 }
 
 // stop ends the service and waits for its goroutine.
 func (s *service) stop() {
-	s.once.Do(func() { close(s.quit) })
+	s.once.Do(func() {
+		close(s.quit)
+		if s.close != nil {
+			s.close()
+		}
+	})
 	<-s.done
 }
 
@@ -81,6 +90,23 @@ func (e *Engine) Serve(ctx context.Context, r ServeRequest) ([]byte, error) {
 	}
 	if r.CallID == "" || r.FromTag == "" {
 		return nil, fmt.Errorf("%w: call ID and from-tag are required", ErrBadRequest)
+	}
+	if room, ok, err := conferenceRoom(r.Service); ok {
+		if err != nil {
+			return nil, err
+		}
+		c, err := e.lockCall(r.CallID, true)
+		if err != nil {
+			return nil, err
+		}
+		defer c.mu.Unlock()
+		fresh := len(c.order) == 0
+		out, err := e.serveConference(c, r, room)
+		if err != nil && fresh {
+			e.dropCall(c)
+		}
+		e.logResult("serve conference", r.CallID, r.FromTag, 1, err)
+		return out, err
 	}
 	kind, freq, err := parseService(r.Service)
 	if err != nil {
