@@ -177,7 +177,7 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (pkt []byte, ou
 		if kind == kindRTP {
 			cp.Push(b)
 		}
-		return nil, dst, false
+		return nil, nil, dst, false
 	}
 	p := ep.partner.Load()
 	if p == nil {
