@@ -9,13 +9,15 @@ import (
 
 // Registration defaults, as documented on the fields.
 const (
-	DefaultClientExpires    = 60 * time.Second
-	DefaultUpstreamExpires  = 600 * time.Second
-	DefaultKeepAlive        = 30 * time.Second
-	DefaultKeepAliveMethod  = "options"
-	DefaultRegisterExpires  = 600 * time.Second
-	DefaultRegisterRetryMin = 5 * time.Second
-	DefaultRegisterRetryMax = 5 * time.Minute
+	DefaultClientExpires     = 60 * time.Second
+	DefaultUpstreamExpires   = 600 * time.Second
+	DefaultKeepAlive         = 30 * time.Second
+	DefaultKeepAliveMethod   = "options"
+	DefaultForwardMode       = "contact"
+	DefaultKeepAliveFailures = 3
+	DefaultRegisterExpires   = 600 * time.Second
+	DefaultRegisterRetryMin  = 5 * time.Second
+	DefaultRegisterRetryMax  = 5 * time.Minute
 )
 
 // RegistrationConfig is how a registrar realm (registrar: true) treats
@@ -41,6 +43,21 @@ type RegistrationConfig struct {
 	KeepAlive time.Duration `yaml:"keepalive"`
 	// KeepAliveMethod is what goes to UDP contacts: options or crlf. Default options.
 	KeepAliveMethod string `yaml:"keepalive_method"`
+	// KeepAliveFailures is how many OPTIONS keep-alives in a row a
+	// contact may leave unanswered (no response within the transaction
+	// timeout, or a transport error) before sbcd drops its binding ahead
+	// of its expiry. Bindings over TCP and TLS are dropped as soon as
+	// their connection closes. Default 3; -1 keeps bindings until they
+	// expire.
+	KeepAliveFailures int `yaml:"keepalive_failures"`
+	// ForwardMode is how calls for forwarded users find their way back
+	// through sbcd: contact (sbcd registers its own Contact upstream) or
+	// path (the user's Contact is registered with a Path header, RFC
+	// 3327, naming sbcd's core-realm address and a token of the user;
+	// the core sends calls with that Route and sbcd relays them over the
+	// user's own flow). A registrar that refuses Path (420 with
+	// Unsupported: path) gets contact rewriting instead. Default contact.
+	ForwardMode string `yaml:"forward_mode"`
 }
 
 // TrunkRegisterConfig makes sbcd register itself with a trunk (carriers
@@ -72,6 +89,10 @@ func applyRegistrationDefaults(c *Config, dir string) {
 		if g.Forward != "" {
 			setDur(&g.ClientExpires, DefaultClientExpires)
 			setDur(&g.UpstreamExpires, DefaultUpstreamExpires)
+			setStr(&g.ForwardMode, DefaultForwardMode)
+		}
+		if g.KeepAliveFailures == 0 {
+			g.KeepAliveFailures = DefaultKeepAliveFailures
 		}
 		setDur(&g.KeepAlive, DefaultKeepAlive)
 		setStr(&g.KeepAliveMethod, DefaultKeepAliveMethod)
@@ -129,6 +150,16 @@ func (v *validator) registrationCheck() {
 			v.errAt(p+".keepalive", "%s is below 1s", g.KeepAlive)
 		}
 		v.enum(p+".keepalive_method", g.KeepAliveMethod, "options", "crlf")
+		if g.KeepAliveFailures != -1 && (g.KeepAliveFailures < 1 || g.KeepAliveFailures > 100) {
+			v.errAt(p+".keepalive_failures", "%d is outside 1-100; use -1 to keep bindings until they expire", g.KeepAliveFailures)
+		}
+		if g.ForwardMode != "" {
+			if g.Forward == "" {
+				v.errAt(p+".forward_mode", "forward_mode needs forward (a core registrar)")
+			} else {
+				v.enum(p+".forward_mode", g.ForwardMode, "contact", "path")
+			}
+		}
 	}
 	for i := range v.cfg.Trunks {
 		r := v.cfg.Trunks[i].Register

@@ -291,7 +291,7 @@ func (c *regClient) register(gw policy.Gateway, expires time.Duration) (time.Dur
 			if expires == 0 {
 				return 0, res.StatusCode, nil
 			}
-			g := grantedExpiry(res, c.r, c.cfg.Username, expires)
+			g := grantedExpiry(res, sbcContact(c.r, c.cfg.Username), expires)
 			if g <= 0 {
 				return 0, res.StatusCode, fmt.Errorf("%w: registrar granted %s", ErrRegisterRefused, g)
 			}

@@ -26,6 +26,8 @@ type upstreamReg struct {
 	cseq    uint32
 	expires time.Time
 	granted time.Duration
+	// noPath: the registrar refused Path (420); contact rewriting instead.
+	noPath bool
 }
 
 // fresh reports whether the upstream registration has more than half of
@@ -64,6 +66,15 @@ func (f *forwarder) next(key, trunk string) (string, uint32) {
 	}
 	u.cseq++
 	return u.callID, u.cseq
+}
+
+// refusePath remembers that the registrar does not take Path for a user.
+func (f *forwarder) refusePath(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u := f.aor[key]; u != nil {
+		u.noPath = true
+	}
 }
 
 // granted records the upstream registration's new lifetime (0: ended).
@@ -196,6 +207,27 @@ func (ch registerChange) left(cur []binding) int {
 	return n
 }
 
+// after lists the contacts a user keeps once ch is applied to cur.
+func (ch registerChange) after(cur []binding) []binding {
+	out := append([]binding(nil), ch.add...)
+	if ch.removeAll {
+		return out
+	}
+	for _, b := range cur {
+		gone := false
+		for _, u := range ch.remove {
+			gone = gone || sameContact(b.contact, u)
+		}
+		for _, a := range ch.add {
+			gone = gone || sameContact(b.contact, a.contact)
+		}
+		if !gone {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 // refreshOnly reports whether ch only refreshes bindings the user already
 // has, from the same source and with the same Call-ID: a re-REGISTER the
 // cache may answer. Anything new goes to the registrar, which decides
@@ -268,15 +300,36 @@ func (b *B2BUA) forwardRegister(r *realm, pr *policy.Realm, req *sip.Request, tx
 		return
 	}
 	upExp := g.UpstreamExpires
-	left := ch.left(cur)
+	keep := ch.after(cur)
+	left := len(keep)
 	if left == 0 {
 		upExp = 0
 	}
-	callID, seq := b.fwd.next(key, t.Name)
-	up := upstreamRequest(cr, t, req, user, upExp, callID, seq)
-	ctx, cancel := context.WithTimeout(context.Background(), upstreamTimeout)
-	res, err := cr.transact(ctx, up)
-	cancel()
+	usePath := g.ForwardMode == "path"
+	if u := b.fwd.get(key); u != nil && u.noPath {
+		usePath = false
+	}
+	var res *sip.Response
+	var err error
+	for {
+		callID, seq := b.fwd.next(key, t.Name)
+		up := upstreamRequest(cr, t, req, user, upExp, callID, seq)
+		if usePath {
+			withPath(up, cr, r.name, user, keep, upExp)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), upstreamTimeout)
+		res, err = cr.transact(ctx, up)
+		cancel()
+		if err == nil && usePath && res.StatusCode == 420 && hasOption(res, "Unsupported", "path") {
+			// RFC 3327 5.2: the registrar does not do Path; rewrite the
+			// Contact for this user from now on.
+			r.log.Warn("registrar refuses Path; using contact rewriting", "user", user, "registrar", t.Name)
+			b.fwd.refusePath(key)
+			usePath = false
+			continue
+		}
+		break
+	}
 	log := r.log.With("user", user, "registrar", t.Name)
 	switch {
 	case err != nil:
@@ -294,7 +347,15 @@ func (b *B2BUA) forwardRegister(r *realm, pr *policy.Realm, req *sip.Request, tx
 		bs := b.reg.update(r.name, user, ch.add, ch.remove, ch.removeAll)
 		granted := time.Duration(0)
 		if upExp > 0 {
-			granted = grantedExpiry(res, cr, user, upExp)
+			mine := sbcContact(cr, user)
+			if usePath {
+				mine = anyContact(keep)
+				if res.GetHeader("Path") == nil {
+					// RFC 3327 5.3: a registrar that stores the Path echoes it.
+					log.Warn("registrar did not echo Path; calls for the user may not come back through sbcd")
+				}
+			}
+			granted = grantedExpiry(res, mine, upExp)
 		}
 		b.fwd.granted(key, granted, time.Now())
 		log.Debug("REGISTER forwarded", "status", res.StatusCode, "bindings", left)
@@ -372,12 +433,47 @@ func upstreamRequest(cr *realm, t *policy.Trunk, orig *sip.Request, user string,
 	return req
 }
 
-// grantedExpiry is the lifetime a registrar granted sbcd's Contact in a
-// 2xx: the Contact's expires parameter, else Expires, else what was asked.
-func grantedExpiry(res *sip.Response, cr *realm, user string, asked time.Duration) time.Duration {
+// sbcContact matches sbcd's own Contact for user in realm cr.
+func sbcContact(cr *realm, user string) func(sip.Uri) bool {
+	return func(u sip.Uri) bool {
+		return u.User == user && strings.EqualFold(strings.Trim(u.Host, "[]"), strings.Trim(cr.host, "[]"))
+	}
+}
+
+// anyContact matches one of the bindings' contacts.
+func anyContact(bs []binding) func(sip.Uri) bool {
+	return func(u sip.Uri) bool {
+		for _, b := range bs {
+			if sameContact(b.contact, u) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// withPath turns a forwarded REGISTER into its Path form: the phone's own
+// contacts (or * when the user leaves), sbcd's Path and Supported: path.
+func withPath(req *sip.Request, cr *realm, realmName, user string, keep []binding, expires time.Duration) {
+	req.RemoveHeader("Contact")
+	if expires == 0 {
+		req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Wildcard: true}})
+	} else {
+		for _, b := range keep {
+			req.AppendHeader(&sip.ContactHeader{Address: *b.contact.Clone()})
+		}
+	}
+	req.AppendHeader(pathHeader(cr, req.Transport(), realmName, user))
+	req.AppendHeader(sip.NewHeader("Supported", "path"))
+}
+
+// grantedExpiry is the lifetime a registrar granted the Contact mine
+// matches in a 2xx: the Contact's expires parameter, else Expires, else
+// what was asked.
+func grantedExpiry(res *sip.Response, mine func(sip.Uri) bool, asked time.Duration) time.Duration {
 	for _, h := range res.GetHeaders("Contact") {
 		ct, ok := h.(*sip.ContactHeader)
-		if !ok || ct.Address.User != user || !strings.EqualFold(strings.Trim(ct.Address.Host, "[]"), strings.Trim(cr.host, "[]")) {
+		if !ok || !mine(ct.Address) {
 			continue
 		}
 		if v, ok := ct.Params.Get("expires"); ok {
@@ -412,6 +508,9 @@ func (b *B2BUA) sweepUpstream(now time.Time) {
 		callID, seq := b.fwd.next(key, t.Name)
 		orig := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: t.Gateways[0].Addr.Addr().String()})
 		req := upstreamRequest(cr, t, orig, user, 0, callID, seq)
+		if pr.Registration.ForwardMode == "path" && !b.fwd.get(key).noPath {
+			withPath(req, cr, realmName, user, nil, 0)
+		}
 		b.fwd.granted(key, 0, now)
 		b.wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), upstreamTimeout)

@@ -154,6 +154,11 @@ func (c *call) setup() {
 		rq.SourceTrunk = srcTrunk.Name
 	}
 	d := c.b.decide(c.pol, rq, nil)
+	// A call the core sends along a user's Path goes to that user.
+	pathRealm, pathUser, viaPath := pathTarget(c.pol, a.realm, req)
+	if viaPath {
+		d = policy.Decision{Route: "path", Registered: pathRealm}
+	}
 	c.route = d.Route
 	c.failover = d.Failover
 	c.callerOut = d.CallingUser
@@ -189,7 +194,10 @@ func (c *call) setup() {
 	if called == "" {
 		called = req.Recipient.User
 	}
-	if d.Registered != "" {
+	switch {
+	case viaPath:
+		c.targets = c.pathTargets(pathRealm, pathUser, req.Recipient)
+	case d.Registered != "":
 		c.targets = append(c.targets, c.registeredTargets(d.Registered, called)...)
 	}
 	for _, t := range d.Trunks {
