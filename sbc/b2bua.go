@@ -54,6 +54,7 @@ type B2BUA struct {
 	fwd        *forwarder
 	out        outbound
 	keepAlives atomic.Int64
+	nat        natProbes
 	guard      *guard.Guard
 
 	// health probes trunk gateways; quality keeps trunks' recent calls.

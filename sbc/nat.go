@@ -2,9 +2,11 @@ package sbc
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -50,12 +52,22 @@ func (b *B2BUA) keepAliveLoop(done <-chan struct{}) {
 					continue
 				}
 				last[pr.Name] = now
-				for _, bd := range b.reg.realmBindings(pr.Name) {
+				for _, ub := range b.reg.realmBindings(pr.Name) {
+					bd := ub.binding
+					if g.KeepAliveMethod == "options" && g.KeepAliveFailures > 0 && !isStream(bd.transport) && !isWebSocket(bd.transport) {
+						b.probeContact(r, ub, g.KeepAliveFailures)
+						continue
+					}
 					if err := r.keepAlive(bd, g.KeepAliveMethod); err != nil {
 						r.log.Debug("keep-alive not sent", "source", bd.source, "err", err)
 					} else {
 						b.keepAlives.Add(1)
 					}
+				}
+			}
+			for _, pr := range pol.Realms() {
+				if r := b.realms[pr.Name]; r != nil && pr.Registrar {
+					b.dropClosedFlows(r)
 				}
 			}
 			b.sweepUpstream(now)
@@ -98,6 +110,20 @@ func (r *realm) keepAlive(bd binding, method string) error {
 		_, err = w.WriteTo([]byte("\r\n\r\n"), ua)
 		return err
 	}
+	req := r.optionsTo(bd)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := r.tpl.ClientRequestConnection(ctx, req)
+	if err != nil {
+		return err
+	}
+	r.observe(Out, req)
+	return c.WriteMsg(req)
+}
+
+// optionsTo builds the OPTIONS keep-alive for a UDP binding: to its
+// contact, sent to the address its REGISTER came from.
+func (r *realm) optionsTo(bd binding) *sip.Request {
 	req := sip.NewRequest(sip.OPTIONS, *bd.contact.Clone())
 	req.AppendHeader(r.via("UDP", sip.GenerateBranch()))
 	mf := sip.MaxForwardsHeader(70)
@@ -113,14 +139,7 @@ func (r *realm) keepAlive(bd binding, method string) error {
 	req.SetTransport("UDP")
 	req.Laddr = r.laddr("UDP")
 	req.SetDestination(bd.source)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	c, err := r.tpl.ClientRequestConnection(ctx, req)
-	if err != nil {
-		return err
-	}
-	r.observe(Out, req)
-	return c.WriteMsg(req)
+	return req
 }
 
 func errNoConnection(addr string, err error) error {
@@ -130,23 +149,146 @@ func errNoConnection(addr string, err error) error {
 	return &net.OpError{Op: "keepalive", Net: "sip", Err: net.UnknownNetworkError("no connection to " + addr)}
 }
 
+// userBinding is a binding with the user it belongs to.
+type userBinding struct {
+	user string
+	binding
+}
+
 // realmBindings lists the live bindings of one realm.
-func (r *registrar) realmBindings(realm string) []binding {
+func (r *registrar) realmBindings(realm string) []userBinding {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	now := time.Now()
-	var out []binding
+	var out []userBinding
 	for key, bs := range r.users {
-		if rn, _, _ := cutKey(key); rn != realm {
+		rn, user, _ := cutKey(key)
+		if rn != realm {
 			continue
 		}
 		for _, b := range bs {
 			if b.expires.After(now) {
-				out = append(out, b)
+				out = append(out, userBinding{user: user, binding: b})
 			}
 		}
 	}
 	return out
+}
+
+// drop removes one binding of a user (same contact and source) and
+// reports whether it was there.
+func (r *registrar) drop(realm, user string, contact sip.Uri, source string) bool {
+	key := realm + "\x00" + user
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	bs := r.users[key]
+	keep := bs[:0]
+	found := false
+	for _, b := range bs {
+		if !found && sameContact(b.contact, contact) && b.source == source {
+			found = true
+			continue
+		}
+		keep = append(keep, b)
+	}
+	if !found {
+		return false
+	}
+	if len(keep) == 0 {
+		delete(r.users, key)
+	} else {
+		r.users[key] = keep
+	}
+	if r.changed != nil {
+		r.changed()
+	}
+	return true
+}
+
+// Dead contacts: a UDP contact that leaves keepalive_failures OPTIONS in
+// a row unanswered, or a TCP/TLS binding whose connection closed, is
+// dropped before it expires, so calls to the user fail at once (404)
+// instead of timing out against a NAT binding that is gone.
+
+// probeTimeout bounds one OPTIONS keep-alive transaction.
+const probeTimeout = 2 * time.Second
+
+// maxProbes bounds the OPTIONS keep-alives in flight.
+const maxProbes = 256
+
+// natProbes counts unanswered keep-alives per binding.
+type natProbes struct {
+	mu     sync.Mutex
+	fails  map[string]int
+	busy   map[string]bool
+	flight int
+}
+
+func probeKey(realm string, ub userBinding) string {
+	return realm + "\x00" + ub.user + "\x00" + ub.contact.String() + "\x00" + ub.source
+}
+
+// probeContact sends one OPTIONS keep-alive to a UDP binding in a transaction of
+// its own (unless one is still in flight) and drops the binding after
+// limit failures in a row. Any final response means the contact is alive.
+func (b *B2BUA) probeContact(r *realm, ub userBinding, limit int) {
+	key := probeKey(r.name, ub)
+	p := &b.nat
+	p.mu.Lock()
+	if p.busy == nil {
+		p.busy, p.fails = map[string]bool{}, map[string]int{}
+	}
+	if p.busy[key] || p.flight >= maxProbes {
+		p.mu.Unlock()
+		return
+	}
+	p.busy[key] = true
+	p.flight++
+	p.mu.Unlock()
+	b.keepAlives.Add(1)
+	req := r.optionsTo(ub.binding)
+	b.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		_, err := r.transact(ctx, req)
+		cancel()
+		p.mu.Lock()
+		delete(p.busy, key)
+		p.flight--
+		n := 0
+		if err != nil {
+			p.fails[key]++
+			n = p.fails[key]
+		}
+		if err == nil || n >= limit {
+			delete(p.fails, key)
+		}
+		p.mu.Unlock()
+		if err != nil && errors.Is(err, ErrClosed) {
+			return
+		}
+		if n >= limit && b.reg.drop(r.name, ub.user, ub.contact, ub.source) {
+			r.log.Info("binding dropped", "user", ub.user, "source", ub.source, "reason", "keepalive_unanswered", "failures", n)
+		}
+	})
+}
+
+// dropClosedFlows removes the TCP/TLS bindings whose connection is gone
+// (bindings restored from the state file have no flow yet and stay).
+func (b *B2BUA) dropClosedFlows(r *realm) {
+	for _, ub := range b.reg.realmBindings(r.name) {
+		if !ub.flow || r.hasFlow(ub.transport, ub.source) {
+			continue
+		}
+		if b.reg.drop(r.name, ub.user, ub.contact, ub.source) {
+			r.log.Info("binding dropped", "user", ub.user, "source", ub.source, "transport", ub.transport, "reason", "flow_closed")
+		}
+	}
+}
+
+// isStream reports whether a transport is TCP or TLS.
+func isStream(transport string) bool {
+	t := strings.ToUpper(transport)
+	return t == "TCP" || t == "TLS"
 }
 
 // startRegistrations starts the keep-alive loop and the outbound

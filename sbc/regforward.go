@@ -181,7 +181,7 @@ func parseRegister(req *sip.Request, capSec int) (registerChange, int) {
 			e = min(e, capSec)
 		}
 		ch.add = append(ch.add, binding{contact: *ct.Address.Clone(), source: req.Source(), transport: req.Transport(),
-			expires: now.Add(time.Duration(e) * time.Second), callID: req.CallID().Value()})
+			expires: now.Add(time.Duration(e) * time.Second), callID: req.CallID().Value(), flow: isStream(req.Transport())})
 	}
 	return ch, 0
 }

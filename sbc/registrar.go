@@ -26,6 +26,9 @@ type binding struct {
 	expires   time.Time
 	// callID is the Call-ID of the REGISTER that made the binding.
 	callID string
+	// flow: registered over a TCP/TLS connection sbcd holds; the binding
+	// ends with the connection (not set on bindings restored at start).
+	flow bool
 }
 
 // registrar keeps the bindings of users registered in realms that act as
@@ -297,6 +300,7 @@ func (b *B2BUA) register(r *realm, req *sip.Request, tx *serverTx) {
 			transport: req.Transport(),
 			expires:   time.Now().Add(time.Duration(e) * time.Second),
 			callID:    req.CallID().Value(),
+			flow:      isStream(req.Transport()),
 		})
 	}
 	if acc := pr.Auth.Account(tx.account); acc != nil && acc.MaxRegistrations > 0 &&
