@@ -62,6 +62,8 @@ type call struct {
 	rec *callRec
 	// dtmfSuppress: in-band digits are muted where detected (dtmf.go).
 	dtmfSuppress bool
+	// player plays a tone or announcement (announce.go; nil: none).
+	player *service
 }
 
 // monologue is one participant (SIP tag) of a call and our endpoints
@@ -219,6 +221,10 @@ func (e *Engine) releaseCall(c *call) {
 	if c.svc != nil {
 		c.svc.stop()
 		c.svc = nil
+	}
+	if c.player != nil {
+		c.player.stop()
+		c.player = nil
 	}
 	for _, m := range c.order {
 		e.releaseMonologue(m)

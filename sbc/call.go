@@ -135,6 +135,8 @@ type call struct {
 	// preemptible names the trunk of an ordinary call that an emergency
 	// call may end to make room (read by other calls' actors).
 	preemptible atomic.Value
+	// dsp is the call's DTMF and tone state (dtmf.go; nil until used).
+	dsp *callDSP
 }
 
 func newCall(b *B2BUA, pol *policy.Set) *call {
@@ -217,6 +219,10 @@ func (c *call) apply(ev any) {
 		c.onTimer(e)
 	case evFlush:
 		c.flushHeld(e.side, true)
+	case evDigit:
+		c.onDigit(e.d)
+	case evPlayDone:
+		c.onPlayDone(e)
 	}
 }
 
@@ -351,7 +357,7 @@ func (c *call) record(st MediaStats) *CallRecord {
 		CallerIn: c.callerIn, CalleeIn: c.calleeIn,
 		Start: c.start, Ringing: c.ringing, Answered: c.answered,
 		Cause: c.cause, Reason: c.reason, Status: c.status, Account: c.adm.account,
-		Attempts: append([]Attempt(nil), c.attempts...), Media: st,
+		Attempts: append([]Attempt(nil), c.attempts...), Media: st, Digits: c.digitsOf(),
 	}
 	if a := c.legs[SideA]; a != nil {
 		rec.ACallID, rec.ARealm = a.callID, a.realm.name

@@ -48,6 +48,9 @@ func (c *call) inDialog(e evRequest) {
 			c.offer(e)
 			return
 		}
+		if c.dtmfInfo(e) {
+			return
+		}
 		c.relay(e)
 	}
 }

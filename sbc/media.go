@@ -35,6 +35,11 @@ type MediaProfile struct {
 	// Record asks the media plane to record the call (a realm's
 	// media.record or the trunk's record flag).
 	Record bool
+	// DTMF is each leg's DTMF mode (rfc4733, info or inband; empty: no
+	// DTMF processing) and DTMFSuppress mutes in-band digits once
+	// detected (dtmf.go).
+	DTMF         [2]string
+	DTMFSuppress bool
 }
 
 // MediaStats is what the media plane reports when a call ends.

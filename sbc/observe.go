@@ -107,6 +107,8 @@ type CallRecord struct {
 	Status   int
 	Attempts []Attempt
 	Media    MediaStats
+	// Digits are the DTMF digits sent by either leg, in order (dtmf.go).
+	Digits string
 }
 
 // Side of the disconnection: "caller", "callee" or "sbc".

@@ -80,6 +80,9 @@ func (c *call) onInviteResponse(res *sip.Response) {
 		}
 		if body != nil {
 			c.earlyAnswer = body
+			c.stopPlay() // the callee's own early media
+		} else {
+			body = c.ringback(code)
 		}
 		a := c.legs[SideA]
 		if err := a.inviteTx.Respond(a.respond(a.invite, code, body, "application/sdp")); err != nil {
@@ -115,6 +118,7 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 		return
 	}
 	c.stop(timerInvite)
+	c.stopPlay()
 	b.remoteTag = tag
 	b.confirmed = true
 	b.allow = headerValue(res, "Allow")

@@ -340,6 +340,7 @@ func (c *call) nextAttempt(code int) {
 			c.profile.SRTP[SideB] = t.trunk.SRTP
 		}
 	}
+	dtmfModes(c.pol, &c.profile, [2]*policy.Trunk{c.srcTrunk, t.trunk})
 	c.profile.SRTP[SideA] = webrtcSRTP(c.profile.SRTP[SideA], a.transport)
 	c.profile.SRTP[SideB] = webrtcSRTP(c.profile.SRTP[SideB], b.transport)
 	var req *sip.Request
@@ -433,6 +434,10 @@ func (c *call) sessionExpires() time.Duration {
 
 // fail answers the caller with a final error and ends the call.
 func (c *call) fail(rej *Rejection) {
+	if c.announce(rej) {
+		return // the response follows the announcement (tones.go)
+	}
+	c.stopPlay()
 	a := c.legs[SideA]
 	res := a.respond(a.invite, rej.Code, nil, "")
 	if rej.Reason != "" {

@@ -116,6 +116,10 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		<-ready
 		b2bua.Hangup(id, "media_timeout")
 	}
+	ecfg.OnDigit = func(d rtpengine.Digit) {
+		<-ready
+		onDigit(b2bua, d)
+	}
 	engine, err := rtpengine.New(ecfg)
 	if err != nil {
 		return fmt.Errorf("media engine: %w", err)

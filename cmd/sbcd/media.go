@@ -43,7 +43,7 @@ func (m mediaAdapter) Offer(ctx context.Context, call string, from sbc.Side, sdp
 	f := rtpengine.Flags{
 		FromInterface: p.Realm[from], ToInterface: p.Realm[to], Codecs: p.Codecs[to],
 		TransportProtocol: transportFor(p.SRTP[to]), Record: p.Record,
-		ReplaceOrigin: true, ReplaceSessionConnection: true,
+		ReplaceOrigin: true, ReplaceSessionConnection: true, DTMF: dtmfFlags(p, from),
 	}
 	switch {
 	case p.SRTP[to] == "webrtc":
@@ -80,7 +80,7 @@ func (m mediaAdapter) Answer(ctx context.Context, call string, from sbc.Side, sd
 	offerer := from.Other()
 	f := rtpengine.Flags{
 		FromInterface: p.Realm[offerer], ToInterface: p.Realm[from],
-		ReplaceOrigin: true, ReplaceSessionConnection: true,
+		ReplaceOrigin: true, ReplaceSessionConnection: true, DTMF: dtmfFlags(p, offerer),
 	}
 	if p.SRTP[offerer] == "webrtc" {
 		// The browser offered ICE and rtcp-mux; sbcd answers as ICE-lite

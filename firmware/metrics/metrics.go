@@ -69,6 +69,8 @@ type Registry struct {
 
 	trunks *trunkWindows
 	totals totals
+	// digits counts DTMF digits by method (dtmf.go).
+	digits *prometheus.CounterVec
 
 	mu       sync.RWMutex
 	msgCache map[msgKey]prometheus.Counter
@@ -125,6 +127,8 @@ func New(cfg Config) *Registry {
 		Help: "sbcd's version and Go version: always 1."}, []string{"version", "goversion"})
 	build.WithLabelValues(cfg.Version, runtime.Version()).Set(1)
 
+	r.digits = newDigitCounter()
+	r.reg.MustRegister(r.digits)
 	r.reg.MustRegister(r.requests, r.responses, r.rejections, r.calls, r.setup, r.pdd, r.duration,
 		r.mos, r.jitter, r.lossRatio, r.attempts, r.answered, r.nerOK, r.seconds,
 		r.reloads, r.reloadTime, r.config, build, r.trunks,

@@ -1,0 +1,257 @@
+package rtpengine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openborder/openborder/codecs"
+	"github.com/openborder/openborder/codecs/tones"
+	"github.com/pion/sdp/v3"
+)
+
+// maxPlay bounds a playback (announcements and local ringback).
+const maxPlay = 10 * time.Minute
+
+// PlayRequest asks the engine to answer an offer from FromTag with early
+// media of its own: a call-progress tone of a country's table, or PCM
+// (8 kHz mono, an announcement). The stream is answered from the
+// endpoint the call already has towards FromTag (a relayed call waiting
+// for its callee: local ringback, an announcement before a failure), or
+// from a new one on Interface.
+type PlayRequest struct {
+	CallID, FromTag string
+	// SDP is the offer FromTag made.
+	SDP       []byte
+	Interface string
+	// Country and Tone name a tone of codecs/tones (e.g. "UK", "ringback").
+	Country, Tone string
+	// PCM is played once (then silence) when Tone is empty.
+	PCM []int16
+	// Duration stops the playback after this long. Default: a tone plays
+	// until StopPlay or Delete, PCM for its length.
+	Duration time.Duration
+}
+
+// pcmSource feeds a playback: a tone generator or pcmClip.
+type pcmSource interface{ Read(dst []int16) }
+
+// pcmClip plays samples once, then silence.
+type pcmClip struct {
+	pcm []int16
+	pos int
+}
+
+func (p *pcmClip) Read(dst []int16) {
+	n := copy(dst, p.pcm[min(p.pos, len(p.pcm)):])
+	p.pos += n
+	clear(dst[n:])
+}
+
+// Play answers r.SDP with the engine's own early media and plays the
+// tone or PCM into it; it returns the answer and how long the playback
+// lasts (0: until StopPlay). Only plain RTP with PCMU or PCMA is served.
+// A call plays one thing at a time: a new Play replaces the last one.
+func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	if r.CallID == "" || r.FromTag == "" {
+		return nil, 0, fmt.Errorf("%w: call ID and from-tag are required", ErrBadRequest)
+	}
+	var src pcmSource
+	length := r.Duration
+	switch {
+	case r.Tone != "":
+		t, err := tones.Lookup(r.Country, tones.Name(r.Tone))
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+		g, err := tones.NewGenerator(t, 8000)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+		src = g
+	case len(r.PCM) > 0:
+		src = &pcmClip{pcm: r.PCM}
+		if pl := time.Duration(len(r.PCM)) * time.Second / 8000; length == 0 || pl < length {
+			length = pl
+		}
+	default:
+		return nil, 0, fmt.Errorf("%w: nothing to play", ErrBadRequest)
+	}
+	length = min(length, maxPlay)
+	sd, streams, err := parseSDP(r.SDP)
+	if err != nil {
+		return nil, 0, err
+	}
+	idx, pt, name := pickG711(streams)
+	if idx < 0 {
+		return nil, 0, fmt.Errorf("%w: playback needs PCMU or PCMA in an audio stream", ErrBadSDP)
+	}
+	if proto := strings.Join(sd.MediaDescriptions[idx].MediaName.Protos, "/"); strings.Contains(proto, "SAVP") {
+		return nil, 0, fmt.Errorf("%w: playback serves plain RTP only, not %s", ErrBadSDP, proto)
+	}
+	c, err := e.lockCall(r.CallID, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer c.mu.Unlock()
+	var out []byte
+	a := c.mono[r.FromTag]
+	if a == nil || a.other == nil {
+		fresh := len(c.order) == 0
+		for i := range streams { // only the played stream is answered
+			if i != idx {
+				streams[i].port = 0
+			}
+		}
+		out, err = e.serve(c, ServeRequest{CallID: r.CallID, FromTag: r.FromTag, SDP: r.SDP, Interface: r.Interface},
+			sd, streams, "", 0, idx, pt, name)
+		if err != nil {
+			if fresh {
+				e.dropCall(c)
+			}
+			return nil, 0, err
+		}
+		a = c.mono[r.FromTag]
+	} else {
+		if out, err = e.earlyAnswer(a, sd, streams, idx, pt, name); err != nil {
+			return nil, 0, err
+		}
+	}
+	ep := a.eps[idx]
+	if ep == nil {
+		return nil, 0, fmt.Errorf("%w: stream %d of %q has no ports", ErrBadRequest, idx, r.FromTag)
+	}
+	if c.player != nil {
+		c.player.stop()
+	}
+	ptn, _ := strconv.Atoi(pt)
+	c.player = e.startPlayer(ep, src, uint8(ptn), name == "pcma", length)
+	e.log.Debug("play", "call_id", r.CallID, "tag", r.FromTag, "tone", r.Tone, "length", length)
+	return out, length, nil
+}
+
+// StopPlay stops what Play started in the call, if anything.
+func (e *Engine) StopPlay(callID string) {
+	c, err := e.lockCall(callID, false)
+	if err != nil {
+		return
+	}
+	defer c.mu.Unlock()
+	if c.player != nil {
+		c.player.stop()
+		c.player = nil
+	}
+}
+
+// earlyAnswer answers the offer of a relayed call's monologue a from
+// a's own endpoints with one G.711 codec (and the offer's
+// telephone-event). Called with the call's lock held.
+func (e *Engine) earlyAnswer(a *monologue, sd *sdp.SessionDescription, streams []sdpStream, idx int, pt, name string) ([]byte, error) {
+	ports := make([]int, len(streams))
+	mux := make([]bool, len(streams))
+	for i := range streams {
+		if i < len(a.eps) && a.eps[i] != nil && i == idx {
+			ports[i], mux[i] = int(a.eps[i].local.Port()), streams[i].mux && a.eps[i].mux.Load()
+		}
+	}
+	if err := rewrite(sd, rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{}}); err != nil {
+		return nil, err
+	}
+	for i, md := range sd.MediaDescriptions {
+		if i != idx {
+			md.MediaName.Port.Value = 0
+			continue
+		}
+		keep := []string{name}
+		if ev, _ := eventPT(streams[i].names); ev >= 0 {
+			keep = append(keep, "telephone-event")
+		}
+		if err := filterCodecs(md, keep); err != nil {
+			return nil, err
+		}
+		md.MediaName.Formats = append([]string{pt}, removeString(md.MediaName.Formats, pt)...)
+		md.Attributes = append(dropDirection(md.Attributes), sdp.NewPropertyAttribute(mirror(streams[i].dir)))
+	}
+	sd.Attributes = dropDirection(sd.Attributes)
+	return a.origin.stamp(sd, true, a.pool.cfg.Advertised, e.sessionID())
+}
+
+func removeString(s []string, x string) []string {
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		if v != x {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// startPlayer starts the goroutine that sends src on ep as 20 ms G.711
+// frames for length (0: until stopped).
+func (e *Engine) startPlayer(ep *endpoint, src pcmSource, pt uint8, alaw bool, length time.Duration) *service {
+	s := &service{quit: make(chan struct{}), done: make(chan struct{})}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer close(s.done)
+		e.play(ep, src, pt, alaw, length, s.quit)
+	}()
+	return s
+}
+
+func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, length time.Duration, quit <-chan struct{}) {
+	var rnd [10]byte
+	_, _ = rand.Read(rnd[:])
+	seq := binary.BigEndian.Uint16(rnd[0:])
+	ts := binary.BigEndian.Uint32(rnd[2:])
+	var pcm [toneFrame]int16
+	var pkt [12 + toneFrame]byte
+	pkt[0] = 0x80
+	binary.BigEndian.PutUint32(pkt[8:], binary.BigEndian.Uint32(rnd[6:]))
+	frames := -1
+	if length > 0 {
+		frames = int((length + tonePtime - 1) / tonePtime)
+	}
+	t := time.NewTicker(tonePtime)
+	defer t.Stop()
+	for i := 0; frames < 0 || i < frames; i++ {
+		select {
+		case <-quit:
+			return
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		src.Read(pcm[:])
+		if alaw {
+			codecs.AlawEncodeFrame(pkt[12:], pcm[:])
+		} else {
+			codecs.UlawEncodeFrame(pkt[12:], pcm[:])
+		}
+		pkt[1] = pt
+		if i == 0 {
+			pkt[1] |= 0x80
+		}
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], ts)
+		if dst := ep.rtpDest(); usable(dst) {
+			if _, err := ep.pp.rtp.write(pkt[:], dst); err == nil {
+				ep.c.packetsOut.Add(1)
+				ep.c.bytesOut.Add(uint64(len(pkt)))
+			}
+		}
+		seq++
+		ts += toneFrame
+	}
+	select { // done playing: wait to be stopped
+	case <-quit:
+	case <-e.stop:
+	}
+}
