@@ -228,6 +228,9 @@ type SNMPConfig struct {
 	// AgentX is snmpd's agentXSocket: "unix:/path" or "tcp:127.0.0.1:705".
 	// Empty disables the subagent.
 	AgentX string `yaml:"agentx"`
+	// Overload sets when sbcd reports that it sheds load (obOverload,
+	// obOverloadCleared, openborder_overload).
+	Overload OverloadConfig `yaml:"overload"`
 }
 
 // AdminToken is one API credential. Only the token's SHA-256 is stored.

@@ -107,6 +107,7 @@ func applyDefaults(c *Config, dir string) {
 		setStr(&r.PRACK, DefaultPRACK)
 	}
 	c.TURN.applyDefaults(dir)
+	c.SNMP.Overload.applyDefaults()
 	for i := range c.Trunks {
 		t := &c.Trunks[i]
 		for j := range t.Gateways {

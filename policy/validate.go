@@ -109,6 +109,7 @@ func (v *validator) validate() {
 	}
 	v.admin()
 	v.snmp()
+	v.overload()
 	v.cdr()
 	v.capture()
 	v.normalization()

@@ -157,12 +157,17 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	traps := newBlacklistTraps()
 	grd := guard.New(pol, guard.Options{Logger: log.With("component", "guard"), OnBlock: traps.onBlock})
 	mreg.WatchGuard(grd)
+	ovl, err := newOverloadWatch(pol.Config().SNMP.Overload, mreg, grd, log.With("component", "overload"))
+	if err != nil {
+		return err
+	}
 	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: media, Observer: obs, Logger: log.With("component", "sbc"), Guard: grd,
 		OnGatewayChange: func(ch health.Change) { mreg.GatewayChanged(ch); trunks.changed(ch) }})
 	if err != nil {
 		return err
 	}
 	trunks.b.Store(b2bua)
+	ovl.b.Store(b2bua)
 	mreg.WatchGateways(b2bua.GatewayHealth)
 	mreg.WatchOutbound(b2bua.OutboundRegistrations)
 	once.Do(func() { close(ready) })
@@ -187,6 +192,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	defer wg.Wait()
 	trapCtx, stopTraps := context.WithCancel(ctx)
 	wg.Go(func() { traps.run(trapCtx) })
+	wg.Go(func() { ovl.run(trapCtx) })
 	defer stopTraps()
 	if addr := pol.Config().Media.NG; addr != "" {
 		pc, err := net.ListenPacket("udp", addr)
@@ -197,7 +203,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		wg.Go(func() { _ = srv.Serve(ctx, pc) })
 		defer srv.Close()
 	}
-	agent, err := startSNMP(pol.Config().SNMP.AgentX, &snmpSource{b: b2bua, e: engine, m: mreg, started: time.Now()}, log)
+	agent, err := startSNMP(pol.Config().SNMP.AgentX, &snmpSource{b: b2bua, e: engine, m: mreg, ovl: ovl, started: time.Now()}, log)
 	if err != nil {
 		return fmt.Errorf("snmp: %w", err)
 	}
@@ -206,6 +212,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		reloadFailed = func(msg string) { notifyReloadFailed(agent, msg) }
 		trunks.agent.Store(agent)
 		traps.agent.Store(agent)
+		ovl.agent.Store(agent)
 	}
 	if addr := pol.Config().Admin.Address; addr != "" {
 		stop, err := serveAdmin(addr, &adminBackend{path: path, b: b2bua, e: engine, m: mreg, caps: caps, log: log, started: time.Now()}, log)

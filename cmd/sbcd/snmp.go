@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,7 @@ type snmpSource struct {
 	b       *sbc.B2BUA
 	e       *rtpengine.Engine
 	m       *metrics.Registry
+	ovl     *overloadWatch
 	started time.Time
 
 	mu     sync.Mutex
@@ -129,7 +131,12 @@ func (s *snmpSource) build() snmp.Snapshot {
 		snap.Capacity.PortPoolSize += uint32(p.Capacity)
 		snap.Capacity.PortPoolUsed += uint32(p.InUse)
 	}
-	snap.Capacity.MaxCalls = snap.Capacity.PortPoolSize / 2
+	// Each call holds a port pair in the pool of each of its two realms.
+	snap.Capacity.CallLimit = snap.Capacity.PortPoolSize / 2
+	snap.Capacity.MaxCalls = maxCallsOf(pol)
+	ov := s.ovl.state()
+	snap.Capacity.Overloaded = ov.Overloaded
+	snap.Capacity.ShedRate = uint32(math.Round(ov.Rate()))
 	return snap
 }
 

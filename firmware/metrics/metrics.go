@@ -233,7 +233,14 @@ func (r *Registry) Message(ev sbc.MessageEvent) {
 // Rejected counts one of sbcd's own refusals (sbc.Observer).
 func (r *Registry) Rejected(realm string, method sip.RequestMethod, reason string) {
 	r.rejections.WithLabelValues(realm, methodLabel(method), reason).Inc()
+	if reason == "cac_calls" || reason == "cac_rate" {
+		r.totals.admission.Add(1)
+	}
 }
+
+// AdmissionRefusals counts calls admission control refused (concurrent
+// calls or call rate) since start: the load sbcd shed.
+func (r *Registry) AdmissionRefusals() uint64 { return r.totals.admission.Load() }
 
 // AttemptStarted does nothing: attempts are counted when calls end (sbc.Observer).
 func (r *Registry) AttemptStarted(*sbc.CallRecord) {}
@@ -324,6 +331,7 @@ func networkEffective(status int) bool {
 // totals are the call figures other exporters (SNMP) read cheaply.
 type totals struct {
 	attempts, answered, failed atomic.Uint64
+	admission                  atomic.Uint64
 	mosSum                     atomic.Uint64 // float64 bits
 	mosN                       atomic.Uint64
 }

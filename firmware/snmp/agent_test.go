@@ -175,7 +175,7 @@ func TestAgentSession(t *testing.T) {
 	})
 	t.Run("getnext network order", func(t *testing.T) {
 		resp := c.request(&PDU{Header: Header{Type: PDUGetNext, Flags: FlagNetworkByteOrder, TransactionID: 9, PacketID: 10},
-			Ranges: []SearchRange{{Start: MustOID(r + ".1.3.2.1.2")}, {Start: MustOID(r + ".1.6.4.0")}}})
+			Ranges: []SearchRange{{Start: MustOID(r + ".1.3.2.1.2")}, {Start: MustOID(r + ".1.6.6.0")}}})
 		if string(resp.VarBinds[0].Bytes) != "carrier-b" || resp.VarBinds[1].Type != TypeEndOfMibView {
 			t.Fatalf("varbinds %+v", resp.VarBinds)
 		}

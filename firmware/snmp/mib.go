@@ -49,7 +49,7 @@ const (
 	numTrunkCols        = 7
 )
 
-// Scalars by group: obSystem has 6, obCalls 4, obMedia 4, obCapacity 4.
+// Scalars by group: obSystem has 6, obCalls 4, obMedia 4, obCapacity 6.
 const (
 	sysVersion = iota + 1
 	sysUptime
@@ -72,7 +72,17 @@ const (
 	trapSourceBlacklisted  = 3
 	trapOverload           = 4
 	trapConfigReloadFailed = 5
+	trapOverloadCleared    = 6
 )
+
+// Values of obCapOverloadState.
+const (
+	overloadNormal     = 1
+	overloadOverloaded = 2
+)
+
+// scalars is the number of scalars of obCalls, obMedia and obCapacity.
+var scalars = map[uint32]uint32{grpCalls: 4, grpMedia: 4, grpCapacity: 6}
 
 // Trunk states of obTrunkState.
 const (
@@ -113,7 +123,7 @@ var objects = func() []OID {
 		os = append(os, columnOID(grpTrunks, c))
 	}
 	for _, g := range []uint32{grpCalls, grpMedia, grpCapacity} {
-		for i := uint32(1); i <= 4; i++ {
+		for i := uint32(1); i <= scalars[g]; i++ {
 			os = append(os, objOID(g, i))
 		}
 	}
@@ -313,6 +323,8 @@ func buildView(s *Snapshot) view {
 		gauge(scalarOID(grpCapacity, 2), p.PortPoolUsed),
 		gauge(scalarOID(grpCapacity, 3), p.MaxCalls),
 		gauge(scalarOID(grpCapacity, 4), p.CallLimit),
+		integer(scalarOID(grpCapacity, 5), overloadState(p.Overloaded)),
+		gauge(scalarOID(grpCapacity, 6), p.ShedRate),
 	)
 	return v
 }
@@ -373,4 +385,11 @@ func (v view) bulk(nonRepeaters, maxRepetitions int, ranges []SearchRange) []Var
 		}
 	}
 	return out
+}
+
+func overloadState(on bool) int32 {
+	if on {
+		return overloadOverloaded
+	}
+	return overloadNormal
 }

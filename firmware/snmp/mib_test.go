@@ -17,8 +17,8 @@ func TestViewOrderedAndComplete(t *testing.T) {
 		snap Snapshot
 		want int
 	}{
-		{"empty", Snapshot{}, 6 + 1 + 1 + 12},
-		{"full", testSnapshot(), 46},
+		{"empty", Snapshot{}, 6 + 1 + 1 + 14},
+		{"full", testSnapshot(), 48},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestViewNext(t *testing.T) {
 		{"include absent", r + ".1.1.1", true, "", r + ".1.1.1.0"},
 		{"column to column", r + ".1.3.2.1.2.3", false, "", r + ".1.3.2.1.3.1"},
 		{"before subtree", "1.3.6.1.4.1.99998", false, "", r + ".1.1.1.0"},
-		{"last", r + ".1.6.4.0", false, "", ""},
+		{"last", r + ".1.6.6.0", false, "", ""},
 		{"past end", r + ".2", false, "", ""},
 		{"end bound stops", r + ".1.1.6.0", false, r + ".1.2.1.0", ""},
 		{"end bound passes", r + ".1.1.5.0", false, r + ".1.2", r + ".1.1.6.0"},
@@ -147,7 +147,7 @@ func TestViewBulk(t *testing.T) {
 		{"two columns interleaved", 0, 2, []string{r + ".1.2.2.1.2", r + ".1.2.2.1.3"},
 			".1.2.2.1.2.1 .1.2.2.1.3.1 .1.2.2.1.2.2 .1.2.2.1.3.2"},
 		{"mixed", 1, 2, []string{r + ".1.1.1.0", r + ".1.6.2.0"}, ".1.1.2.0 .1.6.3.0 .1.6.4.0"},
-		{"stops when all ended", 0, 10, []string{r + ".1.6.3.0"}, ".1.6.4.0 .1.6.4.0!"},
+		{"stops when all ended", 0, 10, []string{r + ".1.6.5.0"}, ".1.6.6.0 .1.6.6.0!"},
 		{"zero repetitions", 0, 0, []string{r}, ""},
 		{"non-repeaters beyond ranges", 5, 3, []string{r}, ".1.1.1.0"},
 	}
@@ -269,6 +269,8 @@ func TestMIBMatchesCode(t *testing.T) {
 		"obCallsFailed":          r + ".1.4.4",
 		"obMediaMeanMos":         r + ".1.5.4",
 		"obCapCallLimit":         r + ".1.6.4",
+		"obCapOverloadState":     r + ".1.6.5",
+		"obCapShedRate":          r + ".1.6.6",
 		"obNotifyReason":         r + ".1.7.1",
 		"obNotifySourceAddress":  r + ".1.7.2",
 		"obNotifyRealmName":      r + ".1.7.3",
@@ -277,6 +279,7 @@ func TestMIBMatchesCode(t *testing.T) {
 		"obSourceBlacklisted":    notificationOID(trapSourceBlacklisted).String(),
 		"obOverload":             notificationOID(trapOverload).String(),
 		"obConfigReloadFailed":   notificationOID(trapConfigReloadFailed).String(),
+		"obOverloadCleared":      notificationOID(trapOverloadCleared).String(),
 	}
 	for name, want := range names {
 		out, err := exec.Command(tools["snmptranslate"], "-M", "testdata/mibs:../../configs", "-m", "OPENBORDER-MIB",

@@ -187,7 +187,7 @@ func testSnapshot() Snapshot {
 		},
 		Calls:    Calls{Active: 9, Attempts: 1 << 40, Answered: 31337, Failed: 4242},
 		Media:    Media{ActiveStreams: 18, PacketsRelayed: 9_876_543_210, PacketsLost: 1234, MeanMOS: 4.32},
-		Capacity: Capacity{PortPoolSize: 10000, PortPoolUsed: 36, MaxCalls: 2000, CallLimit: 5000},
+		Capacity: Capacity{PortPoolSize: 10000, PortPoolUsed: 36, MaxCalls: 2000, CallLimit: 5000, Overloaded: true, ShedRate: 73},
 	}
 }
 
@@ -454,9 +454,9 @@ func TestWithSnmpd(t *testing.T) {
 func checkWalk(t *testing.T, ls []walkLine, snap *Snapshot) {
 	t.Helper()
 	// 6 system + realm count + 4 columns x 2 realms + trunk count +
-	// 6 columns x 3 trunks + 4 calls + 4 media + 4 capacity.
-	if len(ls) != 6+1+8+1+18+12 {
-		t.Fatalf("walk returned %d objects, want 46", len(ls))
+	// 6 columns x 3 trunks + 4 calls + 4 media + 6 capacity.
+	if len(ls) != 6+1+8+1+18+14 {
+		t.Fatalf("walk returned %d objects, want 48", len(ls))
 	}
 	for i := 1; i < len(ls); i++ {
 		if ls[i-1].oid.Compare(ls[i].oid) >= 0 {
@@ -497,6 +497,8 @@ func checkWalk(t *testing.T, ls []walkLine, snap *Snapshot) {
 		r + ".1.6.2.0":     "Gauge32:36",
 		r + ".1.6.3.0":     "Gauge32:2000",
 		r + ".1.6.4.0":     "Gauge32:5000",
+		r + ".1.6.5.0":     "INTEGER:2",
+		r + ".1.6.6.0":     "Gauge32:73",
 	}
 	got := map[string]string{}
 	for _, l := range ls {

@@ -97,4 +97,6 @@ type Capacity struct {
 	PortPoolUsed uint32 // obCapPortPoolUsed
 	MaxCalls     uint32 // obCapMaxCalls, 0 = no limit
 	CallLimit    uint32 // obCapCallLimit, 0 = unlimited
+	Overloaded   bool   // obCapOverloadState: overloaded(2) when true, else normal(1)
+	ShedRate     uint32 // obCapShedRate: refusals per second of the last sample
 }

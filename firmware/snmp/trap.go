@@ -3,7 +3,7 @@ package snmp
 import "fmt"
 
 // Trap is one of the OPENBORDER-MIB notifications: TrunkDown, TrunkUp,
-// SourceBlacklisted, Overload or ConfigReloadFailed. Whether snmpd sends
+// SourceBlacklisted, Overload, OverloadCleared or ConfigReloadFailed. Whether snmpd sends
 // it on as a trap or an inform, and to whom, is snmpd's configuration
 // (trap2sink, informsink, trapsess).
 type Trap interface {
@@ -38,9 +38,18 @@ type SourceBlacklisted struct {
 	Reason  string
 }
 
-// Overload is obOverload: new calls are refused because a capacity limit
-// is reached.
+// Overload is obOverload: sbcd sheds load (admission control refuses
+// calls, or rate limits drop a flood) at or above the raise threshold.
 type Overload struct {
+	ActiveCalls uint32
+	MaxCalls    uint32
+	Reason      string
+}
+
+// OverloadCleared is obOverloadCleared: the refusals of an overload
+// episode stayed below the clear threshold long enough; it ends the
+// episode an Overload started.
+type OverloadCleared struct {
 	ActiveCalls uint32
 	MaxCalls    uint32
 	Reason      string
@@ -90,6 +99,14 @@ func (t SourceBlacklisted) notification(*Snapshot) (OID, []VarBind, error) {
 
 func (t Overload) notification(*Snapshot) (OID, []VarBind, error) {
 	return notificationOID(trapOverload), []VarBind{
+		gauge(scalarOID(grpCalls, 1), t.ActiveCalls),
+		gauge(scalarOID(grpCapacity, 3), t.MaxCalls),
+		str(notifyOID(notifyReason), t.Reason),
+	}, nil
+}
+
+func (t OverloadCleared) notification(*Snapshot) (OID, []VarBind, error) {
+	return notificationOID(trapOverloadCleared), []VarBind{
 		gauge(scalarOID(grpCalls, 1), t.ActiveCalls),
 		gauge(scalarOID(grpCapacity, 3), t.MaxCalls),
 		str(notifyOID(notifyReason), t.Reason),

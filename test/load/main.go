@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -149,6 +152,8 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	stopFDs, fds := make(chan struct{}), make(chan int, 1)
+	go fdPeak(pid, 250*time.Millisecond, stopFDs, fds)
 	start := time.Now()
 	uacCmd := uac.Command(ctx, sippBin)
 	if err := uacCmd.Start(); err != nil {
@@ -189,6 +194,8 @@ func run(o options) error {
 	}
 	uacErr := <-uacDone
 	elapsed := time.Since(start)
+	close(stopFDs)
+	peakFDs := <-fds
 	cpu1, err := cpuTime(pid)
 	if err != nil {
 		return err
@@ -217,11 +224,39 @@ func run(o options) error {
 	if ok+failed > 0 {
 		perCall = cpu / time.Duration(ok+failed)
 	}
-	fmt.Printf("mode=%s rate=%g calls=%d successful=%d failed=%d elapsed_s=%.1f sbcd_cpu_s=%.2f sbcd_cpu_pct=%.1f cpu_per_call_us=%d rss_kib=%d rss_peak_kib=%d\n",
+	fmt.Printf("mode=%s rate=%g calls=%d successful=%d failed=%d elapsed_s=%.1f sbcd_cpu_s=%.2f sbcd_cpu_pct=%.1f cpu_per_call_us=%d rss_kib=%d rss_peak_kib=%d open_files_peak=%d\n",
 		o.mode, o.rate, total, ok, failed, elapsed.Seconds(), cpu.Seconds(),
-		100*cpu.Seconds()/elapsed.Seconds(), perCall.Microseconds(), rss, hwm)
+		100*cpu.Seconds()/elapsed.Seconds(), perCall.Microseconds(), rss, hwm, peakFDs)
 	if failed > 0 || uacErr != nil {
+		reportFailures(os.Stderr, uac, sbcd)
 		return fmt.Errorf("%d calls failed (uac: %v)", failed, uacErr)
 	}
 	return nil
+}
+
+// reportFailures prints what tells why calls failed: the start of sipp's
+// error file, and sbcd's warnings, errors and calls that did not end with
+// a BYE.
+func reportFailures(w io.Writer, uac e2e.SippOpts, sbcd *e2e.Sbcd) {
+	const maxLines = 40
+	_, errFile, _ := uac.Files()
+	if data, err := os.ReadFile(errFile); err == nil && len(data) > 0 {
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		fmt.Fprintf(w, "load: sipp uac errors (%d lines, first %d):\n", len(lines), min(len(lines), maxLines))
+		for _, l := range lines[:min(len(lines), maxLines)] {
+			fmt.Fprintln(w, "  "+l)
+		}
+	}
+	bad := sbcd.Find(func(l e2e.LogLine) bool {
+		if l.Str("level") == "WARN" || l.Str("level") == "ERROR" {
+			return true
+		}
+		c := l.Str("cause")
+		return l.Msg() == "call ended" && c != "caller_bye" && c != "callee_bye"
+	})
+	fmt.Fprintf(w, "load: sbcd warnings, errors and abnormal call ends: %d (first %d)\n", len(bad), min(len(bad), maxLines))
+	for _, l := range bad[:min(len(bad), maxLines)] {
+		j, _ := json.Marshal(l)
+		fmt.Fprintln(w, "  "+string(j))
+	}
 }

@@ -67,3 +67,31 @@ func memory(pid int) (rss, hwm int64, err error) {
 	}
 	return rss, hwm, nil
 }
+
+// openFiles counts a process's open file descriptors.
+func openFiles(pid int) (int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errProc, err)
+	}
+	return len(ents), nil
+}
+
+// fdPeak samples a process's open files every period until stop closes,
+// then sends the highest count seen.
+func fdPeak(pid int, period time.Duration, stop <-chan struct{}, out chan<- int) {
+	peak := 0
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		if n, err := openFiles(pid); err == nil {
+			peak = max(peak, n)
+		}
+		select {
+		case <-stop:
+			out <- peak
+			return
+		case <-t.C:
+		}
+	}
+}
