@@ -3,6 +3,7 @@ package sbc
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -14,6 +15,17 @@ import (
 // preemptReason is the Reason (RFC 4411) of the BYE that ends a call to
 // make room for an emergency call.
 const preemptReason = `preemption ;cause=3 ;text="Generic Preemption"`
+
+// FraudBlock is the event of an account blocked by a toll-fraud rule.
+type FraudBlock struct {
+	// Realm is the caller's realm; Account the user blocked in it.
+	Realm, Account string
+	// Rule is the fraud rule's name; Limit the limit breached
+	// (calls_per_hour, max_calls or max_cost_per_hour).
+	Rule, Limit string
+	// Until is when the block ends.
+	Until time.Time
+}
 
 // admission is what a call holds from admission control and fraud rules.
 type admission struct {
@@ -89,6 +101,10 @@ func (c *call) admitSource(pr *policy.Realm, srcTrunk *policy.Trunk) *Rejection 
 			c.log.Warn("toll-fraud rule breached: account blocked", "account", br.Account, "rule", br.Rule,
 				"limit", br.Limit, "until", br.Until.UTC().Format(time.RFC3339))
 			c.b.obs.Rejected(pr.Name, c.method, "fraud_breach")
+			if c.b.onFraud != nil {
+				acc := strings.TrimPrefix(br.Account, pr.Name+":")
+				c.b.onFraud(FraudBlock{Realm: pr.Name, Account: acc, Rule: br.Rule, Limit: br.Limit, Until: br.Until})
+			}
 		}
 		return &Rejection{Code: 403, Reason: "Forbidden", Label: "fraud_blocked", Err: br,
 			SIPReason: `SIP ;cause=403 ;text="Blocked by fraud rule ` + br.Rule + " (" + br.Limit + `)"`}

@@ -36,6 +36,10 @@ type Config struct {
 	// Guard is the border defence run on every realm socket. Default: one
 	// built from Policy.
 	Guard *guard.Guard
+	// OnFraudBlock is told when a call breaches a toll-fraud rule and its
+	// account is blocked (metrics, SNMP notifications). It is called on
+	// the call's goroutine and must not block. Default: none.
+	OnFraudBlock func(FraudBlock)
 }
 
 // B2BUA carries calls between realms.
@@ -61,6 +65,7 @@ type B2BUA struct {
 	health   *health.Monitor
 	quality  *health.Quality
 	onHealth func(health.Change)
+	onFraud  func(FraudBlock)
 
 	// nonces outlive policy reloads, so challenges in flight stay valid.
 	nonces    *auth.Nonces
@@ -116,6 +121,7 @@ func New(cfg Config) (*B2BUA, error) {
 		fraud:     cac.NewFraud(nil),
 	}
 	b.onHealth = cfg.OnGatewayChange
+	b.onFraud = cfg.OnFraudBlock
 	b.quality = health.NewQuality(nil)
 	b.guard = cfg.Guard
 	if b.guard == nil {

@@ -154,7 +154,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	}
 	defer closeMedia()
 	trunks := &trunkNotifier{}
-	traps := newBlacklistTraps()
+	traps := newSecurityTraps(mreg.WatchFraud())
 	grd := guard.New(pol, guard.Options{Logger: log.With("component", "guard"), OnBlock: traps.onBlock})
 	mreg.WatchGuard(grd)
 	ovl, err := newOverloadWatch(pol.Config().SNMP.Overload, mreg, grd, log.With("component", "overload"))
@@ -162,7 +162,8 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		return err
 	}
 	b2bua, err = sbc.New(sbc.Config{Policy: pol, Media: media, Observer: obs, Logger: log.With("component", "sbc"), Guard: grd,
-		OnGatewayChange: func(ch health.Change) { mreg.GatewayChanged(ch); trunks.changed(ch) }})
+		OnGatewayChange: func(ch health.Change) { mreg.GatewayChanged(ch); trunks.changed(ch) },
+		OnFraudBlock:    traps.onFraudBlock})
 	if err != nil {
 		return err
 	}

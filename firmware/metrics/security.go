@@ -54,3 +54,24 @@ func (c *guardCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(c.g.BlacklistSize()))
 	ch <- prometheus.MustNewConstMetric(c.emergency, prometheus.CounterValue, float64(c.g.EmergencyPassed()))
 }
+
+// FraudBlocks counts accounts blocked by toll-fraud rules.
+type FraudBlocks struct{ c *prometheus.CounterVec }
+
+// WatchFraud registers openborder_fraud_blocks_total{rule, limit} and
+// returns the counter to feed. The account is not a label: it would make
+// a series per user.
+func (r *Registry) WatchFraud() *FraudBlocks {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "_fraud_blocks_total",
+		Help: "Accounts blocked by a toll-fraud rule, by rule and limit breached (calls_per_hour, max_calls, max_cost_per_hour)."},
+		[]string{"rule", "limit"})
+	r.reg.MustRegister(c)
+	return &FraudBlocks{c: c}
+}
+
+// Blocked counts one account blocked by rule for limit. Nil-safe.
+func (f *FraudBlocks) Blocked(rule, limit string) {
+	if f != nil {
+		f.c.WithLabelValues(rule, limit).Inc()
+	}
+}

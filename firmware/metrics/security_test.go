@@ -21,6 +21,11 @@ func (fakeGuard) EmergencyPassed() uint64   { return 2 }
 func TestWatchGuard(t *testing.T) {
 	r := New(Config{})
 	r.WatchGuard(fakeGuard{})
+	f := r.WatchFraud()
+	f.Blocked("international", "calls_per_hour")
+	f.Blocked("international", "calls_per_hour")
+	var none *FraudBlocks
+	none.Blocked("x", "y")
 	rec := httptest.NewRecorder()
 	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -30,6 +35,7 @@ func TestWatchGuard(t *testing.T) {
 		`openborder_blacklist_added_total{reason="user_agent"} 1`,
 		`openborder_blacklist_entries 1`,
 		`openborder_security_emergency_passed_total 2`,
+		`openborder_fraud_blocks_total{limit="calls_per_hour",rule="international"} 2`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("missing %s", want)

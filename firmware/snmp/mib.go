@@ -63,6 +63,7 @@ const (
 	notifyReason        = 1
 	notifySourceAddress = 2
 	notifyRealmName     = 3
+	notifyAccount       = 4
 )
 
 // Notification numbers under obNotifications.
@@ -73,6 +74,7 @@ const (
 	trapOverload           = 4
 	trapConfigReloadFailed = 5
 	trapOverloadCleared    = 6
+	trapAccountBlocked     = 7
 )
 
 // Values of obCapOverloadState.

@@ -274,12 +274,14 @@ func TestMIBMatchesCode(t *testing.T) {
 		"obNotifyReason":         r + ".1.7.1",
 		"obNotifySourceAddress":  r + ".1.7.2",
 		"obNotifyRealmName":      r + ".1.7.3",
+		"obNotifyAccount":        r + ".1.7.4",
 		"obTrunkDown":            notificationOID(trapTrunkDown).String(),
 		"obTrunkUp":              notificationOID(trapTrunkUp).String(),
 		"obSourceBlacklisted":    notificationOID(trapSourceBlacklisted).String(),
 		"obOverload":             notificationOID(trapOverload).String(),
 		"obConfigReloadFailed":   notificationOID(trapConfigReloadFailed).String(),
 		"obOverloadCleared":      notificationOID(trapOverloadCleared).String(),
+		"obAccountBlocked":       notificationOID(trapAccountBlocked).String(),
 	}
 	for name, want := range names {
 		out, err := exec.Command(tools["snmptranslate"], "-M", "testdata/mibs:../../configs", "-m", "OPENBORDER-MIB",

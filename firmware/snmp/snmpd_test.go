@@ -421,6 +421,13 @@ func TestWithSnmpd(t *testing.T) {
 		if len(vars) < 5 || vars[2].value != "127.0.0.66" || vars[3].value != "access" || vars[4].value != "scanner" {
 			t.Fatalf("obSourceBlacklisted varbinds = %v", vars)
 		}
+		if err := a.Notify(ctx, AccountBlocked{Account: "alice", Realm: "access", Reason: "international calls_per_hour"}); err != nil {
+			t.Fatalf("Notify: %v", err)
+		}
+		vars = sink.await(t, notificationOID(trapAccountBlocked))
+		if len(vars) < 5 || vars[2].value != "alice" || vars[3].value != "access" || vars[4].value != "international calls_per_hour" {
+			t.Fatalf("obAccountBlocked varbinds = %v", vars)
+		}
 	})
 
 	t.Run("reconnect after snmpd restart", func(t *testing.T) {

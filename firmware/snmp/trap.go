@@ -3,9 +3,9 @@ package snmp
 import "fmt"
 
 // Trap is one of the OPENBORDER-MIB notifications: TrunkDown, TrunkUp,
-// SourceBlacklisted, Overload, OverloadCleared or ConfigReloadFailed. Whether snmpd sends
-// it on as a trap or an inform, and to whom, is snmpd's configuration
-// (trap2sink, informsink, trapsess).
+// SourceBlacklisted, Overload, OverloadCleared, ConfigReloadFailed or
+// AccountBlocked. Whether snmpd sends it on as a trap or an inform, and
+// to whom, is snmpd's configuration (trap2sink, informsink, trapsess).
 type Trap interface {
 	// notification returns the notification OID and the bindings that
 	// follow snmpTrapOID.0.
@@ -61,6 +61,23 @@ type OverloadCleared struct {
 type ConfigReloadFailed struct {
 	ConfigHash string
 	Reason     string
+}
+
+// AccountBlocked is obAccountBlocked: a call breached a toll-fraud rule
+// and the account is blocked. Reason names the rule, the limit and when
+// the block ends.
+type AccountBlocked struct {
+	Account string
+	Realm   string
+	Reason  string
+}
+
+func (t AccountBlocked) notification(*Snapshot) (OID, []VarBind, error) {
+	return notificationOID(trapAccountBlocked), []VarBind{
+		str(notifyOID(notifyAccount), t.Account),
+		str(notifyOID(notifyRealmName), t.Realm),
+		str(notifyOID(notifyReason), t.Reason),
+	}, nil
 }
 
 func notifyOID(n uint32) OID { return scalarOID(grpNotify, n) }
