@@ -62,6 +62,7 @@ var columns = [...]column{
 	{"transcoded", func(r *Record) any { return &r.Transcoded }},
 	{"recording_path", func(r *Record) any { return &r.RecordingPath }},
 	{"dtmf", func(r *Record) any { return &r.DTMF }},
+	{"account", func(r *Record) any { return &r.Account }},
 }
 
 // columnIndex maps a column name to its position in columns.

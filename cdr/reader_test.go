@@ -19,7 +19,7 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{"empty csv", FormatCSV, "", ErrHeader, "empty file"},
 		{"wrong header", FormatCSV, "a,b,c\n", ErrHeader, "line 1"},
-		{"too few fields", FormatCSV, csvHeader + "x,y\n", ErrParse, "line 2: 2 fields, want 39"},
+		{"too few fields", FormatCSV, csvHeader + "x,y\n", ErrParse, "line 2: 2 fields, want 40"},
 		{"bad number", FormatCSV, csvHeader + strings.Replace(csvLine, ",1,alice", ",one,alice", 1), ErrParse, "line 2: attempt"},
 		{"bad time", FormatCSV, csvHeader + strings.Replace(csvLine, "2026-11-24T01:02:03.456Z", "yesterday", 1), ErrParse, "invite_time"},
 		{"bad bool", FormatCSV, csvHeader + strings.Replace(csvLine, ",true,", ",yes,", 1), ErrParse, "transcoded"},

@@ -90,6 +90,7 @@ type Record struct {
 	Transcoded    bool   // media was transcoded between the legs
 	RecordingPath string // path of the call recording; empty if not recorded
 	DTMF          string // DTMF digits seen during the call, in order
+	Account       string // user the caller authenticated as (SIP digest); empty when none
 }
 
 // Derive fills SetupTime and Duration from the times, where they are zero.

@@ -25,6 +25,7 @@ func sampleRecord(id string) Record {
 		AMedia:     Media{Packets: 3000, Bytes: 480000, Lost: 3, JitterMs: 1.25, MOS: 4.31},
 		BMedia:     Media{Packets: 2990, Bytes: 239200, Lost: 0, JitterMs: 0.5, MOS: 4.4},
 		Transcoded: true, RecordingPath: "/var/lib/sbcd/rec/x.wav", DTMF: "12#",
+		Account: "alice@example.net",
 	}
 }
 
@@ -35,7 +36,7 @@ func TestColumnsStable(t *testing.T) {
 		"ingress_realm,egress_realm,trunk,gateway,invite_time,ring_time,answer_time,end_time,setup_ms,duration_ms," +
 		"disconnect_cause,disconnect_side,sip_code,sip_reason,a_codec,b_codec," +
 		"a_packets,a_bytes,a_lost,a_jitter_ms,a_mos,b_packets,b_bytes,b_lost,b_jitter_ms,b_mos," +
-		"transcoded,recording_path,dtmf"
+		"transcoded,recording_path,dtmf,account"
 	if got := strings.Join(Columns(), ","); got != want {
 		t.Fatalf("columns changed:\n got %s\nwant %s", got, want)
 	}
@@ -52,14 +53,14 @@ func TestEncodeExact(t *testing.T) {
 	wantCSV := "c1,a-c1@192.0.2.1,b-c1,1,alice,0301234567,0301234567,+4930111,+49301234567,+49301234567," +
 		"access,core,pbx,127.0.0.1:5090,2026-11-24T01:02:03.456Z,2026-11-24T01:02:04.256Z,2026-11-24T01:02:06.456Z," +
 		"2026-11-24T01:03:06.456Z,800,60000,normal,caller,200,OK,PCMU/8000,opus/48000/2," +
-		"3000,480000,3,1.25,4.31,2990,239200,0,0.5,4.4,true,/var/lib/sbcd/rec/x.wav,12#\n"
+		"3000,480000,3,1.25,4.31,2990,239200,0,0.5,4.4,true,/var/lib/sbcd/rec/x.wav,12#,alice@example.net\n"
 	if gotCSV != wantCSV {
 		t.Errorf("CSV:\n got %q\nwant %q", gotCSV, wantCSV)
 	}
 	gotJSON := string(r.AppendJSON(nil))
 	for _, part := range []string{`{"call_id":"c1","a_call_id":"a-c1@192.0.2.1",`, `"attempt":1,`,
 		`"answer_time":"2026-11-24T01:02:06.456Z",`, `"setup_ms":800,"duration_ms":60000,`,
-		`"a_jitter_ms":1.25,`, `"transcoded":true,`, `"dtmf":"12#"}` + "\n"} {
+		`"a_jitter_ms":1.25,`, `"transcoded":true,`, `"dtmf":"12#",`, `"account":"alice@example.net"}` + "\n"} {
 		if !strings.Contains(gotJSON, part) {
 			t.Errorf("JSON %s lacks %s", gotJSON, part)
 		}

@@ -225,7 +225,11 @@ func (c *Client) attributes(rec *cdr.Record, status uint32, when time.Time, sess
 	}
 	add(AttrAcctStatusType, u32(status))
 	add(AttrAcctSessionID, []byte(SessionID(rec)))
-	add(AttrUserName, []byte(rec.AFromUser))
+	user := rec.Account
+	if user == "" {
+		user = rec.AFromUser
+	}
+	add(AttrUserName, []byte(user))
 	add(AttrCallingStationID, []byte(rec.AFromUser))
 	called := rec.BRURIUser
 	if called == "" {

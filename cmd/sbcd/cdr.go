@@ -104,7 +104,7 @@ func cdrRecords(rec *sbc.CallRecord) []*cdr.Record {
 		AFromUser: rec.CallerIn, AToUser: rec.CalleeIn, ARURIUser: rec.CalleeIn,
 		IngressRealm: rec.ARealm, InviteTime: rec.Start, EndTime: rec.End,
 		Cause: cdrCause(rec), Side: cdr.Side(rec.Side()), SIPCode: rec.Status, SIPReason: rec.Reason,
-		DTMF: rec.Digits,
+		DTMF: rec.Digits, Account: rec.Account,
 	}
 	if len(rec.Attempts) == 0 {
 		r := base

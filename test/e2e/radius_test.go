@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,74 @@ func TestRADIUSAccountingFromSbcd(t *testing.T) {
 	st := regexp.MustCompile(`Acct-Session-Time = (\d+)`).FindStringSubmatch(blocks[1])
 	if st == nil || (st[1] != "1" && st[1] != "2") {
 		t.Errorf("Stop Acct-Session-Time %v, want the call's 1-2 s", st)
+	}
+}
+
+// TestRADIUSInterimUpdateFromSbcd: with radius.interim_interval 1s, a call
+// held about 3 s reaches FreeRADIUS as Start, at least one Interim-Update
+// with a growing session time, and Stop, all with one session id.
+func TestRADIUSInterimUpdateFromSbcd(t *testing.T) {
+	t.Parallel()
+	fr := testenv.StartFreeRADIUS(t, "sbcd-e2e-interim")
+	e := newEnv(t, 101, func(c *policy.Config) {
+		c.CDR.Dir = t.TempDir()
+		c.CDR.RADIUS.Servers = []policy.RADIUSServerConfig{{Address: fr.Addr, Secret: fr.Secret}}
+		c.CDR.RADIUS.SpoolDir = t.TempDir()
+		c.CDR.RADIUS.InterimInterval = time.Second
+	})
+	callee := e.callee("callee", "uas_basic.xml", 0, nil)
+	caller := e.caller("caller", "uac_basic.xml", 0, func(o *SippOpts) { o.Duration = 3 * time.Second })
+	cr, er := caller.Wait(t), callee.Wait(t)
+	wantExit0(t, cr, er)
+
+	var blocks []string
+	deadline := time.Now().Add(10 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		blocks = fr.DetailBlocks()
+		if n := len(blocks); n > 0 && strings.Contains(blocks[n-1], "Acct-Status-Type = Stop") {
+			break
+		}
+	}
+	if len(blocks) < 3 {
+		t.Fatalf("FreeRADIUS got %d accounting requests, want Start, Interim-Update(s), Stop:\n%s", len(blocks), strings.Join(blocks, "\n\n"))
+	}
+	session := regexp.MustCompile(`Acct-Session-Id = "([^"]+)"`)
+	stime := regexp.MustCompile(`Acct-Session-Time = (\d+)`)
+	ids := map[string]bool{}
+	interims, last := 0, -1
+	for i, b := range blocks {
+		if m := session.FindStringSubmatch(b); m != nil {
+			ids[m[1]] = true
+		}
+		switch {
+		case i == 0:
+			if !strings.Contains(b, "Acct-Status-Type = Start") {
+				t.Fatalf("first request is not Start:\n%s", b)
+			}
+		case i == len(blocks)-1:
+			if !strings.Contains(b, "Acct-Status-Type = Stop") {
+				t.Fatalf("last request is not Stop:\n%s", b)
+			}
+		default:
+			if !strings.Contains(b, "Acct-Status-Type = Interim-Update") {
+				t.Fatalf("request %d is not an Interim-Update:\n%s", i+1, b)
+			}
+			interims++
+			m := stime.FindStringSubmatch(b)
+			if m == nil {
+				t.Fatalf("Interim-Update without Acct-Session-Time:\n%s", b)
+			}
+			n, _ := strconv.Atoi(m[1])
+			if n < last || n > 4 {
+				t.Errorf("Interim-Update %d session time %d after %d, want non-decreasing within the 3 s call", interims, n, last)
+			}
+			last = n
+		}
+	}
+	if interims < 1 || interims > 4 {
+		t.Errorf("%d Interim-Updates for a 3 s call at a 1 s interval, want 1-4", interims)
+	}
+	if len(ids) != 1 {
+		t.Errorf("session ids %v, want one for Start, Interim-Update and Stop", ids)
 	}
 }
