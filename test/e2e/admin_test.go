@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,5 +146,96 @@ func TestAdminAPIWithSbcctl(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[1], `"token":"noc"`) || !strings.Contains(lines[2], "/api/v1/policy/reload") {
 		t.Errorf("audit log:\n%s", raw)
+	}
+}
+
+// TestAdminEveryEndpointAuth: every endpoint of the admin API refuses a
+// request without a token (401), one with an unknown token (401), the
+// lawful-interception role (403: it is separate from the operating roles)
+// and, for endpoints that change state, the read-only role (403); the
+// roles allowed get past authorisation (whatever the endpoint then says
+// about the made-up ids and empty bodies used here).
+func TestAdminEveryEndpointAuth(t *testing.T) {
+	t.Parallel()
+	const net = 102
+	admin := fmt.Sprintf("127.%d.3.1:9090", net)
+	e := newEnv(t, net, func(c *policy.Config) {
+		c.Capture.Dir = t.TempDir()
+		c.Admin = policy.AdminConfig{Address: admin, AuditLog: filepath.Join(t.TempDir(), "audit.jsonl"), Tokens: []policy.AdminToken{
+			{Name: "noc", Role: "operator", SHA256: tokenHash("op-token")},
+			{Name: "viewer", Role: "read_only", SHA256: tokenHash("ro-token")},
+			{Name: "li", Role: "lawful_intercept", SHA256: tokenHash("li-token")},
+		}}
+	})
+	_ = e
+	endpoints := []struct {
+		method, path string
+		operator     bool // needs the operator role
+	}{
+		{"GET", "/api/v1/status", false},
+		{"GET", "/api/v1/calls", false},
+		{"GET", "/api/v1/calls/no-such-call", false},
+		{"DELETE", "/api/v1/calls/no-such-call", true},
+		{"POST", "/api/v1/calls/no-such-call/recording", true},
+		{"DELETE", "/api/v1/calls/no-such-call/recording", true},
+		{"GET", "/api/v1/registrations", false},
+		{"GET", "/api/v1/registrations/outbound", false},
+		{"GET", "/api/v1/trunks", false},
+		{"GET", "/api/v1/blacklist", false},
+		{"POST", "/api/v1/blacklist", true},
+		{"DELETE", "/api/v1/blacklist/192.0.2.7", true},
+		{"GET", "/api/v1/policy", false},
+		{"POST", "/api/v1/policy/validate", false},
+		{"POST", "/api/v1/policy/reload", true},
+		{"POST", "/api/v1/route/explain", false},
+		{"GET", "/api/v1/captures", false},
+		{"POST", "/api/v1/captures", true},
+		{"POST", "/api/v1/captures/ring", true},
+		{"DELETE", "/api/v1/captures/no-such-capture", true},
+		{"GET", "/api/v1/captures/no-such-capture/file", true},
+		{"GET", "/api/v1/metrics/summary", false},
+		{"GET", "/api/v1/turn/credentials", false},
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	do := func(method, path, token string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+admin+path, strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return res.StatusCode, string(body)
+	}
+	for _, ep := range endpoints {
+		t.Run(ep.method+" "+ep.path, func(t *testing.T) {
+			for _, c := range []struct {
+				token string
+				want  int // 0: anything but 401/403
+			}{
+				{"", http.StatusUnauthorized},
+				{"not-a-token", http.StatusUnauthorized},
+				{"li-token", http.StatusForbidden},
+				{"ro-token", map[bool]int{true: http.StatusForbidden, false: 0}[ep.operator]},
+				{"op-token", 0},
+			} {
+				code, body := do(ep.method, ep.path, c.token)
+				switch {
+				case c.want == 0 && (code == http.StatusUnauthorized || code == http.StatusForbidden):
+					t.Errorf("token %q: %d %s, want past authorisation", c.token, code, body)
+				case c.want != 0 && code != c.want:
+					t.Errorf("token %q: %d %s, want %d", c.token, code, body, c.want)
+				case c.want != 0 && !strings.Contains(body, `"error"`):
+					t.Errorf("token %q: %d without a JSON error reason: %s", c.token, code, body)
+				}
+			}
+		})
 	}
 }
