@@ -52,6 +52,8 @@ type Config struct {
 	Fraud FraudConfig `yaml:"fraud"`
 	// TURN is the embedded TURN server for WebRTC clients. No listeners: off.
 	TURN TURNConfig `yaml:"turn"`
+	// Conferences makes sbcd a conference bridge (conference.go). Default off.
+	Conferences ConferenceConfig `yaml:"conferences"`
 }
 
 // LogConfig configures log/slog.

@@ -72,6 +72,7 @@ func applyDefaults(c *Config, dir string) {
 	c.mediaServicesDefaults(dir)
 	c.mediaTonesDefaults(dir)
 	c.mediaRelayDefaults()
+	c.conferenceDefaults()
 
 	c.CDR.Dir = resolve(dir, c.CDR.Dir)
 	c.Capture.Dir = resolve(dir, c.Capture.Dir)

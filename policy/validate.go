@@ -121,6 +121,7 @@ func (v *validator) validate() {
 	v.enum("route_selection", c.RouteSelection, SelectFirstMatch, SelectLongestPrefix)
 	v.security()
 	v.turn()
+	v.conferences()
 }
 
 func (v *validator) dscp(path string, d int) {

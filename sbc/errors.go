@@ -46,6 +46,9 @@ func reject(code int, label string, err error) *Rejection {
 
 // mediaRejection classifies a media error.
 func mediaRejection(err error) *Rejection {
+	if r := conferenceRejection(err); r != nil {
+		return r
+	}
 	switch {
 	case errors.Is(err, ErrMediaCapacity):
 		return reject(503, "media_capacity", err)

@@ -153,7 +153,7 @@ func (c *call) setup() {
 	if srcTrunk != nil {
 		rq.SourceTrunk = srcTrunk.Name
 	}
-	d := c.b.decide(c.pol, rq, nil)
+	d := c.routeOrConference(rq)
 	// A call the core sends along a user's Path goes to that user.
 	pathRealm, pathUser, viaPath := pathTarget(c.pol, a.realm, req)
 	if viaPath {

@@ -125,6 +125,7 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 		return fmt.Errorf("media engine: %w", err)
 	}
 	defer engine.Close()
+	reloadConferences = applyConferences(engine, log)
 	if caps != nil {
 		// Closed after the B2BUA, before the engine: running captures end
 		// with every packet they were given.
@@ -271,6 +272,7 @@ func reload(path string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) (s
 		return "", err
 	}
 	b.Reload(pol)
+	reloadConferences(pol)
 	m.ConfigLoaded(pol.Hash(), true)
 	lastReload.set(true, "")
 	log.Info("policy reloaded", "hash", pol.Hash(), "took_ms", time.Since(start).Milliseconds())

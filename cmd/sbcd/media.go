@@ -150,6 +150,8 @@ func classify(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case classifyConference(err) != nil:
+		return classifyConference(err)
 	case errors.Is(err, rtpengine.ErrNoPorts):
 		return fmt.Errorf("%w: %w", sbc.ErrMediaCapacity, err)
 	case errors.Is(err, rtpengine.ErrBadSDP):
@@ -165,7 +167,7 @@ func engineConfig(pol *policy.Set) rtpengine.Config {
 		Transcode: transcodeConfig(mc.Transcoding), Recording: rtpengine.RecordingConfig{
 			Dir: mc.Recording.Directory, WAV: mc.Recording.HasFormat("wav"), PCAP: mc.Recording.HasFormat("pcap"),
 			Queue: mc.Recording.Queue},
-		RelayWorkers: mc.Relay.Workers}
+		RelayWorkers: mc.Relay.Workers, Conference: conferenceConfig(pol)}
 	if mc.Relay.Mode != policy.RelayAuto {
 		cfg.Relay = rtpengine.RelayMode(mc.Relay.Mode)
 	}
