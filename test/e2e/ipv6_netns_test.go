@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -127,7 +131,8 @@ func (l netnsLink) in(t *testing.T, f func()) {
 // trunk with every address rewritten per family (Via, Contact, SDP c=IN
 // IP4 / IN IP6) and RTP relayed both ways across the families. A phone of
 // the IPv6 host registers over TCP; the core's call for it comes back over
-// that IPv6 TCP connection with an IN IP6 offer.
+// that IPv6 TCP connection with an IN IP6 offer. The TLS listener serves
+// IPv6 too.
 func TestIPv6NetnsAccessToIPv4Core(t *testing.T) {
 	t.Parallel()
 	const net6 = 98
@@ -185,8 +190,14 @@ func TestIPv6NetnsAccessToIPv4Core(t *testing.T) {
 		})
 	})
 
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	srvCert, srvKey := filepath.Join(dir, "sbc.pem"), filepath.Join(dir, "sbc.key")
+	ca.issue(t, 100, "sbc-v6", srvCert, srvKey, a.Root)
+	accessTLS := fmt.Sprintf("[%s]:5061", a.Root)
 	e := newEnv(t, net6, func(cfg *policy.Config) {
-		cfg.Realms[0].Listeners = []policy.ListenerConfig{{Transport: "udp", Address: access}, {Transport: "tcp", Address: access}}
+		cfg.Realms[0].Listeners = []policy.ListenerConfig{{Transport: "udp", Address: access}, {Transport: "tcp", Address: access},
+			{Transport: "tls", Address: accessTLS, CertFile: srvCert, KeyFile: srvKey}}
 		cfg.Realms[0].Media.Address = a.Root
 		cfg.Realms[0].Registrar = true
 		cfg.Realms[0].Registration.KeepAlive = -time.Second
@@ -353,5 +364,32 @@ Content-Length: 0
 	}).m.(*sip.Response)
 	if res.StatusCode != 486 {
 		t.Errorf("the core got %d, want the phone's 486", res.StatusCode)
+	}
+
+	// SIP over TLS on IPv6: the listener's certificate verifies for its
+	// IPv6 address and sbcd answers OPTIONS over it.
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	var conn *tls.Conn
+	var tlsErr error
+	a.in(t, func() {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(a.Peer)}, Timeout: 3 * time.Second}
+		conn, tlsErr = tls.DialWithDialer(d, "tcp", accessTLS, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
+	})
+	if tlsErr != nil {
+		t.Fatalf("TLS to %s: %v", accessTLS, tlsErr)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	la := conn.LocalAddr().String()
+	fmt.Fprintf(conn, "OPTIONS sip:%s;transport=tls SIP/2.0\r\nVia: SIP/2.0/TLS %s;branch=z9hG4bK-ns6-tls;rport\r\n"+
+		"From: <sip:probe@%s>;tag=t6\r\nTo: <sip:%s>\r\nCall-ID: ns6-tls-%d\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		accessTLS, la, la, accessTLS, time.Now().UnixNano())
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	status := strings.TrimSpace(line)
+	cert := conn.ConnectionState().PeerCertificates[0]
+	tlsErr = err
+	if tlsErr != nil || status != "SIP/2.0 200 OK" || cert.Subject.CommonName != "sbc-v6" {
+		t.Errorf("OPTIONS over TLS on IPv6: %q %v (certificate %s)", status, tlsErr, cert.Subject.CommonName)
 	}
 }
