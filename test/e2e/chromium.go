@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"golang.org/x/sys/unix"
 
 	"github.com/openborder/openborder/codecs"
 	"github.com/openborder/openborder/codecs/wav"
@@ -62,6 +65,15 @@ var devtoolsRE = regexp.MustCompile(`DevTools listening on (ws://[^\s]+)`)
 // microphone plays wavFile. The browser is stopped when the test ends.
 func StartChromium(t testing.TB, url, wavFile string, flags ...string) *Browser {
 	t.Helper()
+	return StartChromiumIn(t, "", url, wavFile, flags...)
+}
+
+// StartChromiumIn is StartChromium with the browser in network namespace
+// netns (empty: this one). Its DevTools socket listens on the namespace's
+// own loopback, so the test reaches it with sockets opened inside the
+// namespace (NetnsDialer).
+func StartChromiumIn(t testing.TB, netns, url, wavFile string, flags ...string) *Browser {
+	t.Helper()
 	bin := RequireTool(t, "chromium")
 	dir := t.TempDir()
 	args := []string{
@@ -77,6 +89,9 @@ func StartChromium(t testing.TB, url, wavFile string, flags ...string) *Browser 
 	}
 	args = append(append(args, flags...), url)
 	cmd := exec.Command(bin, args...)
+	if netns != "" {
+		cmd = exec.Command(RequireTool(t, "ip"), append([]string{"netns", "exec", netns, bin}, args...)...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	errPipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -107,13 +122,14 @@ func StartChromium(t testing.TB, url, wavFile string, flags ...string) *Browser 
 	case <-time.After(20 * time.Second):
 		t.Fatalf("chromium printed no DevTools address:\n%s", b.stderr)
 	}
-	page, err := pageWebSocket(browserWS, url)
+	dial := NetnsDialer(netns)
+	page, err := pageWebSocket(dial, browserWS, url)
 	if err != nil {
 		t.Fatalf("chromium page: %v\n%s", err, b.stderr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, _, err := ws.Dial(ctx, page)
+	conn, _, _, err := ws.Dialer{NetDial: dial}.Dial(ctx, page)
 	if err != nil {
 		t.Fatalf("devtools connect: %v", err)
 	}
@@ -122,12 +138,14 @@ func StartChromium(t testing.TB, url, wavFile string, flags ...string) *Browser 
 }
 
 // pageWebSocket finds the DevTools address of the page showing url.
-func pageWebSocket(browserWS, url string) (string, error) {
+func pageWebSocket(dial func(context.Context, string, string) (net.Conn, error), browserWS, url string) (string, error) {
 	host := strings.TrimPrefix(browserWS, "ws://")
 	host = host[:strings.Index(host, "/")]
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, Proxy: nil}}
+	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		res, err := http.Get("http://" + host + "/json/list")
+		res, err := client.Get("http://" + host + "/json/list")
 		if err == nil {
 			var pages []struct {
 				Type, URL            string
@@ -220,6 +238,57 @@ func (b *Browser) WaitEval(expr string, timeout time.Duration) error {
 		return fmt.Errorf("%s: %w", expr, last)
 	}
 	return fmt.Errorf("%s stayed false for %s", expr, timeout)
+}
+
+// NetnsDialer dials from inside network namespace netns (a name under
+// /run/netns; empty: this namespace). Each dial locks its goroutine to an
+// OS thread, moves the thread into the namespace, dials, and moves it back
+// before unlocking. The socket stays in the namespace it was made in and
+// works from any thread. The thread must not die instead of moving back:
+// a child process started from it (sbcd has Pdeathsig set) would be killed
+// with it; only when the way back fails is the thread left to die.
+func NetnsDialer(netns string) func(context.Context, string, string) (net.Conn, error) {
+	if netns == "" {
+		var d net.Dialer
+		return d.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type result struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			runtime.LockOSThread()
+			home, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+			if err != nil {
+				runtime.UnlockOSThread()
+				ch <- result{nil, err}
+				return
+			}
+			defer home.Close()
+			target, err := os.Open(filepath.Join("/run/netns", netns))
+			if err != nil {
+				runtime.UnlockOSThread()
+				ch <- result{nil, err}
+				return
+			}
+			defer target.Close()
+			if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+				runtime.UnlockOSThread()
+				ch <- result{nil, fmt.Errorf("enter network namespace %s: %w", netns, err)}
+				return
+			}
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
+			ch <- result{c, err}
+		}()
+		r := <-ch
+		return r.c, r.err
+	}
 }
 
 // Log returns what Chromium wrote to stderr.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ const turnSecret = "e2e-turn-shared-secret-0123456789"
 type turnEnv struct {
 	*env
 	turnAddr, admin string
+	https           bool // the admin listener has a (self-signed) certificate
 }
 
 func newTURNEnv(t *testing.T, net int, mutate func(*policy.TURNConfig)) *turnEnv {
@@ -87,7 +89,12 @@ func (te *turnEnv) credentials(t *testing.T, token, user string) (int, map[strin
 // metric returns the sum of a metric's samples whose labels contain label.
 func (te *turnEnv) metric(t *testing.T, name, label string) float64 {
 	t.Helper()
-	res, err := http.Get("http://" + te.admin + "/metrics")
+	url, client := "http://"+te.admin+"/metrics", http.DefaultClient
+	if te.https {
+		url = "https://" + te.admin + "/metrics"
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
+	res, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
