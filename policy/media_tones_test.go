@@ -63,3 +63,19 @@ func TestWAVDuration(t *testing.T) {
 		t.Fatal("YAML accepted as WAV")
 	}
 }
+
+func TestMediaTonesExample(t *testing.T) {
+	s, err := Load("../configs/dtmf-tones.yaml")
+	if err != nil {
+		t.Fatalf("configs/dtmf-tones.yaml: %v", err)
+	}
+	if a, ok := s.Announcement(486); !ok || a.Tone != "busy" || a.Duration != 4*time.Second {
+		t.Errorf("486 announcement %+v %v", a, ok)
+	}
+	if m := s.Realm("access").Media; m.ToneCountry() != "UK" || m.Ringback != RingbackLocal {
+		t.Errorf("access media %+v", m)
+	}
+	if p, c := s.Trunk("legacy-pbx"), s.Trunk("carrier"); p == nil || p.DTMF != DTMFInband || c == nil || c.DTMF != DTMFInfo {
+		t.Errorf("trunks %+v %+v", p, c)
+	}
+}
