@@ -90,14 +90,17 @@ type call struct {
 	callerOut string
 	attempt   int
 	offerA    []byte // the caller's SDP offer (nil: late offer)
-	// earlyAnswer is the answer sbcd relayed to the caller in an 18x.
+	// earlyAnswer is the answer sbcd relayed to the caller in an 18x
+	// (dropped once the call is answered).
 	earlyAnswer []byte
 	profile     MediaProfile
 	provisonal  bool // a provisional response arrived on the current B attempt
-	abandoned   map[string]*leg
-	service     string
+	// abandoned are earlier B attempts by Call-ID (nil until a failover).
+	abandoned map[string]*leg
+	service   string
 
-	// 2xx retransmission per leg (sbcd as UAS of that leg's INVITE)
+	// 2xx retransmission per leg (sbcd as UAS of that leg's INVITE); the
+	// response is dropped when the ACK arrives.
 	ok2xx      [2]*sip.Response
 	okConn     [2]sip.Connection
 	okInterval [2]time.Duration
@@ -105,18 +108,27 @@ type call struct {
 	// deferredAck is the CSeq of an ACK owed to a leg whose 2xx carried an
 	// offer, until the answer arrives in the other leg's ACK.
 	deferredAck [2]uint32
-	lastAck     [2]*sip.Request
+	// setup2xx are the 2xx that answered the call's INVITE on each leg
+	// (sent on A, received on B), kept until the dialog is confirmed.
+	setup2xx [2]*sip.Response
+	// lastAck is the last ACK sbcd sent on each leg, kept as what it takes
+	// to send it again (not as a message).
+	lastAck [2]sentAck
 
 	// xfer is a transfer (REFER) in progress.
 	xfer *transfer
 
-	inFlight map[Side]map[uint32]*pending
+	// inFlight and held are created on first use: most calls never
+	// relay an in-dialog request.
+	inFlight [2]map[uint32]*pending
 	held     [2]map[uint32]evRequest
 	reinvite bool
 
-	timerGen  uint64
-	timers    map[timerKind]*time.Timer
-	timerGens map[timerKind]uint64
+	// timers are the call's armed timers (a handful at most).
+	timerGen uint64
+	timers   []callTimer
+	// routed is set once the route is known (the route is then logged).
+	routed bool
 
 	start, ringing, answered time.Time
 	cause                    string
@@ -141,18 +153,22 @@ type call struct {
 
 func newCall(b *B2BUA, pol *policy.Set) *call {
 	c := &call{
-		id:        b.newID(),
-		method:    sip.INVITE,
-		b:         b,
-		pol:       pol,
-		abandoned: make(map[string]*leg),
-		inFlight:  map[Side]map[uint32]*pending{SideA: {}, SideB: {}},
-		timers:    make(map[timerKind]*time.Timer),
-		start:     time.Now(),
+		id:     b.newID(),
+		method: sip.INVITE,
+		b:      b,
+		pol:    pol,
+		start:  time.Now(),
 	}
-	c.held[0] = make(map[uint32]evRequest)
-	c.held[1] = make(map[uint32]evRequest)
+	c.log = slog.New(&callHandler{c: c, next: b.log.Handler()})
 	return c
+}
+
+// pendingOn returns the in-flight requests of a side, creating the map.
+func (c *call) pendingOn(s Side) map[uint32]*pending {
+	if c.inFlight[s] == nil {
+		c.inFlight[s] = make(map[uint32]*pending)
+	}
+	return c.inFlight[s]
 }
 
 // post queues an event; if the actor is idle, a goroutine drains the queue.
@@ -245,6 +261,9 @@ func (c *call) onRequest(e evRequest) {
 		c.inDialog(e)
 		c.flushHeld(e.side, false)
 	case seq > l.remoteCSeq+1:
+		if c.held[e.side] == nil {
+			c.held[e.side] = make(map[uint32]evRequest)
+		}
 		c.held[e.side][seq] = e
 		c.after(timerFlush, e.side, 30*time.Millisecond)
 	default:
@@ -277,6 +296,64 @@ func (c *call) flushHeld(side Side, force bool) {
 	}
 }
 
+// established drops what only the call's setup needed once the dialog is
+// confirmed on both legs: the setup messages and their transactions, the
+// remaining failover targets, the early answer, and the B leg's index by
+// its INVITE's Via branch (it only caught that INVITE looping back).
+// What the call keeps is what in-dialog requests, refreshes, BYE, the
+// call record and the admin API read: the legs' dialog fields and last
+// SDP bodies.
+func (c *call) established() {
+	// sipgo keeps a terminated INVITE transaction, with its request and
+	// final response, in its timer heap until Timer L (server) or M
+	// (client) fires, 64*T1 after the 2xx: empty those messages so only
+	// the transactions' small structs wait for the timers.
+	if a := c.legs[SideA]; a != nil && a.invite != nil {
+		strip(a.invite)
+	}
+	if b := c.legs[SideB]; b != nil && b.out != nil {
+		strip(b.out)
+	}
+	for s, res := range c.setup2xx {
+		if res != nil {
+			strip(res)
+			c.setup2xx[s] = nil
+		}
+	}
+	for _, l := range c.legs {
+		if l == nil {
+			continue
+		}
+		l.release()
+		for i, k := range l.keys {
+			if isBranchKey(k) {
+				c.b.calls.unbind(k)
+				l.keys = append(l.keys[:i:i], l.keys[i+1:]...)
+				break
+			}
+		}
+	}
+	c.targets = nil
+	c.earlyAnswer = nil
+}
+
+// strip empties a message nothing but a finished transaction refers to:
+// no headers, no body. The start line stays (sipgo may still read the
+// status code of a response).
+func strip(m interface {
+	sip.Message
+	Headers() []sip.Header
+	RemoveHeader(name string) bool
+	PrependHeader(...sip.Header)
+}) {
+	m.SetBody(nil)
+	for hs := m.Headers(); len(hs) > 0; hs = m.Headers() {
+		m.RemoveHeader(hs[0].Name())
+	}
+	// Removing leaves the removed headers in the list's array: replace it.
+	m.PrependHeader()
+}
+
 // teardown ends the call on both legs: BYE to every confirmed leg, media
 // released, one "call ended" record.
 func (c *call) teardown(cause string, status int) {
@@ -305,9 +382,7 @@ func (c *call) finish(cause string, status int) {
 		return
 	}
 	c.state = stateEnded
-	for _, t := range c.timers {
-		t.Stop()
-	}
+	c.stopAll()
 	c.adm.release()
 	c.preemptible.Store("")
 	if c.cause == "" {
@@ -373,12 +448,7 @@ func (c *call) record(st MediaStats) *CallRecord {
 		if b.trunk != nil {
 			rec.Trunk = b.trunk.Name
 		}
-		if b.out != nil {
-			rec.CalleeOut = b.out.Recipient.User
-			if f := b.out.From(); f != nil {
-				rec.CallerOut = f.Address.User
-			}
-		}
+		rec.CalleeOut, rec.CallerOut = b.calleeOut, b.callerOut
 	}
 	return rec
 }

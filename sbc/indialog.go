@@ -124,7 +124,7 @@ func (c *call) relay(e evRequest) {
 // track sends a request on a leg and remembers what to do with its answer.
 func (c *call) track(l *leg, req *sip.Request, p *pending) {
 	seq := req.CSeq().SeqNo
-	c.inFlight[l.side][seq] = p
+	c.pendingOn(l.side)[seq] = p
 	if err := l.send(c, req); err != nil {
 		delete(c.inFlight[l.side], seq)
 		c.log.Warn("relay failed", "method", string(req.Method), "err", err)
@@ -147,8 +147,8 @@ func (c *call) onDialogResponse(e evResponse) {
 	if p == nil {
 		// A 2xx retransmission for a re-INVITE already answered: ACK again.
 		if res.CSeq().MethodName == sip.INVITE && res.IsSuccess() {
-			if ack := c.lastAck[e.side]; ack != nil && ack.CSeq().SeqNo == seq {
-				_ = y.write(ack)
+			if ack := c.lastAck[e.side]; ack.seq == seq {
+				y.resendAck(ack)
 			}
 		}
 		return
@@ -165,9 +165,7 @@ func (c *call) onDialogResponse(e evResponse) {
 				y.remoteTarget = *ct.Address.Clone()
 			}
 			if p.withSDP || p.refresh || p.origin == nil {
-				ack := y.ack(seq, nil, "")
-				c.lastAck[e.side] = ack
-				_ = y.write(ack)
+				c.lastAck[e.side], _ = y.sendAck(seq, nil)
 			} else {
 				c.deferredAck[e.side] = seq
 			}
@@ -226,7 +224,7 @@ func (c *call) onDialogResponse(e evResponse) {
 
 // onAck applies an ACK for a 2xx sbcd sent on a leg.
 func (c *call) onAck(e evRequest) {
-	c.ok2xx[e.side] = nil
+	c.ok2xx[e.side], c.okConn[e.side] = nil, nil
 	c.stop(timer2xx)
 	if c.state == stateAnswered && e.side == SideA {
 		c.state = stateConfirmed
@@ -235,6 +233,7 @@ func (c *call) onAck(e evRequest) {
 		if a := c.legs[SideA]; a.inviteTx != nil {
 			a.inviteTx.Terminate()
 		}
+		c.established()
 	}
 	other := e.side.Other()
 	seq := c.deferredAck[other]
@@ -254,9 +253,9 @@ func (c *call) onAck(e evRequest) {
 		}
 		body = sdp
 	}
-	ack := y.ack(seq, body, "application/sdp")
+	ack, err := y.sendAck(seq, body)
 	c.lastAck[other] = ack
-	if err := y.write(ack); err != nil {
+	if err != nil {
 		c.log.Warn("ACK failed", "err", err)
 	}
 }
@@ -309,7 +308,7 @@ func (c *call) onCancel() {
 	}
 	c.cause, c.status = "cancelled", 487
 	b := c.legs[SideB]
-	if b == nil || b.out == nil {
+	if b == nil || b.outSeq == 0 {
 		c.finish("cancelled", 487)
 		return
 	}

@@ -34,12 +34,18 @@ type leg struct {
 	dest      string
 	transport string
 
-	// Leg A: the caller's INVITE (with sbcd's To tag) and its transaction.
+	// Leg A: the caller's INVITE (with sbcd's To tag) and its transaction,
+	// kept while the call is set up (see release).
 	invite   *sip.Request
 	inviteTx *serverTx
-	// Leg B: the INVITE sbcd sent and its transaction.
-	out   *sip.Request
-	outTx *sip.ClientTx
+	// Leg B: the INVITE sbcd sent and its transaction, kept while the call
+	// is set up; outSeq is that INVITE's CSeq, and callerOut and calleeOut
+	// its From and Request-URI users (for call records), kept for the
+	// call's life.
+	out                  *sip.Request
+	outTx                *sip.ClientTx
+	outSeq               uint32
+	callerOut, calleeOut string
 
 	// keys are the registry keys this leg is indexed under.
 	keys []string
@@ -63,6 +69,32 @@ type leg struct {
 	peerRefreshes bool
 }
 
+// sentAck is what it takes to send an ACK of a leg again, for a
+// retransmitted 2xx: the same CSeq, Via branch and body.
+type sentAck struct {
+	seq    uint32
+	branch string
+	body   []byte
+}
+
+// sent notes the dialog-creating request sbcd sends on the leg.
+func (l *leg) sent(req *sip.Request) {
+	l.out = req
+	l.outSeq = req.CSeq().SeqNo
+	l.calleeOut = req.Recipient.User
+	if f := req.From(); f != nil {
+		l.callerOut = f.Address.User
+	}
+}
+
+// release drops what only the call's setup needed: the dialog-creating
+// request, its response and transaction. In-dialog requests are built
+// from the leg's own fields.
+func (l *leg) release() {
+	l.invite, l.inviteTx = nil, nil
+	l.out, l.outTx = nil, nil
+}
+
 // nextCSeq returns the CSeq for a new request on the leg.
 func (l *leg) nextCSeq() uint32 {
 	l.cseq++
@@ -75,9 +107,13 @@ func (l *leg) request(method sip.RequestMethod, body []byte, ctype string) *sip.
 }
 
 func (l *leg) requestCSeq(method sip.RequestMethod, seq uint32, body []byte, ctype string) *sip.Request {
+	return l.requestBranch(method, seq, sip.GenerateBranch(), body, ctype)
+}
+
+func (l *leg) requestBranch(method sip.RequestMethod, seq uint32, branch string, body []byte, ctype string) *sip.Request {
 	req := sip.NewRequest(method, *l.remoteTarget.Clone())
 	tp := l.realm.transportFor(l.transport)
-	req.AppendHeader(l.realm.via(tp, sip.GenerateBranch()))
+	req.AppendHeader(l.realm.via(tp, branch))
 	for i := range l.routeSet {
 		req.AppendHeader(&sip.RouteHeader{Address: *l.routeSet[i].Clone()})
 	}
@@ -120,6 +156,22 @@ func (l *leg) address(req *sip.Request) {
 // ack builds the ACK for a 2xx to the INVITE with CSeq seq.
 func (l *leg) ack(seq uint32, body []byte, ctype string) *sip.Request {
 	return l.requestCSeq(sip.ACK, seq, body, ctype)
+}
+
+// sendAck builds and sends the ACK for a 2xx to the INVITE with CSeq seq
+// and returns what it takes to send it again.
+func (l *leg) sendAck(seq uint32, body []byte) (sentAck, error) {
+	ack := l.ack(seq, body, "application/sdp")
+	branch, _ := ack.Via().Params.Get("branch")
+	return sentAck{seq: seq, branch: branch, body: body}, l.write(ack)
+}
+
+// resendAck sends an ACK again, unchanged (seq 0: none was sent).
+func (l *leg) resendAck(a sentAck) {
+	if a.seq == 0 {
+		return
+	}
+	_ = l.write(l.requestBranch(sip.ACK, a.seq, a.branch, a.body, "application/sdp"))
 }
 
 // cancel builds a CANCEL for the leg's outstanding INVITE (RFC 3261 9.1).

@@ -1,6 +1,9 @@
 package sbc
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // registry indexes live calls by the dialogs of their legs.
 //
@@ -8,10 +11,11 @@ import "sync"
 // originates towards a caller) are indexed by realm and Call-ID alone; legs
 // whose Call-ID the peer chose are indexed by realm, Call-ID and the peer's
 // tag, so two peers reusing a Call-ID cannot collide.
+//
+// Calls are listed by their ID (the media session's) alone.
 type registry struct {
 	mu    sync.RWMutex
 	legs  map[string]legRef
-	calls map[*call]struct{}
 	media map[string]*call
 }
 
@@ -23,7 +27,6 @@ type legRef struct {
 func newRegistry() *registry {
 	return &registry{
 		legs:  make(map[string]legRef),
-		calls: make(map[*call]struct{}),
 		media: make(map[string]*call),
 	}
 }
@@ -32,9 +35,16 @@ func legKey(realm, callID, tag string) string {
 	return realm + "\x00" + callID + "\x00" + tag
 }
 
+// branchRealm is the key space of B legs' INVITEs by Via branch (for loop
+// detection while a call is set up).
+const branchRealm = "\x00branch"
+
+func isBranchKey(k string) bool {
+	return strings.HasPrefix(k, branchRealm+"\x00")
+}
+
 func (r *registry) add(c *call) {
 	r.mu.Lock()
-	r.calls[c] = struct{}{}
 	r.media[c.id] = c
 	r.mu.Unlock()
 }
@@ -56,8 +66,9 @@ func (r *registry) unbind(keys ...string) {
 
 func (r *registry) remove(c *call, keys []string) {
 	r.mu.Lock()
-	delete(r.calls, c)
-	delete(r.media, c.id)
+	if r.media[c.id] == c {
+		delete(r.media, c.id)
+	}
 	for _, k := range keys {
 		if ref, ok := r.legs[k]; ok && ref.c == c {
 			delete(r.legs, k)
@@ -89,14 +100,14 @@ func (r *registry) byMediaID(id string) *call {
 func (r *registry) count() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.calls)
+	return len(r.media)
 }
 
 func (r *registry) all() []*call {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]*call, 0, len(r.calls))
-	for c := range r.calls {
+	out := make([]*call, 0, len(r.media))
+	for _, c := range r.media {
 		out = append(out, c)
 	}
 	return out

@@ -23,13 +23,13 @@ func (c *call) onResponse(e evResponse) {
 		return
 	}
 	if e.side == SideB && c.method != sip.INVITE && cseq.MethodName == c.method {
-		if b := c.legs[SideB]; b != nil && string(*res.CallID()) == b.callID && cseq.SeqNo == b.out.CSeq().SeqNo {
+		if b := c.legs[SideB]; b != nil && string(*res.CallID()) == b.callID && cseq.SeqNo == b.outSeq {
 			c.onTransactionResponse(res)
 			return
 		}
 	}
 	if e.side == SideB && cseq.MethodName == sip.INVITE {
-		if b := c.legs[SideB]; b != nil && string(*res.CallID()) == b.callID && b.out != nil && cseq.SeqNo == b.out.CSeq().SeqNo {
+		if b := c.legs[SideB]; b != nil && string(*res.CallID()) == b.callID && b.outSeq != 0 && cseq.SeqNo == b.outSeq {
 			c.onInviteResponse(res)
 			return
 		}
@@ -109,9 +109,7 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 	if b.confirmed {
 		if tag == b.remoteTag {
 			// A retransmission: our ACK was lost.
-			if ack := c.lastAck[SideB]; ack != nil {
-				_ = b.write(ack)
-			}
+			b.resendAck(c.lastAck[SideB])
 			return
 		}
 		c.dropFork(b, res, tag)
@@ -119,6 +117,7 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 	}
 	c.stop(timerInvite)
 	c.stopPlay()
+	c.setup2xx[SideB] = res
 	b.remoteTag = tag
 	b.confirmed = true
 	b.allow = headerValue(res, "Allow")
@@ -180,7 +179,7 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 			b.outTx.Terminate()
 		}
 	} else {
-		c.deferredAck[SideB] = b.out.CSeq().SeqNo
+		c.deferredAck[SideB] = b.outSeq
 	}
 	c.sessionTimer(b, res)
 	a := c.legs[SideA]
@@ -198,6 +197,8 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 	}
 	a.confirmed = true
 	c.state = stateAnswered
+	c.setup2xx[SideA] = ok
+	c.targets, c.earlyAnswer = nil, nil
 	c.answered = time.Now()
 	c.status = 200
 	c.adm.fraud.Answered()
@@ -208,9 +209,9 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 // ackB acknowledges the 2xx of the B-leg INVITE.
 func (c *call) ackB(body []byte) {
 	b := c.legs[SideB]
-	ack := b.ack(b.out.CSeq().SeqNo, body, "application/sdp")
+	ack, err := b.sendAck(b.outSeq, body)
 	c.lastAck[SideB] = ack
-	if err := b.write(ack); err != nil {
+	if err != nil {
 		c.log.Warn("ACK failed", "err", err)
 	}
 }
@@ -227,8 +228,8 @@ func (c *call) dropFork(b *leg, res *sip.Response, tag string) {
 	if c.isNAT(b) {
 		fork.dest = b.dest
 	}
-	fork.cseq = b.out.CSeq().SeqNo
-	_ = fork.write(fork.ack(b.out.CSeq().SeqNo, nil, ""))
+	fork.cseq = b.outSeq
+	_ = fork.write(fork.ack(b.outSeq, nil, ""))
 	bye := fork.request(sip.BYE, nil, "")
 	if err := fork.send(c, bye); err != nil {
 		c.log.Warn("BYE of forked dialog failed", "err", err)
@@ -346,10 +347,7 @@ func (c *call) prack(b *leg, res *sip.Response, rseq, tag string) {
 	req := early.request(sip.PRACK, nil, "")
 	b.cseq = early.cseq
 	req.AppendHeader(sip.NewHeader("RAck", rseq+" "+itoa(res.CSeq().SeqNo)+" INVITE"))
-	if c.inFlight[SideB] == nil {
-		c.inFlight[SideB] = map[uint32]*pending{}
-	}
-	c.inFlight[SideB][req.CSeq().SeqNo] = &pending{method: sip.PRACK}
+	c.pendingOn(SideB)[req.CSeq().SeqNo] = &pending{method: sip.PRACK}
 	if err := early.send(c, req); err != nil {
 		c.log.Warn("PRACK failed", "err", err)
 	}

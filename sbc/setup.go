@@ -76,10 +76,6 @@ func (b *B2BUA) admit(r *realm, req *sip.Request, tx *serverTx) *call {
 	}
 	c.legs[SideA] = a
 	c.callerIn, c.calleeIn = req.From().Address.User, req.Recipient.User
-	c.log = b.log.With("call_id", a.callID, "id", c.id)
-	if req.Method != sip.INVITE {
-		c.log = c.log.With("method", string(req.Method))
-	}
 	key := legKey(r.name, a.callID, fromTag)
 	a.keys = append(a.keys, key)
 	b.calls.add(c)
@@ -116,7 +112,7 @@ func (b *B2BUA) loops(req *sip.Request) bool {
 			continue
 		}
 		if br, _ := v.Params.Get("branch"); br != "" {
-			if c, _ := b.calls.find("\x00branch", br, ""); c != nil {
+			if c, _ := b.calls.find(branchRealm, br, ""); c != nil {
 				return true
 			}
 		}
@@ -162,7 +158,7 @@ func (c *call) setup() {
 	c.route = d.Route
 	c.failover = d.Failover
 	c.callerOut = d.CallingUser
-	c.log = c.log.With("route", d.Route)
+	c.routed = true
 	c.srcTrunk = srcTrunk
 	if rej := c.admitSource(pr, srcTrunk); rej != nil {
 		c.fail(rej)
@@ -299,6 +295,9 @@ func (c *call) nextAttempt(code int) {
 	}
 	c.attempts = append(c.attempts, at)
 	if old := c.legs[SideB]; old != nil {
+		if c.abandoned == nil {
+			c.abandoned = make(map[string]*leg)
+		}
 		c.abandoned[old.callID] = old
 	}
 	a := c.legs[SideA]
@@ -376,9 +375,9 @@ func (c *call) nextAttempt(code int) {
 	}
 	copyAllowed(a.invite, req, c.pol.Realm(a.realm.name))
 	c.normalizeOut(req, pr, t.trunk)
-	b.out = req
+	b.sent(req)
 	branch, _ := req.Via().Params.Get("branch")
-	b.keys = append(b.keys, legKey(t.realm.name, b.callID, ""), legKey("\x00branch", branch, ""))
+	b.keys = append(b.keys, legKey(t.realm.name, b.callID, ""), legKey(branchRealm, branch, ""))
 	for _, k := range b.keys {
 		c.b.calls.bind(k, c, SideB)
 	}

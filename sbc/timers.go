@@ -28,43 +28,75 @@ const (
 
 func timerKey(k timerKind, s Side) timerKind { return k*2 + timerKind(s) }
 
+// callTimer is one armed timer of a call; gen tells a superseded timer's
+// event from the current one.
+type callTimer struct {
+	key timerKind
+	gen uint64
+	t   *time.Timer
+}
+
 // after (re)arms a per-call timer; a superseded timer's event is ignored.
 func (c *call) after(k timerKind, s Side, d time.Duration) {
 	key := timerKey(k, s)
-	if t := c.timers[key]; t != nil {
-		t.Stop()
-	}
 	c.timerGen++
 	gen := c.timerGen
-	c.gens()[key] = gen
-	c.timers[key] = time.AfterFunc(d, func() { c.post(evTimer{kind: k, side: s, gen: gen}) })
+	t := time.AfterFunc(d, func() { c.post(evTimer{kind: k, side: s, gen: gen}) })
+	for i := range c.timers {
+		if c.timers[i].key == key {
+			c.timers[i].t.Stop()
+			c.timers[i].gen, c.timers[i].t = gen, t
+			return
+		}
+	}
+	c.timers = append(c.timers, callTimer{key: key, gen: gen, t: t})
 }
 
 // stop disarms a timer on both sides.
 func (c *call) stop(k timerKind) {
 	for s := SideA; s <= SideB; s++ {
-		key := timerKey(k, s)
-		if t := c.timers[key]; t != nil {
-			t.Stop()
-			delete(c.timers, key)
-			delete(c.gens(), key)
+		c.disarm(timerKey(k, s), true)
+	}
+}
+
+// disarm forgets the timer under key, stopping it if stop is set.
+func (c *call) disarm(key timerKind, stop bool) {
+	for i := range c.timers {
+		if c.timers[i].key == key {
+			if stop {
+				c.timers[i].t.Stop()
+			}
+			last := len(c.timers) - 1
+			c.timers[i] = c.timers[last]
+			c.timers[last] = callTimer{}
+			c.timers = c.timers[:last]
+			return
 		}
 	}
 }
 
-func (c *call) gens() map[timerKind]uint64 {
-	if c.timerGens == nil {
-		c.timerGens = make(map[timerKind]uint64)
+// stopAll disarms every timer of the call.
+func (c *call) stopAll() {
+	for i := range c.timers {
+		c.timers[i].t.Stop()
+		c.timers[i] = callTimer{}
 	}
-	return c.timerGens
+	c.timers = nil
 }
 
 func (c *call) onTimer(e evTimer) {
 	key := timerKey(e.kind, e.side)
-	if c.gens()[key] != e.gen {
+	current := false
+	for i := range c.timers {
+		if c.timers[i].key == key {
+			current = c.timers[i].gen == e.gen
+			break
+		}
+	}
+	if !current {
 		return
 	}
-	delete(c.timers, key)
+	c.disarm(key, false)
 	switch e.kind {
 	case timerInvite:
 		if c.state != stateSetup {

@@ -100,7 +100,8 @@ func (c *call) transferAttempt() {
 	req := n.request(sip.INVITE, body, "application/sdp")
 	req.AppendHeader(sip.NewHeader("Allow", allowHeader))
 	c.normalizeOut(req, c.pol.Realm(t.realm.name), t.trunk)
-	n.out, n.sdp = req, body
+	n.sent(req)
+	n.sdp = body
 	x.leg = n
 	n.keys = []string{legKey(t.realm.name, n.callID, "")}
 	c.b.calls.bind(n.keys[0], c, x.side)
@@ -135,8 +136,8 @@ func (c *call) onTransferResponse(res *sip.Response) {
 		return
 	}
 	if n.confirmed {
-		if ack := c.lastAck[x.side]; ack != nil && n.remoteTag == tagOf(res) {
-			_ = n.write(ack)
+		if n.remoteTag == tagOf(res) {
+			n.resendAck(c.lastAck[x.side])
 		}
 		return
 	}
@@ -148,11 +149,11 @@ func (c *call) onTransferResponse(res *sip.Response) {
 	if !n.nat {
 		n.dest = ""
 	}
-	ack := n.ack(n.out.CSeq().SeqNo, nil, "")
-	_ = n.write(ack)
+	ack, _ := n.sendAck(n.outSeq, nil)
 	if n.outTx != nil {
 		n.outTx.Terminate()
 	}
+	n.release()
 	y := c.legs[x.side.Other()]
 	if isSDP(res) && len(res.Body()) > 0 {
 		n.peerSDP = res.Body()
