@@ -211,9 +211,10 @@ func (c *call) dtmfInfo(e evRequest) bool {
 	err = player.PlayDigit(ctx, c.id, e.side.Other(), key, d)
 	cancel()
 	if err != nil {
-		c.log.Warn("digit not played", "key", string(key), "err", err)
-		_ = e.tx.Respond(x.respond(req, 500, nil, ""))
-		return true
+		// The media plane cannot carry it (e.g. a remote media node):
+		// relay the INFO as it came, the far side may take it.
+		c.log.Warn("digit not played; INFO relayed", "key", string(key), "err", err)
+		return false
 	}
 	_ = e.tx.Respond(x.respond(req, 200, nil, ""))
 	return true

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -45,6 +46,8 @@ func dtmfCall(t *testing.T, netN int, access, trunk string) {
 	cfg.Realms[0].Media.DTMF = access
 	cfg.Trunks[0].DTMF = trunk
 	cfg.CDR = policy.CDRConfig{Dir: dir, Formats: []string{"jsonl"}}
+	admin := fmt.Sprintf("127.%d.3.1:9090", netN)
+	cfg.Admin.Address = admin
 	cfgPath := filepath.Join(dir, "sbcd.yaml")
 	if err := WriteConfig(cfgPath, cfg); err != nil {
 		t.Fatal(err)
@@ -156,6 +159,18 @@ func dtmfCall(t *testing.T, netN int, access, trunk string) {
 	}
 	if got != want {
 		t.Errorf("CDR dtmf %q, want %q", got, want)
+	}
+	// Each side's digits are counted once, by how they arrived.
+	m := scrape(t, admin)
+	count := map[string]float64{}
+	for _, mode := range []string{access, trunk} {
+		count[mode] += float64(len(dtmfSeq))
+	}
+	for _, method := range []string{policy.DTMFRFC4733, policy.DTMFInband, policy.DTMFInfo} {
+		key := fmt.Sprintf(`openborder_dtmf_digits_total{method="%s"}`, method)
+		if m[key] != count[method] {
+			t.Errorf("%s = %v, want %v", key, m[key], count[method])
+		}
 	}
 	t.Logf("modes %s/%s: CDR dtmf %q", access, trunk, got)
 }
