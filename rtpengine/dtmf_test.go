@@ -254,6 +254,7 @@ func TestDTMFInterworking(t *testing.T) {
 		{"rfc4733 to inband", DTMFRFC4733, DTMFInband, 42880, "0 101", "0", false},
 		{"inband to rfc4733", DTMFInband, DTMFRFC4733, 42920, "0", "0 101", true},
 		{"inband to info", DTMFInband, DTMFInfo, 42960, "0", "0", true},
+		{"inband to info, not suppressed", DTMFInband, DTMFInfo, 42840, "0", "0", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -300,8 +301,12 @@ func TestDTMFInterworking(t *testing.T) {
 					t.Errorf("B received %d telephone-event packets, negotiated none", rb.pts[101])
 				}
 			case DTMFInfo:
-				if in := rb.inband(t); in != "" || rb.pts[101] != 0 {
-					t.Errorf("B heard %q and %d events; info leg gets neither", in, rb.pts[101])
+				want := "" // suppressed: the digits go by INFO only
+				if !tc.suppress {
+					want = dtmfKeys
+				}
+				if in := rb.inband(t); in != want || rb.pts[101] != 0 {
+					t.Errorf("B heard %q and %d events; want %q and none", in, rb.pts[101], want)
 				}
 			}
 		})
