@@ -48,7 +48,9 @@ func (b *B2BUA) keepAliveLoop(done <-chan struct{}) {
 				if _, ok := last[pr.Name]; !ok {
 					last[pr.Name] = start
 				}
-				if now.Sub(last[pr.Name]) < g.KeepAlive {
+				// Ticks jitter: half a tick of slack keeps a 1s interval on
+				// every tick instead of every other one.
+				if now.Sub(last[pr.Name]) < g.KeepAlive-natTick/2 {
 					continue
 				}
 				last[pr.Name] = now

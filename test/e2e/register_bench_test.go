@@ -16,8 +16,10 @@ const benchRegisterPhones = 8
 // benchRegister measures REGISTERs answered by a real sbcd: every phone
 // sends its next REGISTER when the previous one is answered. mode is
 // "local" (local registrar, bindings saved in state_dir), "cached"
-// (forwarding, refreshes answered from the cache) or "forwarded" (every
-// REGISTER relayed to a Go registrar: each uses a new Call-ID).
+// (forwarding, refreshes answered from the cache), "forwarded" (every
+// REGISTER relayed to a Go registrar: each uses a new Call-ID) or
+// "forwarded_path" (the same with forward_mode: path, to a registrar
+// that stores and echoes the Path).
 func benchRegister(b *testing.B, mode string) {
 	const net = 67
 	topo := Topology{Net: net}
@@ -31,9 +33,16 @@ func benchRegister(b *testing.B, mode string) {
 	cfg.Realms[0].Registrar = true
 	cfg.Realms[0].Registration.KeepAlive = -time.Second
 	var reg *registrar
+	var preg *pathRegistrar
 	switch mode {
 	case "local":
 		cfg.StateDir = filepath.Join(dir, "state")
+	case "forwarded_path":
+		preg = newPathRegistrar(b, topo.Gateway(1))
+		cfg.Trunks = append(cfg.Trunks, policy.TrunkConfig{Name: "registrar", Realm: "core",
+			Gateways: []policy.GatewayConfig{{Address: topo.Gateway(1)}}})
+		cfg.Realms[0].Registration.Forward = "registrar"
+		cfg.Realms[0].Registration.ForwardMode = "path"
 	default:
 		reg = newRegistrar(b, topo.Gateway(1), "bench", "")
 		reg.refuse.Store(0)
@@ -71,7 +80,7 @@ func benchRegister(b *testing.B, mode string) {
 		}
 		wg.Go(func() {
 			for k := range n {
-				if mode == "forwarded" {
+				if mode == "forwarded" || mode == "forwarded_path" {
 					ph.callID = fmt.Sprintf("bench-%s-%d", ph.user, k)
 				}
 				if res := ph.register(3600, ""); res.StatusCode != 200 {
@@ -88,12 +97,15 @@ func benchRegister(b *testing.B, mode string) {
 		got, _ := reg.counts()
 		b.ReportMetric(float64(got), "upstream")
 	}
+	if preg != nil {
+		b.ReportMetric(float64(preg.count()), "upstream")
+	}
 }
 
 // BenchmarkRegisterThroughSbcd: go test ./test/e2e -run '^$' -bench RegisterThroughSbcd -benchtime 20000x
 func BenchmarkRegisterThroughSbcd(b *testing.B) {
 	RequireTool(b, "sipp") // the e2e environment; sipp itself is not used
-	for _, mode := range []string{"local", "cached", "forwarded"} {
+	for _, mode := range []string{"local", "cached", "forwarded", "forwarded_path"} {
 		b.Run(mode, func(b *testing.B) { benchRegister(b, mode) })
 	}
 }

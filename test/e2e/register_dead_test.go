@@ -65,10 +65,11 @@ func TestRegisterDeadUDPContactDropped(t *testing.T) {
 	if l.Str("user") != "alice" || l.Str("reason") != "keepalive_unanswered" || l.Str("source") != fmt.Sprintf("%s:%d", topo.CallerIP(0), CallerPort) {
 		t.Errorf("drop logged as %v", l)
 	}
-	// Two failures of a 2 s transaction, one keep-alive a second: within
-	// about 2 x (1 s + 2 s), far from the 300 s expiry.
-	if took > 8*time.Second {
-		t.Errorf("dropped %v after the phone went away, want within about 6s", took)
+	// Two failures of a 2 s transaction, the next keep-alive at most one
+	// interval (1 s) after the last answer: within 2 x (1 s + 2 s), far
+	// from the 300 s expiry.
+	if took > 7500*time.Millisecond { // 1.5 s for a loaded machine
+		t.Errorf("dropped %v after the phone went away, want within 2 x (1s interval + 2s timeout)", took)
 	}
 	t.Logf("dead UDP contact dropped %v after the phone went away", took.Round(10*time.Millisecond))
 	callerGetsNotRegistered(t, topo, "alice")
@@ -117,8 +118,10 @@ Content-Length: 0
 	if l.Str("user") != "dave" || l.Str("reason") != "flow_closed" || l.Str("source") != local {
 		t.Errorf("drop logged as %v, want dave's flow from %s", l, local)
 	}
-	if took := time.Since(closed); took > 3*time.Second {
+	took := time.Since(closed)
+	if took > 3*time.Second {
 		t.Errorf("dropped %v after the connection closed, want within about a second", took)
 	}
+	t.Logf("TCP binding dropped %v after its connection closed", took.Round(time.Millisecond))
 	callerGetsNotRegistered(t, topo, "dave")
 }

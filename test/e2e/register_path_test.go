@@ -26,7 +26,7 @@ type pathRegistrar struct {
 	contacts map[string][]string
 }
 
-func newPathRegistrar(t *testing.T, addr string, noPath ...string) *pathRegistrar {
+func newPathRegistrar(t testing.TB, addr string, noPath ...string) *pathRegistrar {
 	r := &pathRegistrar{noPath: map[string]bool{}, path: map[string]string{}, contacts: map[string][]string{}}
 	for _, u := range noPath {
 		r.noPath[u] = true
