@@ -141,14 +141,18 @@ func TestSecuritySipviciousByBehaviour(t *testing.T) {
 		t.Errorf("svwar enumerated extensions:\n%s", out)
 	}
 
-	// svcrack guesses passwords for 1000: blocked after 5 failures, the
-	// right password (41st) is never tried.
+	// svcrack guesses passwords for 1000: blocked after 5 failures. The
+	// right password is its 8th guess, so without the block it would find
+	// it within a few requests.
 	dict := filepath.Join(t.TempDir(), "words")
 	var words []string
-	for i := range 40 {
+	for i := range 7 {
 		words = append(words, fmt.Sprintf("guess%02d", i))
 	}
 	words = append(words, "Tr0ub4dor&3")
+	for i := range 30 {
+		words = append(words, fmt.Sprintf("later%02d", i))
+	}
 	if err := os.WriteFile(dict, []byte(strings.Join(words, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +161,14 @@ func TestSecuritySipviciousByBehaviour(t *testing.T) {
 		t.Errorf("svcrack found the password:\n%s", out)
 	}
 	waitListed(t, ctl, "127.0.0.1", "auth_failures")
+	// sbcd judged exactly 5 answers from it, all wrong: nothing after the
+	// block reached authentication.
+	failed := e.sbcd.Find(func(l LogLine) bool {
+		return l.Msg() == "authentication failed" && l.Str("source") != "" && strings.HasPrefix(l.Str("source"), "127.0.0.1:")
+	})
+	if len(failed) != 5 {
+		t.Errorf("%d failed authentications from svcrack reached sbcd, want 5 (blocked at the 5th)", len(failed))
+	}
 
 	// A walk over many users from one source, whatever it calls itself, is
 	// blocked after 20 distinct users: later requests get no answer.
