@@ -144,6 +144,10 @@ func rewrite(sd *sdp.SessionDescription, o rewriteOpts) error {
 		sd.Attributes = append(sd.Attributes, sdp.NewPropertyAttribute("ice-lite"))
 	}
 	for i, md := range sd.MediaDescriptions {
+		// With ICE, c=0.0.0.0 is the placeholder of an offer sent before
+		// (or without) a default candidate (RFC 8839 section 4.2.1), not
+		// the old hold: the far side must get sbcd's address.
+		_, ice := md.Attribute("ice-ufrag")
 		md.Attributes = slices.DeleteFunc(md.Attributes, func(a sdp.Attribute) bool {
 			return isICEAttr(a.Key) || isSecurityAttr(a.Key) || a.Key == "rtcp" || a.Key == "rtcp-mux" || a.Key == "rtcp-mux-only"
 		})
@@ -169,7 +173,7 @@ func rewrite(sd *sdp.SessionDescription, o rewriteOpts) error {
 		}
 		md.MediaName.Port = sdp.RangedPort{Value: o.ports[i]}
 		if md.ConnectionInformation != nil || sd.ConnectionInformation == nil {
-			if md.ConnectionInformation == nil {
+			if md.ConnectionInformation == nil || ice {
 				md.ConnectionInformation = &sdp.ConnectionInformation{}
 			}
 			setConn(md.ConnectionInformation, o.addr)

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -87,6 +88,9 @@ func (u *uas) invite(req *sip.Request, from *net.UDPAddr) {
 			return
 		}
 		l = &leg{sock: sock, ssrc: uint32(len(u.order) + 1), pkt: make([]byte, 12+160)}
+		if verbose {
+			fmt.Fprintf(os.Stderr, "offer to the SIP side:\n%s\n", req.Body())
+		}
 		if l.remote = offerAddr(string(req.Body())); l.remote == nil {
 			sock.Close()
 			u.mu.Unlock()
