@@ -354,7 +354,8 @@ func TestReplyCopiesTopViaOnly(t *testing.T) {
 }
 
 func BenchmarkInspect(b *testing.B) {
-	set := testPolicy(b, `    security:
+	set := testPolicy(b, `    emergency: ["911", "112"]
+    security:
       acl: {allow: [192.0.2.0/24]}
       rate_limit: {source: {requests: 1000000, calls: 1000000}, realm: {requests: 1000000}}
 `)
@@ -369,7 +370,7 @@ func BenchmarkInspect(b *testing.B) {
 		now := time.Now().UnixNano()
 		rr := r.realms["access"]
 		for b.Loop() {
-			if g.bl.blocked(src.Addr(), now) {
+			if _, blocked := g.bl.lookup(src.Addr(), now); blocked {
 				b.Fatal("blocked")
 			}
 			tr, p := r.acl(rr, src)
@@ -381,6 +382,9 @@ func BenchmarkInspect(b *testing.B) {
 			}
 			if !checkSDP(msgb[m.BodyStart:], 8) {
 				b.Fatal("sdp")
+			}
+			if rr.isEmergency(&m, msgb) {
+				b.Fatal("emergency")
 			}
 			if v := g.rateStage(r, rr, tr, src, &m, msgb, now); v.Stage != "" {
 				b.Fatal(v)
