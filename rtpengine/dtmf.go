@@ -150,7 +150,10 @@ type dsp struct {
 	sup    *dtmf.Suppressor
 	digits []rfc4733.Digit
 	events []dtmf.Event
-	pcm    [maxDSPFrame]int16
+	// pcm is the sample buffer of streams that decode or encode audio
+	// (in-band on either side); nil for the others, so calls relaying
+	// RFC 4733 events keep no buffer they never use.
+	pcm []int16
 
 	lastAudio int16 // PT of the last audio packet (-1: none yet)
 	samples   int   // samples per audio packet (default 160)
@@ -310,7 +313,7 @@ func (d *dsp) packet(b []byte, h *rtpHeader, now int64) ([]byte, bool) {
 		return d.emit(b, h), true
 	}
 	if d.gen != nil {
-		pcm := d.pcm[:n]
+		pcm := d.frame(n)
 		d.gen.Read(pcm)
 		encode(payload, pcm, kind)
 		if d.genLeft -= n; d.genLeft <= 0 {
@@ -318,6 +321,15 @@ func (d *dsp) packet(b []byte, h *rtpHeader, now int64) ([]byte, bool) {
 		}
 	}
 	return b, true
+}
+
+// frame returns n samples of the DSP's buffer (allocated at first use if
+// newDSP did not: a stream that only ever relays events has none).
+func (d *dsp) frame(n int) []int16 {
+	if d.pcm == nil {
+		d.pcm = make([]int16, maxDSPFrame)
+	}
+	return d.pcm[:n]
 }
 
 func monoTime(now int64) time.Time { return monoBase.Add(time.Duration(now)) }
@@ -340,7 +352,7 @@ func encode(payload []byte, pcm []int16, kind uint8) {
 
 // detect runs the in-band detector (or suppressor) on an audio payload.
 func (d *dsp) detect(payload []byte, kind uint8, h *rtpHeader) {
-	pcm := d.pcm[:len(payload)]
+	pcm := d.frame(len(payload))
 	decode(pcm, payload, kind)
 	if d.sup != nil {
 		d.events = d.sup.Process(d.events[:0], pcm)
@@ -481,10 +493,10 @@ func (d *dsp) convert(b []byte, h *rtpHeader) ([]byte, bool) {
 	switch {
 	case d.convEnded || grown <= 0 && ev.End: // redundant end packets become silence
 		n = d.samples
-		clear(d.pcm[:n])
+		clear(d.frame(n))
 	case grown > 0:
 		n = min(int(grown), maxDSPFrame)
-		d.convGen.Read(d.pcm[:n])
+		d.convGen.Read(d.frame(n))
 	default:
 		return nil, false // a repeated update
 	}
@@ -495,7 +507,7 @@ func (d *dsp) convert(b []byte, h *rtpHeader) ([]byte, bool) {
 		return nil, false
 	}
 	b = b[:h.headerLen+n]
-	encode(b[h.headerLen:], d.pcm[:n], kind)
+	encode(b[h.headerLen:], d.frame(n), kind)
 	b[1] = uint8(pt)
 	binary.BigEndian.PutUint32(b[4:], d.convNext)
 	d.convNext += uint32(n)
@@ -562,6 +574,9 @@ func (e *Engine) newDSP(c *call, m *monologue, from, to *endpoint) *dsp {
 		if d.sup == nil && d.det == nil {
 			d.in = DTMFRFC4733
 		}
+	}
+	if d.in == DTMFInband || d.out == DTMFInband {
+		d.pcm = make([]int16, maxDSPFrame)
 	}
 	return d
 }

@@ -84,7 +84,9 @@ type B2BUA struct {
 	servingOnce sync.Once
 	wg          sync.WaitGroup
 	panics      atomic.Int64
-	seq         atomic.Uint64
+	// timers runs every call's timers.
+	timers *timerQueue
+	seq    atomic.Uint64
 }
 
 // New builds a B2BUA; Start opens its listeners.
@@ -114,6 +116,7 @@ func New(cfg Config) (*B2BUA, error) {
 		reg:     newRegistrar(),
 		fwd:     newForwarder(),
 		done:    make(chan struct{}),
+		timers:  newTimerQueue(),
 		serving: make(chan struct{}),
 
 		nonces:    auth.NewNonces(0, nil),
@@ -244,6 +247,7 @@ func (b *B2BUA) Close() {
 		r.close()
 	}
 	b.wg.Wait()
+	b.timers.close()
 }
 
 func (b *B2BUA) closedCh() <-chan struct{} { return b.reg.done }

@@ -29,11 +29,12 @@ const (
 func timerKey(k timerKind, s Side) timerKind { return k*2 + timerKind(s) }
 
 // callTimer is one armed timer of a call; gen tells a superseded timer's
-// event from the current one.
+// event from the current one. The entry is queued in the B2BUA's timer
+// queue.
 type callTimer struct {
 	key timerKind
 	gen uint64
-	t   *time.Timer
+	e   *timerEntry
 }
 
 // after (re)arms a per-call timer; a superseded timer's event is ignored.
@@ -41,31 +42,31 @@ func (c *call) after(k timerKind, s Side, d time.Duration) {
 	key := timerKey(k, s)
 	c.timerGen++
 	gen := c.timerGen
-	t := time.AfterFunc(d, func() { c.post(evTimer{kind: k, side: s, gen: gen}) })
 	for i := range c.timers {
 		if c.timers[i].key == key {
-			c.timers[i].t.Stop()
-			c.timers[i].gen, c.timers[i].t = gen, t
+			c.timers[i].gen = gen
+			c.b.timers.arm(c.timers[i].e, d, gen)
 			return
 		}
 	}
-	c.timers = append(c.timers, callTimer{key: key, gen: gen, t: t})
+	e := &timerEntry{c: c, kind: k, side: s, idx: -1}
+	c.timers = append(c.timers, callTimer{key: key, gen: gen, e: e})
+	c.b.timers.arm(e, d, gen)
 }
 
 // stop disarms a timer on both sides.
 func (c *call) stop(k timerKind) {
 	for s := SideA; s <= SideB; s++ {
-		c.disarm(timerKey(k, s), true)
+		c.disarm(timerKey(k, s))
 	}
 }
 
-// disarm forgets the timer under key, stopping it if stop is set.
-func (c *call) disarm(key timerKind, stop bool) {
+// disarm forgets the timer under key (taking it out of the queue if it
+// has not fired).
+func (c *call) disarm(key timerKind) {
 	for i := range c.timers {
 		if c.timers[i].key == key {
-			if stop {
-				c.timers[i].t.Stop()
-			}
+			c.b.timers.cancel(c.timers[i].e)
 			last := len(c.timers) - 1
 			c.timers[i] = c.timers[last]
 			c.timers[last] = callTimer{}
@@ -78,7 +79,7 @@ func (c *call) disarm(key timerKind, stop bool) {
 // stopAll disarms every timer of the call.
 func (c *call) stopAll() {
 	for i := range c.timers {
-		c.timers[i].t.Stop()
+		c.b.timers.cancel(c.timers[i].e)
 		c.timers[i] = callTimer{}
 	}
 	c.timers = nil
@@ -96,7 +97,7 @@ func (c *call) onTimer(e evTimer) {
 	if !current {
 		return
 	}
-	c.disarm(key, false)
+	c.disarm(key)
 	switch e.kind {
 	case timerInvite:
 		if c.state != stateSetup {
