@@ -44,6 +44,15 @@ type (
 
 type callState int
 
+// retrans retransmits a 2xx on an unreliable transport until the ACK
+// (RFC 3261 13.3.1.4).
+type retrans struct {
+	res      *sip.Response
+	conn     sip.Connection
+	interval time.Duration
+	giveUp   time.Time
+}
+
 const (
 	stateSetup     callState = iota // INVITE received, no final response yet
 	stateAnswered                   // 2xx sent to A, waiting for ACK
@@ -77,9 +86,14 @@ type call struct {
 	legs   [2]*leg
 	state  callState
 
-	mu      sync.Mutex
-	queue   []any
-	running bool
+	mu    sync.Mutex
+	queue []any
+	// running is set while a goroutine drains the queue (under mu); the
+	// other flags belong to the actor: provisonal, a provisional response
+	// arrived on the current B attempt; reinvite, a re-INVITE is in
+	// progress; routed, the route is known (and logged); hold, the call
+	// is on hold.
+	running, provisonal, reinvite, routed, hold bool
 
 	// setup
 	route   string
@@ -94,17 +108,13 @@ type call struct {
 	// (dropped once the call is answered).
 	earlyAnswer []byte
 	profile     MediaProfile
-	provisonal  bool // a provisional response arrived on the current B attempt
 	// abandoned are earlier B attempts by Call-ID (nil until a failover).
 	abandoned map[string]*leg
 	service   string
 
-	// 2xx retransmission per leg (sbcd as UAS of that leg's INVITE); the
-	// response is dropped when the ACK arrives.
-	ok2xx      [2]*sip.Response
-	okConn     [2]sip.Connection
-	okInterval [2]time.Duration
-	okGiveUp   [2]time.Time
+	// ok is the 2xx retransmission per leg (sbcd as UAS of that leg's
+	// INVITE), from the 2xx until the ACK.
+	ok [2]*retrans
 	// deferredAck is the CSeq of an ACK owed to a leg whose 2xx carried an
 	// offer, until the answer arrives in the other leg's ACK.
 	deferredAck [2]uint32
@@ -122,13 +132,10 @@ type call struct {
 	// relay an in-dialog request.
 	inFlight [2]map[uint32]*pending
 	held     [2]map[uint32]evRequest
-	reinvite bool
 
 	// timers are the call's armed timers (a handful at most).
 	timerGen uint64
 	timers   []callTimer
-	// routed is set once the route is known (the route is then logged).
-	routed bool
 
 	start, ringing, answered time.Time
 	cause                    string
@@ -138,7 +145,6 @@ type call struct {
 	// callerIn/calleeIn are the caller's From and R-URI users as received.
 	callerIn, calleeIn string
 	attempts           []Attempt
-	hold               bool
 
 	// srcTrunk is the trunk the caller's INVITE came from (nil: none).
 	srcTrunk *policy.Trunk

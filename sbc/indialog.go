@@ -224,7 +224,7 @@ func (c *call) onDialogResponse(e evResponse) {
 
 // onAck applies an ACK for a 2xx sbcd sent on a leg.
 func (c *call) onAck(e evRequest) {
-	c.ok2xx[e.side], c.okConn[e.side] = nil, nil
+	c.ok[e.side] = nil
 	c.stop(timer2xx)
 	if c.state == stateAnswered && e.side == SideA {
 		c.state = stateConfirmed

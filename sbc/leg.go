@@ -1,6 +1,7 @@
 package sbc
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -44,8 +45,17 @@ type leg struct {
 	// call's life.
 	out                  *sip.Request
 	outTx                *sip.ClientTx
-	outSeq               uint32
 	callerOut, calleeOut string
+	outSeq               uint32
+	// nat keeps in-dialog requests going to dest (a registered user behind NAT).
+	nat bool
+	// cancelPending sends a CANCEL as soon as the INVITE gets a provisional
+	// response (RFC 3261 9.1 forbids one before).
+	cancelPending bool
+	// confirmed is set once a 2xx established the dialog on this leg.
+	confirmed bool
+	// peerRefreshes is set when the peer, not sbcd, refreshes the session.
+	peerRefreshes bool
 
 	// keys are the registry keys this leg is indexed under.
 	keys []string
@@ -56,17 +66,8 @@ type leg struct {
 	allow string
 	// trunk is the trunk a B leg was sent to (nil: a registered user or a redirect target).
 	trunk *policy.Trunk
-	// nat keeps in-dialog requests going to dest (a registered user behind NAT).
-	nat bool
-	// cancelPending sends a CANCEL as soon as the INVITE gets a provisional
-	// response (RFC 3261 9.1 forbids one before).
-	cancelPending bool
-	// confirmed is set once a 2xx established the dialog on this leg.
-	confirmed bool
 	// sessionExpires is the negotiated RFC 4028 interval on this leg (0 = none).
 	sessionExpires time.Duration
-	// peerRefreshes is set when the peer, not sbcd, refreshes the session.
-	peerRefreshes bool
 }
 
 // sentAck is what it takes to send an ACK of a leg again, for a
@@ -75,6 +76,16 @@ type sentAck struct {
 	seq    uint32
 	branch string
 	body   []byte
+}
+
+// ownSDP is an SDP body a leg keeps for the call's life, copied to its
+// length: the media plane's buffer (or ng reply it came in) has room to
+// spare or holds more than the SDP.
+func ownSDP(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return bytes.Clone(b)
 }
 
 // sent notes the dialog-creating request sbcd sends on the leg.

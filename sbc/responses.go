@@ -183,7 +183,7 @@ func (c *call) onInvite2xx(res *sip.Response, tag string) {
 	}
 	c.sessionTimer(b, res)
 	a := c.legs[SideA]
-	a.sdp = body
+	a.sdp = ownSDP(body)
 	ok := a.respond(a.invite, 200, body, "application/sdp")
 	ok.AppendHeader(sip.NewHeader("Allow", allowHeader))
 	c.addSessionExpires(a, ok)

@@ -356,7 +356,7 @@ func (c *call) nextAttempt(code int) {
 			body = sdp
 		}
 		req = c.inviteRequest(b, body, pr)
-		b.sdp = body
+		b.sdp = ownSDP(body)
 	} else {
 		ctype := ""
 		if ct := a.invite.ContentType(); ct != nil {

@@ -134,20 +134,18 @@ func (c *call) retransmit2xx(s Side, res *sip.Response, conn sip.Connection) {
 	if conn == nil || sip.IsReliable(res.Transport()) {
 		return
 	}
-	c.ok2xx[s] = res
-	c.okConn[s] = conn
-	c.okInterval[s] = t1
-	c.okGiveUp[s] = time.Now().Add(64 * t1)
+	c.ok[s] = &retrans{res: res, conn: conn, interval: t1, giveUp: time.Now().Add(64 * t1)}
 	c.after(timer2xx, s, t1)
 }
 
 func (c *call) resend2xx(s Side) {
-	res := c.ok2xx[s]
-	if res == nil {
+	ok := c.ok[s]
+	if ok == nil {
 		return
 	}
-	if time.Now().After(c.okGiveUp[s]) {
-		c.ok2xx[s] = nil
+	res := ok.res
+	if time.Now().After(ok.giveUp) {
+		c.ok[s] = nil
 		c.log.Warn("no ACK for 2xx", "leg", s.String())
 		if c.state == stateAnswered {
 			c.teardown("no_ack", c.status)
@@ -155,9 +153,9 @@ func (c *call) resend2xx(s Side) {
 		return
 	}
 	c.legs[s].realm.observe(Out, res)
-	_ = c.okConn[s].WriteMsg(res)
-	c.okInterval[s] = min(2*c.okInterval[s], t2)
-	c.after(timer2xx, s, c.okInterval[s])
+	_ = ok.conn.WriteMsg(res)
+	ok.interval = min(2*ok.interval, t2)
+	c.after(timer2xx, s, ok.interval)
 }
 
 // sessionTimer reads the session interval leg B's 2xx settled on. sbcd
