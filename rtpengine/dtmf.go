@@ -12,6 +12,7 @@ import (
 	"github.com/openborder/openborder/codecs"
 	"github.com/openborder/openborder/codecs/dtmf"
 	"github.com/openborder/openborder/codecs/rfc4733"
+	"github.com/openborder/openborder/rtpengine/transcode"
 	"github.com/pion/sdp/v3"
 )
 
@@ -40,8 +41,8 @@ const (
 // offerer's leg (From) and the other leg (To), DTMFRFC4733 when empty.
 // Every digit a peer sends is reported (Config.OnDigit) and carried to the
 // other peer in that peer's mode. Processing covers PCMU/PCMA streams
-// relayed without transcoding (a transcoded stream already carries
-// telephone-events through its pipeline).
+// relayed without transcoding here; transcoded streams get the same
+// interworking inside their pipelines (transcode.DTMF).
 type DTMFFlags struct {
 	From, To string
 	// Suppress mutes in-band digits detected on an inband leg in the audio
@@ -210,7 +211,13 @@ func (e *Engine) deliverDigit(d Digit) {
 
 // report queues a detected digit; it never blocks.
 func (d *dsp) report(key byte, dur time.Duration, method string) {
-	e := d.e
+	d.e.reportDigit(d.callID, d.tag, key, dur, method)
+}
+
+// reportDigit counts a digit the peer of monologue tag sent and queues it
+// for Config.OnDigit; it never blocks. Relayed streams (dsp) and
+// transcoded ones (the pipeline's DTMF stage) report here.
+func (e *Engine) reportDigit(callID, tag string, key byte, dur time.Duration, method string) {
 	if method == MethodInband {
 		e.dtmfc.inband.Add(1)
 	} else {
@@ -220,7 +227,7 @@ func (d *dsp) report(key byte, dur time.Duration, method string) {
 		return
 	}
 	select {
-	case e.digitCh <- Digit{CallID: d.callID, Tag: d.tag, Key: key, Duration: dur, Method: method}:
+	case e.digitCh <- Digit{CallID: callID, Tag: tag, Key: key, Duration: dur, Method: method}:
 	default:
 		e.dtmfc.dropped.Add(1)
 	}
@@ -258,6 +265,16 @@ func (e *Engine) PlayDigit(callID, tag string, key byte, dur time.Duration) erro
 	sent := false
 	for _, ep := range m.other.eps {
 		if ep == nil {
+			continue
+		}
+		if x := ep.xcode.Load(); x != nil {
+			if x.pipe.DTMFOut() == transcode.DTMFDrop {
+				continue
+			}
+			if err := x.pipe.PlayDigit(key, dur); err != nil {
+				return fmt.Errorf("%w: %w", ErrBadRequest, err)
+			}
+			sent = true
 			continue
 		}
 		d := ep.dsp.Load()
@@ -707,8 +724,15 @@ func (e *Engine) dtmfOffer(c *call, a, b *monologue, sd *sdp.SessionDescription,
 	}
 	a.dtmf, b.dtmf, c.dtmfSuppress = dtmfMode(f.From), dtmfMode(f.To), f.Suppress
 	for i := range streams {
-		if i < len(a.eps) && a.eps[i] != nil && a.eps[i].xoffer == nil {
+		if i >= len(a.eps) || a.eps[i] == nil {
+			continue
+		}
+		if a.eps[i].xoffer == nil {
 			dtmfOfferSDP(sd.MediaDescriptions[i], &streams[i], b.dtmf)
+		} else if b.dtmf != DTMFRFC4733 {
+			// A transcoded stream: the pipeline carries digits as tones
+			// or leaves them to INFO.
+			removeEvents(sd.MediaDescriptions[i])
 		}
 	}
 	e.installDTMF(c, a, b)

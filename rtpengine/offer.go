@@ -165,6 +165,9 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 	}
 	ports := make([]int, len(streams))
 	mux := make([]bool, len(streams))
+	if f := r.Flags.DTMF; f != nil {
+		a.dtmf, b.dtmf = dtmfMode(f.From), dtmfMode(f.To)
+	}
 	for i := range streams {
 		st := &streams[i]
 		ea, eb := a.eps[i], b.eps[i]
@@ -178,7 +181,7 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 			continue
 		}
 		if ea.xoffer != nil {
-			if err := e.answerTranscode(ea, eb, ea.xoffer, sd.MediaDescriptions[i], st); err != nil {
+			if err := e.answerTranscode(c, a, b, ea, eb, ea.xoffer, sd.MediaDescriptions[i], st); err != nil {
 				e.logResult("answer", r.CallID, r.ToTag, len(streams), err)
 				return nil, err
 			}

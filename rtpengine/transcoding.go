@@ -445,7 +445,7 @@ func ptByte(f format) uint8 {
 // answerTranscode installs the two pipelines of a transcoded stream once
 // the answer (the m= line md of the answerer behind eb) is known, and
 // rewrites md into the answer for the offerer behind ea.
-func (e *Engine) answerTranscode(ea, eb *endpoint, xo *xoffer, md *sdp.MediaDescription, st *sdpStream) error {
+func (e *Engine) answerTranscode(c *call, a, b *monologue, ea, eb *endpoint, xo *xoffer, md *sdp.MediaDescription, st *sdpStream) error {
 	fs := mediaFormats(md, st)
 	var bc, bev format
 	for _, f := range fs {
@@ -465,18 +465,33 @@ func (e *Engine) answerTranscode(ea, eb *endpoint, xo *xoffer, md *sdp.MediaDesc
 		return fmt.Errorf("%w: transcoding capacity (%d sessions) reached", ErrNoCodec, max)
 	}
 	aEv, bEv := ptByte(xo.event), ptByte(bev)
-	if aEv == 0 || bEv == 0 {
-		aEv, bEv = 0, 0
+	withDTMF := a.dtmf != "" && b.dtmf != ""
+	switch {
+	case !withDTMF && (aEv == 0 || bEv == 0):
+		aEv, bEv = 0, 0 // events pass only between two telephone-event sides
+	case withDTMF && a.dtmf != DTMFRFC4733:
+		aEv = 0
+	}
+	if withDTMF && b.dtmf != DTMFRFC4733 {
+		bEv = 0
 	}
 	tc := &e.cfg.Transcode
-	mk := func(in, out format, inEv, outEv uint8, ptime int, to *endpoint) (*xstream, error) {
+	mk := func(in, out format, inEv, outEv uint8, ptime int, to *endpoint, from, dst *monologue) (*xstream, error) {
 		x := &xstream{e: e, out: to, pool: e.xp, lastSR: monoNow() - int64(srInterval-srFirst)}
+		var dc *transcode.DTMF
+		if withDTMF {
+			dc = &transcode.DTMF{Detect: from.dtmf == DTMFInband, Out: pipeDTMFOut(dst.dtmf)}
+			callID, tag := c.id, from.tag
+			dc.OnDigit = func(key byte, dur time.Duration, method string) {
+				e.reportDigit(callID, tag, key, dur, method)
+			}
+		}
 		p, err := transcode.New(transcode.Config{
 			In:  transcode.Codec{Name: in.name, PT: ptByte(in)},
 			Out: transcode.Codec{Name: out.name, PT: ptByte(out)}, InEventPT: inEv, OutEventPT: outEv,
 			Ptime: pipePtime(ptime, out.name), Depth: tc.Depth,
 			OpusComplexity: tc.OpusComplexity, OpusBitrate: tc.OpusBitrate, OpusFEC: tc.OpusFEC,
-			Output: x.send,
+			DTMF: dc, Output: x.send,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrNoCodec, err)
@@ -487,11 +502,11 @@ func (e *Engine) answerTranscode(ea, eb *endpoint, xo *xoffer, md *sdp.MediaDesc
 		}
 		return x, nil
 	}
-	ab, err := mk(xo.codec, bc, aEv, bEv, st.ptime, eb)
+	ab, err := mk(xo.codec, bc, aEv, bEv, st.ptime, eb, a, b)
 	if err != nil {
 		return err
 	}
-	ba, err := mk(bc, xo.codec, bEv, aEv, xo.ptime, ea)
+	ba, err := mk(bc, xo.codec, bEv, aEv, xo.ptime, ea, b, a)
 	if err != nil {
 		return err
 	}
@@ -507,4 +522,15 @@ func (e *Engine) answerTranscode(ea, eb *endpoint, xo *xoffer, md *sdp.MediaDesc
 	}
 	e.log.Debug("transcoding", "a_to_b", ab.pipe.String(), "b_to_a", ba.pipe.String())
 	return nil
+}
+
+// pipeDTMFOut maps a receiving leg's DTMF mode to its pipeline's output.
+func pipeDTMFOut(mode string) transcode.DTMFOut {
+	switch mode {
+	case DTMFInband:
+		return transcode.DTMFTones
+	case DTMFInfo:
+		return transcode.DTMFDrop
+	}
+	return transcode.DTMFEvents // tones when that side took no telephone-event
 }

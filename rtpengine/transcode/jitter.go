@@ -12,6 +12,7 @@ type slot struct {
 	seq    uint16
 	ts     uint32
 	marker bool
+	event  bool // a telephone-event's sequence number: nothing to play
 	n      int
 	data   [maxPayload]byte
 }
@@ -45,10 +46,20 @@ func (r *reorder) put(seq uint16, ts uint32, marker bool, payload []byte) (ok, j
 	if s.used {
 		return false, false
 	}
-	s.used, s.seq, s.ts, s.marker = true, seq, ts, marker
+	s.used, s.seq, s.ts, s.marker, s.event = true, seq, ts, marker, false
 	s.n = copy(s.data[:], payload)
 	r.held++
 	return true, false
+}
+
+// putEvent holds the place of a telephone-event packet, which shares
+// the audio's sequence numbers, so that it is not taken for a lost one.
+func (r *reorder) putEvent(seq uint16) bool {
+	ok, _ := r.put(seq, 0, false, nil)
+	if ok {
+		r.slots[seq%reorderSlots].event = true
+	}
+	return ok
 }
 
 // head returns the slot of the expected packet, or nil.

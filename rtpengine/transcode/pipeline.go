@@ -51,6 +51,10 @@ type Config struct {
 	OpusComplexity int
 	OpusBitrate    int
 	OpusFEC        bool
+	// DTMF, when set, detects, converts and reports digits (see DTMF).
+	// Default nil: telephone-events are re-mapped when both sides have
+	// a telephone-event payload type, else dropped.
+	DTMF *DTMF
 	// Output receives every packet to send (an RTP packet in a buffer
 	// that is reused after Output returns). Required.
 	Output func(pkt []byte)
@@ -110,10 +114,12 @@ type Stats struct {
 	// Errors counts undecodable packets; Ignored packets of other
 	// payload types (comfort noise, unknown) and events with nowhere to go.
 	Errors, Ignored uint64
+	// Digits counts DTMF digits reported (Config.DTMF).
+	Digits uint64
 }
 
 type stats struct {
-	in, out, bytes, concealed, late, events, errors, ignored atomic.Uint64
+	in, out, bytes, concealed, late, events, errors, ignored, digits atomic.Uint64
 }
 
 // Pipeline transcodes one direction of a stream. Not safe for concurrent use.
@@ -160,6 +166,8 @@ type Pipeline struct {
 
 	st stats
 
+	dtmf *digits // nil without Config.DTMF
+
 	pcm   [maxFrame]int16
 	rsOut [maxFrame]int16
 	fifo  [fifoSize]int16
@@ -196,6 +204,9 @@ func New(cfg Config) (*Pipeline, error) {
 	p.frame = int(int64(p.encRate) * int64(cfg.Ptime) / int64(time.Second))
 	p.step = uint32(int64(p.outClock) * int64(cfg.Ptime) / int64(time.Second))
 	p.jb.depth = cfg.Depth
+	if err := p.setupDTMF(); err != nil {
+		return nil, err
+	}
 	var rnd [10]byte
 	_, _ = rand.Read(rnd[:])
 	p.ssrc = cfg.SSRC
@@ -222,7 +233,7 @@ func (p *Pipeline) Stats() Stats {
 	s := &p.st
 	return Stats{PacketsIn: s.in.Load(), PacketsOut: s.out.Load(), BytesOut: s.bytes.Load(),
 		Concealed: s.concealed.Load(), Late: s.late.Load(), Events: s.events.Load(),
-		Errors: s.errors.Load(), Ignored: s.ignored.Load()}
+		Errors: s.errors.Load(), Ignored: s.ignored.Load(), Digits: s.digits.Load()}
 }
 
 // rtpHeader is the part of an RTP header the pipeline uses.
@@ -279,12 +290,20 @@ func (p *Pipeline) HandleRTP(pkt []byte) error {
 	switch {
 	case h.pt == p.cfg.In.PT:
 	case p.cfg.InEventPT != 0 && h.pt == p.cfg.InEventPT:
+		if p.haveSSRC && h.ssrc == p.ssrcIn && p.jb.putEvent(h.seq) {
+			p.noteSeq(h.seq)
+			p.drain(false)
+		}
+		if p.dtmf != nil {
+			return p.dtmfEvent(&h)
+		}
 		return p.event(&h)
 	default:
 		p.st.ignored.Add(1)
 		return fmt.Errorf("%w: %d", ErrPayloadType, h.pt)
 	}
 	p.st.in.Add(1)
+	p.expireEvents()
 	if !p.haveSSRC || h.ssrc != p.ssrcIn {
 		// A new source: its sequence and timestamps start afresh.
 		p.flushReorder()
@@ -326,7 +345,9 @@ func (p *Pipeline) noteSeq(seq uint16) {
 func (p *Pipeline) drain(all bool) {
 	for p.jb.held > 0 {
 		if s := p.jb.head(); s != nil {
-			p.play(s)
+			if !s.event {
+				p.play(s)
+			}
 			p.jb.pop(s)
 			continue
 		}
@@ -349,6 +370,10 @@ func (p *Pipeline) flushReorder() {
 // play decodes one in-order packet into the output.
 func (p *Pipeline) play(s *slot) {
 	payload := s.data[:s.n]
+	if p.overlapsEvent(s.ts) {
+		p.st.ignored.Add(1) // audio under a converted telephone-event
+		return
+	}
 	n, err := p.dec.samples(payload)
 	if err != nil || n <= 0 || n > maxFrame {
 		p.st.errors.Add(1)
@@ -394,6 +419,7 @@ func (p *Pipeline) conceal(next []byte) {
 func (p *Pipeline) push(ts uint32, pcm []int16) {
 	p.anchorIn = ts
 	p.anchorOut = p.ts + uint32(int64(p.fifoN)*int64(p.outClock)/int64(p.encRate))
+	p.detect(pcm)
 	if p.rs != nil {
 		n, err := p.rs.Process(p.rsOut[:], pcm)
 		if err != nil {
@@ -424,6 +450,11 @@ func (p *Pipeline) padFrame() {
 func (p *Pipeline) encodeFrames() {
 	off := 0
 	for p.fifoN-off >= p.frame {
+		if p.frameDTMF(p.fifo[off : off+p.frame]) {
+			off += p.frame
+			p.ts += p.step
+			continue
+		}
 		n, err := p.enc.encode(p.fifo[off:off+p.frame], p.out[12:])
 		off += p.frame
 		if err != nil {

@@ -69,6 +69,11 @@ func (s *source) next() []byte {
 	n := s.rate / 50
 	pcm := audiocheck.Sine(s.rate, s.pos, n, s.freq, s.amp)
 	s.pos += n
+	return s.encode(pcm)
+}
+
+// encode sends 20 ms of PCM at the source's rate as the next packet.
+func (s *source) encode(pcm []int16) []byte {
 	out := make([]byte, 4000)
 	var k int
 	var err error

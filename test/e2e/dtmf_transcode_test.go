@@ -1,0 +1,160 @@
+//go:build cgo
+
+package e2e
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openborder/openborder/codecs/opus"
+	"github.com/openborder/openborder/codecs/rfc4733"
+	"github.com/openborder/openborder/policy"
+)
+
+// sendOpusEvents sends, from an Opus caller, 200 ms of Opus silence, then
+// each key as an RFC 4733 event at 48 kHz (PT 110, 80 ms, every packet
+// twice, three end packets) followed by 80 ms of Opus silence, paced in
+// real time, as a WebRTC endpoint does.
+func (p *opusPeer) sendOpusEvents(t *testing.T, dst *net.UDPAddr, keys string) {
+	enc, err := opus.NewEncoder(opus.EncoderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := rfc4733.NewSender(rfc4733.SenderConfig{ClockRate: 48000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq uint16
+	var ts uint32 = 4800
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	send := func(pt uint8, marker bool, pts uint32, payload []byte) {
+		pkt := make([]byte, 12+len(payload))
+		pkt[0], pkt[1] = 0x80, pt
+		if marker {
+			pkt[1] |= 0x80
+		}
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], pts)
+		binary.BigEndian.PutUint32(pkt[8:], 0x0ba5)
+		copy(pkt[12:], payload)
+		_, _ = p.conn.WriteToUDP(pkt, dst)
+	}
+	silence := make([]int16, 960)
+	out := make([]byte, 1500)
+	audio := func(frames int) {
+		for range frames {
+			<-tick.C
+			n, err := enc.Encode(silence, out)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			send(111, seq == 0, ts, out[:n])
+			seq++
+			ts += 960
+		}
+	}
+	audio(10)
+	for i := range len(keys) {
+		code, _ := rfc4733.Code(keys[i])
+		pkts, err := snd.Digit(nil, code, ts, 80*48)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, e := range pkts {
+			if j < len(pkts)-2 {
+				<-tick.C
+			}
+			var pl [4]byte
+			_ = e.Event.Put(pl[:])
+			send(110, e.Marker, e.Timestamp, pl[:])
+			send(110, e.Marker, e.Timestamp, pl[:]) // a duplicate, same sequence number
+			seq++
+		}
+		ts += 80 * 48
+		audio(4)
+	}
+	audio(10)
+}
+
+// TestDTMFTranscodedCall: an Opus caller (access realm, rfc4733) sends
+// every key as telephone-events through a trunk that takes only PCMU and
+// signals digits in-band. sbcd transcodes the call and turns the events
+// into tones inside the transcoding pipeline: the callee's Goertzel
+// detector must hear every digit exactly once, in order, and the digits
+// are counted once as rfc4733 and listed once in the CDR.
+func TestDTMFTranscodedCall(t *testing.T) {
+	t.Parallel()
+	const netN = 115
+	topo := Topology{Net: netN}
+	bin := needSbcd(t)
+	dir := t.TempDir()
+	cfg := topo.Config()
+	cfg.Realms[0].Media.Codecs = []string{"opus", "telephone-event"}
+	cfg.Realms[0].Media.DTMF = policy.DTMFRFC4733
+	cfg.Trunks[0].Codecs = []string{"PCMU"}
+	cfg.Trunks[0].DTMF = policy.DTMFInband
+	cfg.CDR = policy.CDRConfig{Dir: dir, Formats: []string{"jsonl"}}
+	admin := fmt.Sprintf("127.%d.3.1:9090", netN)
+	cfg.Admin.Address = admin
+	cfgPath := filepath.Join(dir, "sbcd.yaml")
+	if err := WriteConfig(cfgPath, cfg); err != nil {
+		t.Fatal(err)
+	}
+	sbcd := StartSbcd(t, bin, cfgPath)
+
+	calleeMedia := newMediaEnd(t, topo.GatewayIP(0), CalleeMediaPort)
+	callee := newSIPCallee(t, topo.GatewayIP(0), GatewayPort, calleeMedia)
+	ip := topo.CallerIP(0)
+	a := newOpusPeer(t, ip, CallerMediaPort)
+	caller, err := NewGoCaller(ip, CallerPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	offer := fmt.Appendf(nil, "v=0\r\no=opus 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 111 110\r\n"+
+		"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\na=rtpmap:110 telephone-event/48000\r\na=fmtp:110 0-16\r\n"+
+		"a=rtcp-mux\r\na=sendrecv\r\n", ip, ip, CallerMediaPort)
+	answer, err := caller.Call(ctx, "1000", topo.AccessSIP(), offer)
+	if err != nil {
+		t.Fatalf("call: %v\n%s", err, sbcd.Dump(30))
+	}
+	if !strings.Contains(string(answer), "telephone-event/48000") {
+		t.Errorf("the Opus caller's answer lacks its telephone-event:\n%s", answer)
+	}
+	a.sendOpusEvents(t, answerAddr(t, answer), dtmfSeq)
+	time.Sleep(300 * time.Millisecond)
+	events, inband := calleeMedia.received(t)
+	if inband != dtmfSeq {
+		t.Errorf("callee heard %q, want %q\n%s", inband, dtmfSeq, sbcd.Dump(30))
+	}
+	if events != "" || callee.digits() != "" {
+		t.Errorf("inband callee also got events %q, INFO %q", events, callee.digits())
+	}
+	if err := caller.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if recs := readCDRsIfAny(filepath.Join(dir, "cdr.jsonl")); len(recs) > 0 {
+			got = recs[len(recs)-1].DTMF
+			break
+		}
+	}
+	if got != dtmfSeq {
+		t.Errorf("CDR dtmf %q, want %q", got, dtmfSeq)
+	}
+	m := scrape(t, admin)
+	if k := `openborder_dtmf_digits_total{method="rfc4733"}`; m[k] != float64(len(dtmfSeq)) {
+		t.Errorf("%s = %v, want %d", k, m[k], len(dtmfSeq))
+	}
+}
