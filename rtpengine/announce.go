@@ -11,6 +11,7 @@ import (
 
 	"github.com/openborder/openborder/codecs"
 	"github.com/openborder/openborder/codecs/tones"
+	"github.com/openborder/openborder/rtpengine/transcode"
 	"github.com/pion/sdp/v3"
 )
 
@@ -54,7 +55,9 @@ func (p *pcmClip) Read(dst []int16) {
 
 // Play answers r.SDP with the engine's own early media and plays the
 // tone or PCM into it; it returns the answer and how long the playback
-// lasts (0: until StopPlay). Only plain RTP with PCMU or PCMA is served.
+// lasts (0: until StopPlay). Only plain RTP is served: in PCMU or PCMA
+// when the offer has one, else in G.722 or Opus (through a transcoding
+// pipeline).
 // A call plays one thing at a time: a new Play replaces the last one.
 func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
@@ -89,9 +92,9 @@ func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration
 	if err != nil {
 		return nil, 0, err
 	}
-	idx, pt, name := pickG711(streams)
+	idx, pt, name := pickPlayCodec(streams)
 	if idx < 0 {
-		return nil, 0, fmt.Errorf("%w: playback needs PCMU or PCMA in an audio stream", ErrBadSDP)
+		return nil, 0, fmt.Errorf("%w: playback needs PCMU, PCMA, G.722 or Opus in an audio stream", ErrBadSDP)
 	}
 	if proto := strings.Join(sd.MediaDescriptions[idx].MediaName.Protos, "/"); strings.Contains(proto, "SAVP") {
 		return nil, 0, fmt.Errorf("%w: playback serves plain RTP only, not %s", ErrBadSDP, proto)
@@ -128,11 +131,21 @@ func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration
 	if ep == nil {
 		return nil, 0, fmt.Errorf("%w: stream %d of %q has no ports", ErrBadRequest, idx, r.FromTag)
 	}
+	ptn, _ := strconv.Atoi(pt)
+	var pipe *transcode.Pipeline
+	if name != transcode.PCMU && name != transcode.PCMA {
+		// Another codec: the G.711 frames go through a transcoding
+		// pipeline into the caller's codec.
+		pipe, err = transcode.New(transcode.Config{In: transcode.Codec{Name: transcode.PCMU},
+			Out: transcode.Codec{Name: name, PT: uint8(ptn)}, Output: func(pkt []byte) { sendPlayed(ep, pkt) }})
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: playback in %s: %w", ErrBadSDP, name, err)
+		}
+	}
 	if c.player != nil {
 		c.player.stop()
 	}
-	ptn, _ := strconv.Atoi(pt)
-	c.player = e.startPlayer(ep, src, uint8(ptn), name == "pcma", length)
+	c.player = e.startPlayer(ep, src, uint8(ptn), name == "pcma", pipe, length)
 	e.log.Debug("play", "call_id", r.CallID, "tag", r.FromTag, "tone", r.Tone, "length", length)
 	return out, length, nil
 }
@@ -195,18 +208,33 @@ func removeString(s []string, x string) []string {
 
 // startPlayer starts the goroutine that sends src on ep as 20 ms G.711
 // frames for length (0: until stopped).
-func (e *Engine) startPlayer(ep *endpoint, src pcmSource, pt uint8, alaw bool, length time.Duration) *service {
+func (e *Engine) startPlayer(ep *endpoint, src pcmSource, pt uint8, alaw bool, pipe *transcode.Pipeline, length time.Duration) *service {
 	s := &service{quit: make(chan struct{}), done: make(chan struct{})}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		defer close(s.done)
-		e.play(ep, src, pt, alaw, length, s.quit)
+		e.play(ep, src, pt, alaw, pipe, length, s.quit)
 	}()
 	return s
 }
 
-func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, length time.Duration, quit <-chan struct{}) {
+// sendPlayed sends one packet of a playback to ep's peer.
+func sendPlayed(ep *endpoint, pkt []byte) {
+	if dst := ep.rtpDest(); usable(dst) {
+		if _, err := ep.pp.rtp.write(pkt, dst); err == nil {
+			ep.c.packetsOut.Add(1)
+			ep.c.bytesOut.Add(uint64(len(pkt)))
+		}
+	}
+}
+
+// play sends src as 20 ms G.711 frames (or, through pipe, in another
+// codec: pipe is then fed PCMU with payload type 0).
+func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, pipe *transcode.Pipeline, length time.Duration, quit <-chan struct{}) {
+	if pipe != nil {
+		pt, alaw = 0, false
+	}
 	var rnd [10]byte
 	_, _ = rand.Read(rnd[:])
 	seq := binary.BigEndian.Uint16(rnd[0:])
@@ -241,11 +269,10 @@ func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, length t
 		}
 		binary.BigEndian.PutUint16(pkt[2:], seq)
 		binary.BigEndian.PutUint32(pkt[4:], ts)
-		if dst := ep.rtpDest(); usable(dst) {
-			if _, err := ep.pp.rtp.write(pkt[:], dst); err == nil {
-				ep.c.packetsOut.Add(1)
-				ep.c.bytesOut.Add(uint64(len(pkt)))
-			}
+		if pipe != nil {
+			_ = pipe.HandleRTP(pkt[:])
+		} else {
+			sendPlayed(ep, pkt[:])
 		}
 		seq++
 		ts += toneFrame
@@ -254,4 +281,24 @@ func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, length t
 	case <-quit:
 	case <-e.stop:
 	}
+}
+
+// pickPlayCodec finds the stream and codec a playback is sent in: the
+// first PCMU or PCMA (no transcoding), else the first G.722 or Opus.
+func pickPlayCodec(streams []sdpStream) (int, string, string) {
+	if i, pt, name := pickG711(streams); i >= 0 {
+		return i, pt, name
+	}
+	for i, st := range streams {
+		if st.media != "audio" || st.port == 0 {
+			continue
+		}
+		for _, f := range st.order {
+			n, clock := st.names[f], st.clock[ptOf(f)]
+			if n == transcode.G722 && clock == 8000 || n == transcode.Opus && clock == 48000 {
+				return i, f, n
+			}
+		}
+	}
+	return -1, "", ""
 }

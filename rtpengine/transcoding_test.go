@@ -374,3 +374,75 @@ func TestTranscodeRTCP(t *testing.T) {
 	}
 	_ = sbcB
 }
+
+// TestPlayTranscodedCaller plays ringback to an offerer whose offer has
+// no G.711 (G.722 only, then Opus only): the early answer keeps its codec
+// and the tone arrives in it, 20 ms packets, 440+480 Hz.
+func TestPlayTranscodedCaller(t *testing.T) {
+	for i, tc := range []struct {
+		name, fmts, rtpmap string
+		pt                 uint8
+		rate               int
+	}{{"g722", "9", "a=rtpmap:9 G722/8000", 9, 16000}, {"opus", "111", "a=rtpmap:111 opus/48000/2", 111, 48000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEngine(t, 42900+20*i, netip.Addr{}, nil)
+			pa := newPeer(t)
+			ctx := context.Background()
+			offer := xcodeSDP(pa.addr.Port(), tc.fmts, tc.rtpmap)
+			if _, err := e.Offer(ctx, OfferRequest{CallID: "p", FromTag: "A", SDP: offer,
+				Flags: Flags{FromInterface: "access", ToInterface: "core", Codecs: []string{"PCMA"}}}); err != nil {
+				t.Fatal(err)
+			}
+			early, _, err := e.Play(ctx, PlayRequest{CallID: "p", FromTag: "A", SDP: offer, Country: "US", Tone: "ringback"})
+			if err != nil {
+				t.Fatalf("Play: %v", err)
+			}
+			if m := mLine(early); !strings.HasSuffix(m, "RTP/AVP "+tc.fmts) {
+				t.Errorf("early answer m= %q, want %s", m, tc.fmts)
+			}
+			var pcm []int16
+			buf := make([]int16, 5760)
+			gdec := g722.NewDecoder()
+			odec, err := opus.NewDecoder(opus.DecoderConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for len(pcm) < tc.rate {
+				b, _, ok := pa.recv(time.Second)
+				if !ok {
+					t.Fatalf("ringback stopped after %d samples", len(pcm))
+				}
+				if b[1]&0x7f != tc.pt {
+					t.Fatalf("packet pt %d, want %d", b[1]&0x7f, tc.pt)
+				}
+				var n int
+				if tc.pt == 9 {
+					n, err = gdec.Decode(buf, b[12:])
+				} else {
+					n, err = odec.Decode(b[12:], buf)
+				}
+				if err != nil || n != tc.rate/50 {
+					t.Fatalf("decode: %d samples, %v", n, err)
+				}
+				pcm = append(pcm, buf[:n]...)
+			}
+			// The US ringback is 440+480 Hz: both stand far above the
+			// rest of the spectrum (checked on a 5 Hz grid).
+			seg := pcm[len(pcm)/4:]
+			p440, p480, p1k := tonePower(seg, tc.rate, 440), tonePower(seg, tc.rate, 480), tonePower(seg, tc.rate, 1000)
+			if p440 < 100*p1k || p480 < 100*p1k {
+				t.Errorf("440 Hz %.3g, 480 Hz %.3g, 1 kHz %.3g", p440, p480, p1k)
+			}
+		})
+	}
+}
+
+// tonePower is the Goertzel power of pcm at freq.
+func tonePower(pcm []int16, rate int, freq float64) float64 {
+	coeff := 2 * math.Cos(2*math.Pi*freq/float64(rate))
+	var s1, s2 float64
+	for _, v := range pcm {
+		s1, s2 = float64(v)+coeff*s1-s2, s1
+	}
+	return s1*s1 + s2*s2 - coeff*s1*s2
+}
