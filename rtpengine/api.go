@@ -144,6 +144,13 @@ type CallStats struct {
 	Created      time.Time
 	Legs         []LegStats
 	RFactor, MOS float64
+	// Transcoded reports that the call's media was transcoded between
+	// its legs at some point.
+	Transcoded bool
+	// RecordingPath is the main file of the call's latest recording (the
+	// WAV, else the PCAP; final once the recording stops); "" if the call
+	// was never recorded.
+	RecordingPath string
 }
 
 // LegStats describes one monologue.
@@ -151,6 +158,9 @@ type LegStats struct {
 	Tag       string
 	Interface string
 	Streams   []StreamStats
+	// RFactor and MOS are the E-model estimates of the worst stream
+	// received from this leg's peer (0 before any RTP arrived).
+	RFactor, MOS float64
 }
 
 // StreamStats describes one media stream of a leg (what was received from
@@ -161,7 +171,10 @@ type LegStats struct {
 // STUN/DTLS/other kinds not handled yet, or without a destination). Peer is
 // the latched address, else the one from SDP.
 type StreamStats struct {
-	Media                                 string
+	Media string
+	// Codec is the codec negotiated with this leg's peer, as "NAME/clock"
+	// (e.g. "PCMU/8000", "opus/48000"); "" until an answer was seen.
+	Codec                                 string
 	Local, Peer                           netip.AddrPort
 	PacketsIn, PacketsOut                 uint64
 	BytesIn, BytesOut                     uint64

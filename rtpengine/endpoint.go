@@ -78,6 +78,9 @@ type endpoint struct {
 	// peerNames are the payload type names of the peer's latest SDP
 	// (control plane only).
 	peerNames map[string]string
+	// codec is the codec negotiated with the peer ("PCMU/8000"; control
+	// plane only, set by answers).
+	codec string
 	// xoffer is what this endpoint's peer offered when the other side
 	// was offered transcoded codecs (control plane only).
 	xoffer *xoffer

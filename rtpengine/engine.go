@@ -64,6 +64,10 @@ type call struct {
 	dtmfSuppress bool
 	// player plays a tone or announcement (announce.go; nil: none).
 	player *service
+	// transcoded: an answer ever installed transcoders (stats only);
+	// recPath is the main file of the latest recording (recording.go).
+	transcoded bool
+	recPath    string
 }
 
 // monologue is one participant (SIP tag) of a call and our endpoints
@@ -339,18 +343,26 @@ func (e *Engine) List(max int) []string {
 
 // stats snapshots a call. Called with c.mu held.
 func (c *call) stats() CallStats {
-	st := CallStats{CallID: c.id, Created: c.created}
+	st := CallStats{CallID: c.id, Created: c.created, Transcoded: c.transcoded, RecordingPath: c.recPath}
 	worst := -1.0
 	for _, m := range c.order {
 		ls := LegStats{Tag: m.tag, Interface: m.pool.cfg.Name}
+		legWorst := -1.0
 		for _, ep := range m.eps {
 			if ep == nil {
 				continue
 			}
 			s := ep.snapshot()
+			s.Codec = ep.codec
 			ls.Streams = append(ls.Streams, s)
-			if r, ok := streamR(ep, s); ok && (worst < 0 || r < worst) {
-				worst = r
+			if r, ok := streamR(ep, s); ok && (legWorst < 0 || r < legWorst) {
+				legWorst = r
+			}
+		}
+		if legWorst >= 0 {
+			ls.RFactor, ls.MOS = legWorst, mosFromR(legWorst)
+			if worst < 0 || legWorst < worst {
+				worst = legWorst
 			}
 		}
 		st.Legs = append(st.Legs, ls)

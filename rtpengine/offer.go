@@ -180,6 +180,7 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 			a.eps[i], b.eps[i] = nil, nil
 			continue
 		}
+		answered := codecName(sd.MediaDescriptions[i])
 		if ea.xoffer != nil {
 			if err := e.answerTranscode(c, a, b, ea, eb, ea.xoffer, sd.MediaDescriptions[i], st); err != nil {
 				e.logResult("answer", r.CallID, r.ToTag, len(streams), err)
@@ -194,6 +195,13 @@ func (e *Engine) Answer(ctx context.Context, r AnswerRequest) ([]byte, error) {
 		}
 		eb.setPeer(st.rtpAddr(), st.rtcp, st.mux)
 		eb.peerNames = st.names
+		// The answerer's choice names its leg's codec; what the offerer
+		// is answered (trimmed, or its own codec when transcoding) names
+		// the offerer's.
+		eb.codec, ea.codec = answered, codecName(sd.MediaDescriptions[i])
+		if ea.xcode.Load() != nil {
+			c.transcoded = true
+		}
 		eb.params.Store(&mediaParams{clock: st.clock})
 		eb.hold.Store(st.hold())
 		mux[i] = answerMux(r.Flags.RTCPMux, ea.offeredMux, st.mux)

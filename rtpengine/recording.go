@@ -165,6 +165,7 @@ func (e *Engine) refreshRecording(c *call) error {
 			return fmt.Errorf("%w: %w", ErrRecording, err)
 		}
 		cr.r = r
+		c.recPath = r.Path()
 		e.log.Info("recording started", "call_id", c.id)
 	}
 	for i, ep := range eps {

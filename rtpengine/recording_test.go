@@ -118,13 +118,17 @@ func TestRecordFlagAndDelete(t *testing.T) {
 	if on, _ := e.Recording("f"); !on {
 		t.Fatal("Flags.Record did not start a recording")
 	}
-	if _, err := e.Delete("f", ""); err != nil {
+	st, err := e.Delete("f", "")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if filepath.Dir(st.RecordingPath) != dir || filepath.Ext(st.RecordingPath) != ".wav" {
+		t.Fatalf("recording path %q, want a .wav in %s", st.RecordingPath, dir)
 	}
 	waitFor(t, 2*time.Second, "the recording's files", func() bool {
 		m, _ := filepath.Glob(filepath.Join(dir, "f-*.json"))
 		w, _ := filepath.Glob(filepath.Join(dir, "f-*.wav"))
-		return len(m) == 1 && len(w) == 1
+		return len(m) == 1 && len(w) == 1 && w[0] == st.RecordingPath
 	})
 
 	none := newTestEngine(t, 42680, netip.Addr{}, nil)

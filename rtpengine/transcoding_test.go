@@ -308,6 +308,7 @@ func TestTranscodeOnlyWhenNecessary(t *testing.T) {
 	if st := e.TranscodeStats(); st.Sessions != 0 {
 		t.Fatalf("transcoding a shared codec: %+v", st)
 	}
+	checkCodecs(t, e, "s", "PCMU/8000", "PCMU/8000", false)
 
 	opusOnly := xcodeSDP(4010, "111", "a=rtpmap:111 opus/48000/2")
 	pcmu := Flags{FromInterface: "access", ToInterface: "core", Codecs: []string{"PCMU"}}
@@ -317,6 +318,7 @@ func TestTranscodeOnlyWhenNecessary(t *testing.T) {
 	if _, err := e.Answer(ctx, AnswerRequest{CallID: "t1", FromTag: "a", ToTag: "b", SDP: xcodeSDP(4012, "0")}); err != nil {
 		t.Fatal(err)
 	}
+	checkCodecs(t, e, "t1", "opus/48000", "PCMU/8000", true)
 	if _, err := e.Offer(ctx, OfferRequest{CallID: "t2", FromTag: "a", SDP: opusOnly, Flags: pcmu}); err != nil {
 		t.Fatal(err)
 	}
@@ -327,6 +329,26 @@ func TestTranscodeOnlyWhenNecessary(t *testing.T) {
 	off := newTestEngine(t, 42520, netip.Addr{}, func(c *Config) { c.Transcode.Disabled = true })
 	if _, err := off.Offer(ctx, OfferRequest{CallID: "d", FromTag: "a", SDP: opusOnly, Flags: pcmu}); !errors.Is(err, ErrNoCodec) {
 		t.Fatalf("disabled: %v", err)
+	}
+}
+
+// checkCodecs asserts the codecs a call's statistics report per leg
+// (tags "a" and "b") and whether it was transcoded.
+func checkCodecs(t *testing.T, e *Engine, call, a, b string, transcoded bool) {
+	t.Helper()
+	st, err := e.Query(call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, l := range st.Legs {
+		if len(l.Streams) != 1 {
+			t.Fatalf("%s: leg %s has %d streams", call, l.Tag, len(l.Streams))
+		}
+		got[l.Tag] = l.Streams[0].Codec
+	}
+	if got["a"] != a || got["b"] != b || st.Transcoded != transcoded {
+		t.Errorf("%s: codecs %v transcoded %v, want a=%s b=%s transcoded %v", call, got, st.Transcoded, a, b, transcoded)
 	}
 }
 

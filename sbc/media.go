@@ -52,6 +52,15 @@ type MediaStats struct {
 	Jitter  [2]time.Duration
 	// MOS is the estimated mean opinion score of the worse direction (0 if unknown).
 	MOS float64
+	// LegMOS is the estimate for what each leg's peer sent (0 if unknown).
+	LegMOS [2]float64
+	// Codec is the codec negotiated on each leg ("PCMU/8000"; "" if none
+	// was).
+	Codec [2]string
+	// Transcoded: the media plane converted between the legs' codecs.
+	Transcoded bool
+	// RecordingPath is the call recording's main file ("" if not recorded).
+	RecordingPath string
 }
 
 // Media anchors a call's media on sbcd's own ports. The B2BUA calls it from

@@ -126,15 +126,21 @@ func cdrRecords(rec *sbc.CallRecord) []*cdr.Record {
 			r.BCallID = rec.BCallID
 			r.RingTime, r.AnswerTime = rec.Ringing, rec.Answered
 			m := rec.Media
-			r.AMedia = cdr.Media{Packets: m.RTPIn[sbc.SideA], Bytes: m.BytesIn[sbc.SideA], Lost: m.Lost[sbc.SideA],
-				JitterMs: float64(m.Jitter[sbc.SideA]) / float64(time.Millisecond), MOS: m.MOS}
-			r.BMedia = cdr.Media{Packets: m.RTPIn[sbc.SideB], Bytes: m.BytesIn[sbc.SideB], Lost: m.Lost[sbc.SideB],
-				JitterMs: float64(m.Jitter[sbc.SideB]) / float64(time.Millisecond), MOS: m.MOS}
+			r.AMedia, r.BMedia = cdrMedia(m, sbc.SideA), cdrMedia(m, sbc.SideB)
+			r.ACodec, r.BCodec = m.Codec[sbc.SideA], m.Codec[sbc.SideB]
+			r.Transcoded, r.RecordingPath = m.Transcoded, m.RecordingPath
 		}
 		r.Derive()
 		out = append(out, &r)
 	}
 	return out
+}
+
+// cdrMedia is one leg's media statistics for a CDR, with the MOS
+// estimated for what that leg's peer sent (0: nothing measured).
+func cdrMedia(m sbc.MediaStats, side sbc.Side) cdr.Media {
+	return cdr.Media{Packets: m.RTPIn[side], Bytes: m.BytesIn[side], Lost: m.Lost[side],
+		JitterMs: float64(m.Jitter[side]) / float64(time.Millisecond), MOS: m.LegMOS[side]}
 }
 
 // cdrCause maps the B2BUA's end causes onto CDR causes.

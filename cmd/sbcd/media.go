@@ -120,9 +120,14 @@ func (m mediaAdapter) Delete(call string) sbc.MediaStats {
 			out.BytesIn[side] += s.BytesIn
 			out.Lost[side] += s.Lost
 			out.Jitter[side] = max(out.Jitter[side], s.Jitter)
+			if out.Codec[side] == "" {
+				out.Codec[side] = s.Codec // the first stream's: the audio
+			}
 		}
+		out.LegMOS[side] = l.MOS
 	}
 	out.MOS = st.MOS
+	out.Transcoded, out.RecordingPath = st.Transcoded, st.RecordingPath
 	return out
 }
 

@@ -250,6 +250,7 @@ func remoteStats(callID string, v ng.Value) rtpengine.CallStats {
 			for _, st := range streams.List {
 				s, _ := st.Get("stats")
 				leg.Streams = append(leg.Streams, rtpengine.StreamStats{
+					Codec:     str(st, "codec"),
 					PacketsIn: uint64(nonNeg(s, "packets")),
 					BytesIn:   uint64(nonNeg(s, "bytes")),
 					Lost:      uint64(nonNeg(s, "lost")),
@@ -257,12 +258,22 @@ func remoteStats(callID string, v ng.Value) rtpengine.CallStats {
 				})
 			}
 		}
+		leg.MOS = float64(nonNeg(e.Value, "MOS")) / 10
 		cs.Legs = append(cs.Legs, leg)
 	}
-	if mos, ok := v.Get("MOS"); ok && mos.Kind == ng.KindInt && mos.Int > 0 {
-		cs.MOS = float64(mos.Int) / 10
-	}
+	cs.MOS = float64(nonNeg(v, "MOS")) / 10
+	cs.Transcoded = str(v, "transcoded") == "yes"
+	cs.RecordingPath = str(v, "recording")
 	return cs
+}
+
+// str returns a string entry of a dictionary ("" if absent or not a string).
+func str(d ng.Value, key string) string {
+	v, ok := d.Get(key)
+	if !ok || v.Kind != ng.KindString {
+		return ""
+	}
+	return string(v.Str)
 }
 
 func nonNeg(d ng.Value, key string) int64 {

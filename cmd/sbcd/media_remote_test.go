@@ -38,10 +38,11 @@ func (n *nodeEngine) Answer(_ context.Context, r rtpengine.AnswerRequest) ([]byt
 }
 
 func (n *nodeEngine) Delete(callID, _ string) (rtpengine.CallStats, error) {
-	return rtpengine.CallStats{CallID: callID, MOS: 4.1, Legs: []rtpengine.LegStats{
-		{Tag: "A", Streams: []rtpengine.StreamStats{{PacketsIn: 250, BytesIn: 43000, Lost: 2, Jitter: 3 * time.Millisecond}}},
-		{Tag: "B", Streams: []rtpengine.StreamStats{{PacketsIn: 240}}},
-	}}, nil
+	return rtpengine.CallStats{CallID: callID, MOS: 4.1, Transcoded: true, RecordingPath: "/var/rec/c1.wav",
+		Legs: []rtpengine.LegStats{
+			{Tag: "A", MOS: 4.1, Streams: []rtpengine.StreamStats{{Codec: "opus/48000", PacketsIn: 250, BytesIn: 43000, Lost: 2, Jitter: 3 * time.Millisecond}}},
+			{Tag: "B", MOS: 4.3, Streams: []rtpengine.StreamStats{{Codec: "PCMA/8000", PacketsIn: 240}}},
+		}}, nil
 }
 
 func (n *nodeEngine) Query(string) (rtpengine.CallStats, error) { return rtpengine.CallStats{}, nil }
@@ -99,6 +100,10 @@ func TestRemoteMediaCarriesEveryFlag(t *testing.T) {
 	if len(st.Legs) != 2 || st.Legs[0].Tag != "A" || st.Legs[0].Streams[0].PacketsIn != 250 ||
 		st.Legs[0].Streams[0].Lost != 2 || st.Legs[0].Streams[0].Jitter != 3*time.Millisecond || st.MOS != 4.1 {
 		t.Errorf("delete stats %+v", st)
+	}
+	if len(st.Legs) == 2 && (st.Legs[0].Streams[0].Codec != "opus/48000" || st.Legs[1].Streams[0].Codec != "PCMA/8000" ||
+		st.Legs[0].MOS != 4.1 || st.Legs[1].MOS != 4.3 || !st.Transcoded || st.RecordingPath != "/var/rec/c1.wav") {
+		t.Errorf("delete stats lost codecs, leg MOS, transcoding or recording: %+v", st)
 	}
 	if _, err := rm.Answer(ctx, rtpengine.AnswerRequest{CallID: "c1", FromTag: "B", ToTag: "A", SDP: []byte("v=0\r\n")}); !errors.Is(err, rtpengine.ErrNotFound) {
 		t.Errorf("answer after delete: %v, want ErrNotFound", err)

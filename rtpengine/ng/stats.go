@@ -14,8 +14,9 @@ import (
 //
 // "stats" counts what was received from the stream's peer, as rtpengine
 // does; OpenBorder adds "sent" (packets, bytes), "lost", "duplicates",
-// "jitter" (ms) and "RTT" (µs) per stream, and "MOS" (×10, as rtpengine
-// reports it) and "R-factor" per call.
+// "jitter" (ms) and "RTT" (µs) per stream, "codec" per stream, "MOS" (×10,
+// as rtpengine reports it) and "R-factor" per call and per tag, and
+// "transcoded" ("yes") and "recording" (the main file's path) per call.
 func statsReply(cs rtpengine.CallStats) Value {
 	d := okReply(6)
 	if !cs.Created.IsZero() {
@@ -32,6 +33,10 @@ func statsReply(cs rtpengine.CallStats) Value {
 		}
 		if leg.Interface != "" {
 			t.Set("interface", Str(leg.Interface))
+		}
+		if leg.MOS > 0 {
+			t.Set("MOS", Int(int64(leg.MOS*10+0.5)))
+			t.Set("R-factor", Int(int64(leg.RFactor+0.5)))
 		}
 		medias := Value{Kind: KindList, List: make([]Value, 0, len(leg.Streams))}
 		for j, st := range leg.Streams {
@@ -56,6 +61,12 @@ func statsReply(cs rtpengine.CallStats) Value {
 		d.Set("MOS", Int(int64(cs.MOS*10+0.5)))
 		d.Set("R-factor", Int(int64(cs.RFactor+0.5)))
 	}
+	if cs.Transcoded {
+		d.Set("transcoded", Str("yes"))
+	}
+	if cs.RecordingPath != "" {
+		d.Set("recording", Str(cs.RecordingPath))
+	}
 	return d
 }
 
@@ -76,6 +87,9 @@ func streamDict(st rtpengine.StreamStats) Value {
 		s.Set("endpoint", ep)
 	}
 	s.Set("flags", List(Str("RTP")))
+	if st.Codec != "" {
+		s.Set("codec", Str(st.Codec))
+	}
 	stats := counters(st.PacketsIn, st.BytesIn, st.Dropped)
 	stats.Set("lost", Int(clamp(st.Lost)))
 	stats.Set("duplicates", Int(clamp(st.Duplicates)))

@@ -151,6 +151,15 @@ func Start(cfg Config) (*Recorder, error) {
 	return r, nil
 }
 
+// Path is the recording's main file once it is stopped: the WAV, or the
+// PCAP when only that is written.
+func (r *Recorder) Path() string {
+	if r.cfg.WAV {
+		return r.base + ".wav"
+	}
+	return r.base + ".pcap"
+}
+
 // SetPayloadTypes tells the writer how to decode channel ch from now on.
 func (r *Recorder) SetPayloadTypes(ch int, pts PayloadTypes) {
 	if ch < 0 || ch > 1 {
