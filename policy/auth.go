@@ -203,6 +203,9 @@ func (v *validator) authCheck() {
 				v.errAt(ep, "emergency number %q must be a dialled number such as 911 or 112", n)
 			case seen[n]:
 				v.errAt(ep, "emergency number %q listed twice", n)
+			case !v.emergencyRouted(r.Name, n):
+				v.errAt(ep, "emergency number %q has no route from realm %q that always applies: "+
+					"add a route whose match is only source_realm and ruri_user (exact, prefix or regex)", n, r.Name)
 			}
 			seen[n] = true
 		}

@@ -20,10 +20,14 @@ const conferenceService = "conference:"
 
 // routeOrConference decides a new call: a join when the Request-URI
 // names a conference room (policy conferences.uri_pattern; conferences
-// come before the routes), else the routes' decision.
-func (c *call) routeOrConference(rq policy.Request) policy.Decision {
-	if room, ok := c.pol.ConferenceRoom(rq.SourceRealm, rq.RURIUser); ok {
+// come before the routes), else the routes' decision, for an emergency
+// call with every trunk a candidate whatever its health.
+func (c *call) routeOrConference(rq policy.Request, emergency bool) policy.Decision {
+	if room, ok := c.pol.ConferenceRoom(rq.SourceRealm, rq.RURIUser); ok && !emergency {
 		return policy.Decision{Route: "conference", Service: conferenceService + room}
+	}
+	if emergency {
+		return c.pol.Decide(rq, live{b: c.b, emergency: true}, nil)
 	}
 	return c.b.decide(c.pol, rq, nil)
 }

@@ -76,12 +76,17 @@ func (b *B2BUA) probe(ctx context.Context, t health.Target) (int, error) {
 }
 
 // live is what routing sees of the running system: gateway health and
-// trunk quality.
-type live struct{ b *B2BUA }
+// trunk quality. For an emergency call every trunk is available: its
+// gateways that health checks mark down are still tried, last.
+type live struct {
+	b         *B2BUA
+	emergency bool
+}
 
-// TrunkAvailable reports whether any gateway of t is in service.
+// TrunkAvailable reports whether any gateway of t is in service (always,
+// for an emergency call).
 func (l live) TrunkAvailable(t *policy.Trunk) bool {
-	if t.HealthCheck == nil || l.b.health == nil {
+	if l.emergency || t.HealthCheck == nil || l.b.health == nil {
 		return true
 	}
 	for _, g := range t.Gateways {
@@ -104,7 +109,7 @@ func (b *B2BUA) gatewayInService(t *policy.Trunk, addr netip.AddrPort) bool {
 
 // decide routes a request with the live view; rnd may be nil.
 func (b *B2BUA) decide(pol *policy.Set, r policy.Request, rnd *rand.Rand) policy.Decision {
-	return pol.Decide(r, live{b}, rnd)
+	return pol.Decide(r, live{b: b}, rnd)
 }
 
 // Explain answers where a request would go and why, as a dry run against

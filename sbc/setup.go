@@ -149,7 +149,9 @@ func (c *call) setup() {
 	if srcTrunk != nil {
 		rq.SourceTrunk = srcTrunk.Name
 	}
-	d := c.routeOrConference(rq)
+	// Emergency calls are always routed: trunks whose gateways health
+	// checks mark down stay candidates (see live.TrunkAvailable).
+	d := c.routeOrConference(rq, pr != nil && pr.IsEmergency(c.calleeIn))
 	// A call the core sends along a user's Path goes to that user.
 	pathRealm, pathUser, viaPath := pathTarget(c.pol, a.realm, req)
 	if viaPath {
@@ -237,15 +239,18 @@ func (c *call) registeredTargets(realmName, user string) []target {
 	return out
 }
 
-// trunkTargets lists a trunk's gateways in the order they are tried.
+// trunkTargets lists a trunk's gateways in the order they are tried:
+// those in service; for an emergency call also, after them, those health
+// checks mark down.
 func (c *call) trunkTargets(t *policy.Trunk, user string) []target {
 	r := c.b.realms[t.Realm.Name]
 	if r == nil {
 		return nil
 	}
-	var out []target
+	var out, down []target
 	for _, gw := range t.Candidates(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))) {
-		if !c.b.gatewayInService(t, gw.Addr) {
+		inService := c.b.gatewayInService(t, gw.Addr)
+		if !inService && !c.adm.emergency {
 			continue
 		}
 		u := sip.Uri{Scheme: "sip", User: user, Host: gw.Addr.Addr().String(), Port: int(gw.Addr.Port())}
@@ -253,9 +258,14 @@ func (c *call) trunkTargets(t *policy.Trunk, user string) []target {
 			u.UriParams = sip.NewParams()
 			u.UriParams.Add("transport", gw.Transport)
 		}
-		out = append(out, target{realm: r, trunk: t, uri: u, dest: gw.Addr.String(), transport: gw.Transport})
+		tg := target{realm: r, trunk: t, uri: u, dest: gw.Addr.String(), transport: gw.Transport}
+		if inService {
+			out = append(out, tg)
+		} else {
+			down = append(down, tg) // emergency calls try them last
+		}
 	}
-	return out
+	return append(out, down...)
 }
 
 // nextAttempt tries the next target; code is the status that ended the
