@@ -30,7 +30,8 @@ type mediaEnd struct {
 	seq     uint16
 	ts      uint32
 	ssrc    uint32
-	pcm     []int16 // decoded PCMU received, in arrival order
+	alaw    bool    // send and answer PCMA (PT 8) instead of PCMU
+	pcm     []int16 // decoded PCMU/PCMA received, in arrival order
 	arrival []time.Time
 	events  []byte // digits of the telephone-events received (PT 101)
 	rx      *rfc4733.Receiver
@@ -69,8 +70,13 @@ func (m *mediaEnd) receive() {
 		m.mu.Lock()
 		m.pts[pt]++
 		switch pt {
-		case 0:
-			k := codecs.UlawDecodeFrame(pcm, buf[12:n])
+		case 0, 8:
+			var k int
+			if pt == 8 {
+				k = codecs.AlawDecodeFrame(pcm, buf[12:n])
+			} else {
+				k = codecs.UlawDecodeFrame(pcm, buf[12:n])
+			}
 			m.pcm = append(m.pcm, pcm[:k]...)
 			for range k / 160 {
 				m.arrival = append(m.arrival, now)
@@ -92,12 +98,15 @@ func (m *mediaEnd) receive() {
 // when events is set.
 func (m *mediaEnd) sdp(events bool) []byte {
 	a := m.conn.LocalAddr().(*net.UDPAddr)
-	f, ev := "0", ""
+	f, ev, codec := "0", "", "0 PCMU"
+	if m.alaw {
+		f, codec = "8", "8 PCMA"
+	}
 	if events {
-		f, ev = "0 101", "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+		f, ev = f+" 101", "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
 	}
 	return fmt.Appendf(nil, "v=0\r\no=peer 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP %s\r\na=rtpmap:0 PCMU/8000\r\n%sa=ptime:20\r\na=sendrecv\r\n", a.IP, a.IP, a.Port, f, ev)
+		"m=audio %d RTP/AVP %s\r\na=rtpmap:%s/8000\r\n%sa=ptime:20\r\na=sendrecv\r\n", a.IP, a.IP, a.Port, f, codec, ev)
 }
 
 // point sets where the end sends, from the other side's SDP.
@@ -131,7 +140,7 @@ func (m *mediaEnd) packet(pt uint8, marker bool, ts uint32, payload []byte) {
 	}
 }
 
-// audio sends d of PCMU read from src (nil: silence), one packet per 20 ms.
+// audio sends d of PCMU (PCMA with alaw) read from src (nil: silence), one packet per 20 ms.
 func (m *mediaEnd) audio(d time.Duration, src interface{ Read([]int16) }) {
 	pcm := make([]int16, 160)
 	payload := make([]byte, 160)
@@ -144,8 +153,13 @@ func (m *mediaEnd) audio(d time.Duration, src interface{ Read([]int16) }) {
 		} else {
 			clear(pcm)
 		}
-		codecs.UlawEncodeFrame(payload, pcm)
-		m.packet(0, false, m.ts, payload)
+		if m.alaw {
+			codecs.AlawEncodeFrame(payload, pcm)
+			m.packet(8, false, m.ts, payload)
+		} else {
+			codecs.UlawEncodeFrame(payload, pcm)
+			m.packet(0, false, m.ts, payload)
+		}
 		m.ts += 160
 	}
 }
