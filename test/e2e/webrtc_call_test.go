@@ -133,7 +133,13 @@ func (w *webrtcEnv) checkTwoWayAudio(b *Browser) {
 }
 
 func TestWebRTCBrowserCallsSIP(t *testing.T) {
-	w := newWebRTCEnv(t, 45, nil)
+	// The SIP side takes digits as INFO (trunk dtmf: info): the browser's
+	// RFC 4733 events reach it as INFO requests.
+	w := newWebRTCEnv(t, 45, func(c *policy.Config) {
+		for i := range c.Trunks {
+			c.Trunks[i].DTMF = policy.DTMFInfo
+		}
+	})
 	b := w.phone("alice", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -148,8 +154,7 @@ func TestWebRTCBrowserCallsSIP(t *testing.T) {
 	}
 	w.checkTwoWayAudio(b)
 
-	// Hold and resume reach the SIP side as re-INVITEs; DTMF as INFO
-	// (the SIP side did not take telephone-event).
+	// Hold and resume reach the SIP side as re-INVITEs; DTMF as INFO.
 	if err := b.Eval(ctx, `window.phone.hold()`, nil); err != nil {
 		t.Fatal(err)
 	}
