@@ -13,6 +13,10 @@ type Metrics struct {
 	// recorded now.
 	Transcode  TranscodeStats
 	Recordings int
+	// MeanMOS is the mean E-model MOS of the live streams that have
+	// received RTP (MOSStreams of them); 0 when there are none.
+	MeanMOS    float64
+	MOSStreams int
 }
 
 // PoolMetrics describes one port pool: Capacity and InUse count port
@@ -72,6 +76,7 @@ func (e *Engine) Metrics() Metrics {
 	e.mu.Unlock()
 	m.Calls = len(calls)
 	var live Traffic
+	var mosSum float64
 	for _, c := range calls {
 		c.mu.Lock()
 		if c.rec != nil && c.rec.r != nil {
@@ -83,6 +88,10 @@ func (e *Engine) Metrics() Metrics {
 					if ep != nil {
 						m.Streams++
 						live.add(&ep.c)
+						if r, ok := streamR(ep, ep.snapshot()); ok {
+							mosSum += mosFromR(r)
+							m.MOSStreams++
+						}
 					}
 				}
 			}
@@ -93,6 +102,9 @@ func (e *Engine) Metrics() Metrics {
 	m.Traffic = e.released
 	e.relMu.Unlock()
 	m.Traffic.Add(live)
+	if m.MOSStreams > 0 {
+		m.MeanMOS = mosSum / float64(m.MOSStreams)
+	}
 	// An endpoint released while this snapshot was taken may be counted
 	// twice or not at all; counters never go backwards for that.
 	e.relMu.Lock()

@@ -23,11 +23,26 @@ func TestMetricsCountLiveAndReleasedTraffic(t *testing.T) {
 	if len(m.Pools) != 2 || m.Pools[0].Name != "access" || m.Pools[0].InUse != 1 || m.Pools[0].Capacity != 10 {
 		t.Fatalf("pools %+v", m.Pools)
 	}
+	// Only the stream from a's peer received RTP: the mean over active
+	// streams is its MOS.
+	q, err := e.Query("metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var legMOS []float64
+	for _, l := range q.Legs {
+		if l.MOS > 0 {
+			legMOS = append(legMOS, l.MOS)
+		}
+	}
+	if len(legMOS) != 1 || m.MOSStreams != 1 || m.MeanMOS != legMOS[0] || m.MeanMOS < 4 {
+		t.Fatalf("mean MOS %.3f over %d streams, leg MOS %v", m.MeanMOS, m.MOSStreams, legMOS)
+	}
 	if _, err := e.Delete("metrics", ""); err != nil {
 		t.Fatal(err)
 	}
 	m = e.Metrics()
-	if m.Calls != 0 || m.Streams != 0 || m.Pools[0].InUse != 0 || m.Pools[1].InUse != 0 {
+	if m.Calls != 0 || m.Streams != 0 || m.Pools[0].InUse != 0 || m.Pools[1].InUse != 0 || m.MeanMOS != 0 || m.MOSStreams != 0 {
 		t.Fatalf("after delete: %+v", m)
 	}
 	if m.Traffic.PacketsIn != 4 || m.Traffic.PacketsOut != 4 {

@@ -126,7 +126,7 @@ func (s *snmpSource) build() snmp.Snapshot {
 	snap.Calls = snmp.Calls{Active: uint32(s.b.ActiveCalls()), Attempts: tot.Attempts, Answered: tot.Answered, Failed: tot.Failed}
 	mm := s.e.Metrics()
 	snap.Media = snmp.Media{ActiveStreams: uint32(mm.Streams), PacketsRelayed: mm.Traffic.PacketsOut,
-		PacketsLost: mm.Traffic.Lost, MeanMOS: tot.MeanMOS}
+		PacketsLost: mm.Traffic.Lost, MeanMOS: mm.MeanMOS}
 	for _, p := range mm.Pools {
 		snap.Capacity.PortPoolSize += uint32(p.Capacity)
 		snap.Capacity.PortPoolUsed += uint32(p.InUse)

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
@@ -16,25 +15,6 @@ import (
 	"github.com/openborder/openborder/cdr"
 	"github.com/openborder/openborder/policy"
 )
-
-// sendPCMU streams d of 20 ms PCMU frames (silence) from conn to dst,
-// paced in real time.
-func sendPCMU(conn *net.UDPConn, dst *net.UDPAddr, d time.Duration) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	pkt := make([]byte, 12+160)
-	for i := range pkt[12:] {
-		pkt[12+i] = 0xff
-	}
-	for i := 0; i < int(d/(20*time.Millisecond)); i++ {
-		<-tick.C
-		pkt[0], pkt[1] = 0x80, 0
-		binary.BigEndian.PutUint16(pkt[2:], uint16(i))
-		binary.BigEndian.PutUint32(pkt[4:], uint32(i*160))
-		binary.BigEndian.PutUint32(pkt[8:], 0x0c0ffee)
-		_, _ = conn.WriteToUDP(pkt, dst)
-	}
-}
 
 // TestCDRCodecsTranscodingAndRecording: three answered calls through one
 // sbcd, each with media both ways, and their records in both CDR files:
