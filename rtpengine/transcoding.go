@@ -313,6 +313,9 @@ type xoffer struct {
 	codec   format // the offerer's first codec we can transcode
 	event   format // its telephone-event (pt "" if none)
 	ptime   int    // a=ptime, ms (0 if none)
+	// declare: the offerer is a WebRTC (ICE or DTLS) endpoint; its answer
+	// names the SSRC sbcd's transcoder sends from (see declareSSRC).
+	declare bool
 }
 
 func isAux(name string) bool { return name == transcode.TelephoneEvent || name == "cn" }
@@ -349,7 +352,7 @@ func (e *Engine) planTranscode(md *sdp.MediaDescription, st *sdpStream, keep []s
 		return nil, nil
 	}
 	fs := mediaFormats(md, st)
-	xo := &xoffer{formats: fs, ptime: st.ptime}
+	xo := &xoffer{formats: fs, ptime: st.ptime, declare: webrtcMedia(md)}
 	for _, f := range fs {
 		if isAux(f.name) {
 			continue
@@ -520,6 +523,7 @@ func (e *Engine) answerTranscode(c *call, a, b *monologue, ea, eb *endpoint, xo 
 	if xo.ptime != 0 {
 		md.Attributes = append(md.Attributes, sdp.NewAttribute("ptime", strconv.Itoa(xo.ptime)))
 	}
+	declareSSRC(md, ba.pipe.SSRC(), xo.declare)
 	e.log.Debug("transcoding", "a_to_b", ab.pipe.String(), "b_to_a", ba.pipe.String())
 	return nil
 }
@@ -533,4 +537,41 @@ func pipeDTMFOut(mode string) transcode.DTMFOut {
 		return transcode.DTMFDrop
 	}
 	return transcode.DTMFEvents // tones when that side took no telephone-event
+}
+
+// webrtcMedia reports whether an offered m= line comes from a WebRTC
+// endpoint: ICE credentials, a DTLS fingerprint or a DTLS transport.
+func webrtcMedia(md *sdp.MediaDescription) bool {
+	for _, k := range []string{"ice-ufrag", "fingerprint"} {
+		if _, ok := md.Attribute(k); ok {
+			return true
+		}
+	}
+	return slices.Contains(md.MediaName.Protos, "TLS")
+}
+
+// declareSSRC removes the source attributes from a transcoded answer (the
+// answerer's a=ssrc/msid lines describe a stream the offerer never
+// receives) and, for a WebRTC offerer (declare), names the transcoder's
+// own outgoing SSRC with a CNAME and an msid instead. A WebRTC offerer
+// that demultiplexes its BUNDLE by SSRC, without the MID header extension
+// (pion, for one), drops RTP from an SSRC its answer did not declare
+// (RFC 8843 section 9.2).
+func declareSSRC(md *sdp.MediaDescription, ssrc uint32, declare bool) {
+	md.Attributes = slices.DeleteFunc(md.Attributes, func(a sdp.Attribute) bool {
+		switch a.Key {
+		case "ssrc", "ssrc-group", "msid":
+			return true
+		}
+		return false
+	})
+	if !declare {
+		return
+	}
+	id := strconv.FormatUint(uint64(ssrc), 10)
+	name := fmt.Sprintf("openborder-%08x", ssrc)
+	md.Attributes = append(md.Attributes,
+		sdp.NewAttribute("msid", name+" audio-"+id),
+		sdp.NewAttribute("ssrc", id+" cname:"+name),
+		sdp.NewAttribute("ssrc", id+" msid:"+name+" audio-"+id))
 }
