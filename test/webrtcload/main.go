@@ -14,7 +14,8 @@
 // prints one key=value line: calls connected, per direction frames sent
 // and received (loss) and late frames (arriving more than 40 ms after the
 // previous one), DTLS handshakes per second and their median duration,
-// and sbcd's CPU (utime+stime from /proc over the send window).
+// sbcd's CPU (utime+stime from /proc over the send window) and the
+// one-minute load average.
 //
 // sbcd (built from ./cmd/sbcd unless -sbcd names a binary) listens on
 // 127.105.9.1; the SIP endpoint and the peers use 127.105.9.2 and
@@ -305,12 +306,12 @@ func run(n, setup int, dur time.Duration, bin string) error {
 	fmt.Printf("calls=%d connected=%d setup_s=%.2f dtls_handshakes_per_s=%.1f dtls_handshake_p50_ms=%.1f "+
 		"browser_to_sip_sent=%d sip_received=%d sip_loss=%.5f sip_late=%d "+
 		"sip_to_browser_sent=%d browser_received=%d browser_loss=%.5f browser_late=%d "+
-		"sbcd_cpu_s=%.2f sbcd_cpu_pct=%.1f cpu_per_call_pct=%.3f\n",
+		"sbcd_cpu_s=%.2f sbcd_cpu_pct=%.1f cpu_per_call_pct=%.3f loadavg=%s\n",
 		n, connected, setupTime.Seconds(), float64(connected)/last.Sub(first).Seconds(),
 		float64(hs[len(hs)/2].Microseconds())/1000,
 		sentB.Load(), recvS, loss(sentB.Load(), recvS), lateS,
 		sentS.Load(), recvB, loss(sentS.Load(), recvB), lateB,
-		cpu.Seconds(), 100*cpu.Seconds()/dur.Seconds(), 100*cpu.Seconds()/dur.Seconds()/float64(connected))
+		cpu.Seconds(), 100*cpu.Seconds()/dur.Seconds(), 100*cpu.Seconds()/dur.Seconds()/float64(connected), loadavg())
 	return nil
 }
 
@@ -503,4 +504,17 @@ func procCPU(pid int) (time.Duration, error) {
 	ut, _ := strconv.ParseUint(f[11], 10, 63)
 	st, _ := strconv.ParseUint(f[12], 10, 63)
 	return time.Duration(ut+st) * time.Second / 100, nil
+}
+
+// loadavg is the one-minute load average at the end of the run.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
