@@ -191,6 +191,10 @@ func (e *Engine) Conferences() []conference.RoomInfo { return e.conf.Rooms() }
 // Conference describes one room (conference.ErrNotFound if it is not open).
 func (e *Engine) Conference(room string) (conference.RoomInfo, error) { return e.conf.Room(room) }
 
+// ConferenceStats returns the conference bridge's counts (rooms,
+// participants, joins and refusals) for metrics.
+func (e *Engine) ConferenceStats() conference.BridgeStats { return e.conf.Stats() }
+
 // MuteConference mutes or unmutes a participant (its call ID) of a room.
 func (e *Engine) MuteConference(room, callID string, muted bool) error {
 	return e.conf.SetMuted(room, callID, muted)

@@ -19,6 +19,8 @@
 //	sbcctl capture list | stop ID | ring     list, stop, or save the ring of recent SIP
 //	sbcctl capture get ID FILE      download a capture (PCAPNG)
 //	sbcctl record start ID | stop ID  record a call's media (WAV/PCAP), or stop and write the files
+//	sbcctl conference list | show ROOM   open conference rooms, or one room's participants
+//	sbcctl conference mute ROOM ID | unmute ROOM ID   mute or unmute a participant (operator)
 //	sbcctl blacklist list           blocked sources (manual and automatic)
 //	sbcctl blacklist add IP [DURATION] | remove IP   block or unblock a source (operator)
 //
@@ -47,6 +49,7 @@ commands: check-config FILE | health | status | calls | call ID | hangup ID |
           policy reload | summary | capture start FILTER [DURATION] |
           capture list | capture stop ID | capture ring | capture get ID FILE |
           record start ID | record stop ID |
+          conference list | conference show ROOM | conference mute ROOM ID | conference unmute ROOM ID |
           blacklist list | blacklist add IP [DURATION] | blacklist remove IP |
           route explain REALM RURI [from=USER] [source=IP:PORT] [time=RFC3339] [header=NAME:VALUE]...
 flags:`
@@ -172,6 +175,8 @@ func dispatch(c *client, o *out, cmd string, args []string) error {
 		return captureCmd(c, o, args)
 	case "record":
 		return recordCmd(c, o, args)
+	case "conference":
+		return conferenceCmd(c, o, args)
 	case "route":
 		return routeCmd(c, o, args)
 	case "blacklist":

@@ -142,6 +142,9 @@ func New(cfg Config) *Registry {
 	}
 	if cfg.Media != nil {
 		r.reg.MustRegister(newMediaCollector(cfg.Media))
+		if cs, ok := cfg.Media.(Conferences); ok {
+			r.reg.MustRegister(newConferenceCollector(cs))
+		}
 	}
 	return r
 }

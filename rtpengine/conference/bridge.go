@@ -95,6 +95,25 @@ type Bridge struct {
 	mu     sync.Mutex
 	rooms  map[string]*room
 	closed bool
+
+	joins, refusedFull, refusedRooms atomic.Uint64
+}
+
+// BridgeStats counts a Bridge's rooms and joins.
+type BridgeStats struct {
+	// Rooms open and Participants in them now.
+	Rooms, Participants int
+	// Joins counts participants admitted; RefusedFull joins refused by
+	// a full room (ErrFull), RefusedRooms those that would have opened a
+	// room beyond MaxRooms (ErrTooManyRooms).
+	Joins, RefusedFull, RefusedRooms uint64
+}
+
+// Stats returns the bridge's counts.
+func (b *Bridge) Stats() BridgeStats {
+	rooms, parts := b.Counts()
+	return BridgeStats{Rooms: rooms, Participants: parts, Joins: b.joins.Load(),
+		RefusedFull: b.refusedFull.Load(), RefusedRooms: b.refusedRooms.Load()}
 }
 
 // NewBridge validates cfg and returns an empty Bridge.
@@ -135,6 +154,7 @@ func (b *Bridge) Join(name string, pc ParticipantConfig) (*Participant, error) {
 	r := b.rooms[name]
 	if r == nil {
 		if len(b.rooms) >= cfg.MaxRooms {
+			b.refusedRooms.Add(1)
 			return nil, fmt.Errorf("%w: %d rooms open", ErrTooManyRooms, len(b.rooms))
 		}
 		r = newRoom(name)
@@ -145,6 +165,7 @@ func (b *Bridge) Join(name string, pc ParticipantConfig) (*Participant, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.parts) >= cfg.MaxParticipants {
+		b.refusedFull.Add(1)
 		return nil, fmt.Errorf("%w: room %q has %d participants", ErrFull, name, len(r.parts))
 	}
 	if slices.ContainsFunc(r.parts, func(x *Participant) bool { return x.cfg.ID == pc.ID }) {
@@ -152,6 +173,7 @@ func (b *Bridge) Join(name string, pc ParticipantConfig) (*Participant, error) {
 	}
 	p.room = r
 	r.parts = append(r.parts, p)
+	b.joins.Add(1)
 	if cfg.JoinTone {
 		r.bell.start(beepJoin)
 	}
