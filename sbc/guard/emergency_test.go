@@ -21,6 +21,17 @@ func inDialogOf(inv []byte) []byte {
 	return []byte(strings.Replace(s, "To: Bob <sip:bob@example.com>", "To: Bob <sip:bob@example.com>;tag=x", 1))
 }
 
+// emergencyRoute routes every call of the test realm to a trunk, as a
+// policy with emergency numbers must.
+const emergencyRoute = `trunks:
+  - name: psap
+    realm: access
+    gateways: [{address: "127.0.0.1:5090"}]
+routes:
+  - name: all
+    trunks: [psap]
+`
+
 func TestEmergencyBypassesRateLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name, limits, reason string
@@ -30,7 +41,7 @@ func TestEmergencyBypassesRateLimits(t *testing.T) {
 		{"account", "account: {calls: 1, burst: 1}", ReasonAccount},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			set := testPolicy(t, "    emergency: [\"911\", \"112\"]\n    security:\n      rate_limit:\n        "+tc.limits+"\n        action: reject\n")
+			set := testPolicy(t, "    emergency: [\"911\", \"112\"]\n    security:\n      rate_limit:\n        "+tc.limits+"\n        action: reject\n"+emergencyRoute)
 			c := &clock{t: time.Unix(1000, 0)}
 			g := New(set, Options{Now: c.now, Logger: quiet})
 			var m Msg
@@ -62,7 +73,7 @@ func TestEmergencyBypassesRateLimits(t *testing.T) {
 }
 
 func TestEmergencyPassesRateBlacklist(t *testing.T) {
-	set := testPolicy(t, "    emergency: [\"112\"]\n    security: {rate_limit: {source: {calls: 1, burst: 1}}}\nsecurity:\n  blacklist: {rate_violations: 3, duration: 100h}\n")
+	set := testPolicy(t, "    emergency: [\"112\"]\n    security: {rate_limit: {source: {calls: 1, burst: 1}}}\nsecurity:\n  blacklist: {rate_violations: 3, duration: 100h}\n"+emergencyRoute)
 	c := &clock{t: time.Unix(1000, 0)}
 	g := New(set, Options{Now: c.now, Logger: quiet})
 	var m Msg
