@@ -86,8 +86,10 @@ func (c TranscodeConfig) withDefaults(relay RelayMode) (TranscodeConfig, error) 
 // TranscodeStats counts the engine's transcoding.
 type TranscodeStats struct {
 	// Sessions is the number of streams transcoded now (both directions
-	// of a stream count once).
+	// of a stream count once); Started counts those set up since the
+	// engine started (a re-answer that keeps transcoding counts once).
 	Sessions int
+	Started  uint64
 	// Queued counts packets handed to the workers, Dropped those refused
 	// at a full queue.
 	Queued, Dropped uint64
@@ -113,6 +115,7 @@ type xpool struct {
 	next    atomic.Uint32
 	bufs    sync.Pool
 	live    atomic.Int64 // xstreams installed (two per transcoded stream)
+	started atomic.Uint64 // transcoded streams set up since the engine started
 	queued  atomic.Uint64
 	dropped atomic.Uint64
 	maxWait atomic.Int64
@@ -289,7 +292,7 @@ func (e *Engine) setXcode(ep *endpoint, x *xstream) {
 // TranscodeStats returns the engine's transcoding counters.
 func (e *Engine) TranscodeStats() TranscodeStats {
 	st := TranscodeStats{
-		Sessions: int(e.xp.live.Load() / 2), Queued: e.xp.queued.Load(), Dropped: e.xp.dropped.Load(),
+		Sessions: int(e.xp.live.Load() / 2), Started: e.xp.started.Load(), Queued: e.xp.queued.Load(), Dropped: e.xp.dropped.Load(),
 		MaxQueueDelay: time.Duration(e.xp.maxWait.Load()), Overruns: e.xp.overrun.Load(),
 	}
 	for i := range st.QueueDelay {
@@ -512,6 +515,9 @@ func (e *Engine) answerTranscode(c *call, a, b *monologue, ea, eb *endpoint, xo 
 	ba, err := mk(bc, xo.codec, bEv, aEv, xo.ptime, ea, b, a)
 	if err != nil {
 		return err
+	}
+	if ea.xcode.Load() == nil {
+		e.xp.started.Add(1)
 	}
 	e.setXcode(ea, ab)
 	e.setXcode(eb, ba)

@@ -319,6 +319,9 @@ func TestTranscodeOnlyWhenNecessary(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCodecs(t, e, "t1", "opus/48000", "PCMU/8000", true)
+	if st := e.TranscodeStats(); st.Sessions != 1 || st.Started != 1 {
+		t.Fatalf("after one transcoded answer: %+v", st)
+	}
 	if _, err := e.Offer(ctx, OfferRequest{CallID: "t2", FromTag: "a", SDP: opusOnly, Flags: pcmu}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ type mediaCollector struct {
 	srtpErrors, stun, dtlsPackets, dtls           *prometheus.Desc
 	poolCap, poolUse                              *prometheus.Desc
 	xcode, xcodeDropped, xcodeOverruns, recording *prometheus.Desc
+	xcodeTotal                                    *prometheus.Desc
 }
 
 func newMediaCollector(src Media) *mediaCollector {
@@ -31,6 +32,7 @@ func newMediaCollector(src Media) *mediaCollector {
 		poolCap:     d("port_pool_capacity", "Port pairs a media pool can allocate.", "pool"),
 		poolUse:     d("port_pool_in_use", "Port pairs of a media pool in use now.", "pool"),
 		xcode:       d("transcode_sessions", "Media streams transcoded now (both directions of a stream count once)."),
+		xcodeTotal:  d("transcode_sessions_total", "Media streams whose transcoding was set up since sbcd started."),
 		xcodeDropped: d("transcode_dropped_packets_total",
 			"Packets dropped at a full transcoding worker queue (media.transcoding.workers > 0)."),
 		xcodeOverruns: d("transcode_overruns_total",
@@ -42,7 +44,7 @@ func newMediaCollector(src Media) *mediaCollector {
 func (c *mediaCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.calls, c.streams, c.packets, c.bytes, c.lost, c.dropped,
 		c.srtpErrors, c.stun, c.dtlsPackets, c.dtls, c.poolCap, c.poolUse,
-		c.xcode, c.xcodeDropped, c.xcodeOverruns, c.recording} {
+		c.xcode, c.xcodeTotal, c.xcodeDropped, c.xcodeOverruns, c.recording} {
 		ch <- d
 	}
 }
@@ -70,6 +72,7 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	n(c.dtls, t.DTLSHandshakes, "ok")
 	n(c.dtls, t.DTLSFailures, "failed")
 	g(c.xcode, float64(m.Transcode.Sessions))
+	n(c.xcodeTotal, m.Transcode.Started)
 	n(c.xcodeDropped, m.Transcode.Dropped)
 	n(c.xcodeOverruns, m.Transcode.Overruns)
 	g(c.recording, float64(m.Recordings))

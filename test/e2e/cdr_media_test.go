@@ -48,6 +48,8 @@ func TestCDRCodecsTranscodingAndRecording(t *testing.T) {
 		Match:  policy.MatchConfig{SourceRealm: "access", RURIUser: policy.StringMatch{Exact: "rec"}},
 		Trunks: []string{"recorded"},
 	}}, cfg.Routes...)
+	admin := fmt.Sprintf("127.%d.3.1:9090", netID)
+	cfg.Admin.Address = admin
 	cfgPath := filepath.Join(dir, "sbcd.yaml")
 	if err := WriteConfig(cfgPath, cfg); err != nil {
 		t.Fatal(err)
@@ -58,7 +60,7 @@ func TestCDRCodecsTranscodingAndRecording(t *testing.T) {
 
 	// call places one call from caller address i, sends media for a
 	// second and hangs up; it returns the caller's Call-ID.
-	call := func(i int, user string, opusOffer bool) string {
+	call := func(i int, user string, opusOffer bool, during func()) string {
 		t.Helper()
 		ip := topo.CallerIP(i)
 		caller, err := NewGoCaller(ip, CallerPort)
@@ -92,14 +94,47 @@ func TestCDRCodecsTranscodingAndRecording(t *testing.T) {
 			sendPCMU(media, answerAddr(t, answer), time.Second)
 		}
 		time.Sleep(100 * time.Millisecond)
+		during()
 		if err := caller.Hangup(ctx); err != nil {
 			t.Fatalf("%s hangup: %v", user, err)
 		}
 		return caller.CallID()
 	}
-	plainID := call(0, "bob", false)
-	xcodeID := call(1, "bob", true)
-	recID := call(2, "rec", false)
+	xcodeNow := func(want float64) func() {
+		return func() {
+			if got := scrape(t, admin)["openborder_media_transcode_sessions"]; got != want {
+				t.Errorf("openborder_media_transcode_sessions = %v during the call, want %v", got, want)
+			}
+		}
+	}
+	plainID := call(0, "bob", false, xcodeNow(0))
+	xcodeID := call(1, "bob", true, xcodeNow(1))
+	recID := call(2, "rec", false, xcodeNow(0))
+
+	// Metrics after the calls: transcoding ended (one set up in all), and
+	// the trunks' sliding-window figures: every attempt answered (NER 1),
+	// the calls lasted a little over a second each (ACD).
+	m := scrape(t, admin)
+	for name, want := range map[string]float64{
+		`openborder_media_transcode_sessions`:                0,
+		`openborder_media_transcode_sessions_total`:          1,
+		`openborder_trunk_window_attempts{trunk="pbx"}`:      2,
+		`openborder_trunk_window_attempts{trunk="recorded"}`: 1,
+		`openborder_trunk_ner_ratio{trunk="pbx"}`:            1,
+		`openborder_trunk_ner_ratio{trunk="recorded"}`:       1,
+		`openborder_trunk_asr_ratio{trunk="pbx"}`:            1,
+		`openborder_media_recordings`:                        0,
+	} {
+		if got, ok := m[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	for _, trunk := range []string{"pbx", "recorded"} {
+		name := `openborder_trunk_acd_seconds{trunk="` + trunk + `"}`
+		if got := m[name]; got < 1 || got > 5 {
+			t.Errorf("%s = %v, want the calls' length: 1 to 5 s", name, got)
+		}
+	}
 
 	for _, file := range []string{"cdr.csv", "cdr.jsonl"} {
 		path := filepath.Join(cdrDir, file)
