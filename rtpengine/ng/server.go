@@ -228,7 +228,9 @@ func (s *Server) run(ctx context.Context, pc net.PacketConn, j job) {
 	out = append(out, j.cookie...)
 	out = append(out, ' ')
 	out = AppendEncode(out, resp)
-	s.cache.finish(j.key, out)
+	// The cache holds the reply for ReplyCacheTTL (two per call on a
+	// media node): keep it at its length, not the encoder's capacity.
+	s.cache.finish(j.key, bytes.Clone(out))
 	s.send(pc, out, j.addr)
 }
 

@@ -500,6 +500,28 @@ func TestRetransmissionCache(t *testing.T) {
 	}
 }
 
+// TestReplyCacheKeepsExactReplies checks cached replies hold no spare
+// capacity beyond the allocator's rounding (the encoder starts at 256
+// bytes): they stay in memory for the cache's TTL.
+func TestReplyCacheKeepsExactReplies(t *testing.T) {
+	h := newHarness(t, &fakeEngine{})
+	h.do("c1", "x1", cmd("command", "offer", "call-id", "c", "from-tag", "f", "sdp", offerSDP))
+	h.do("c1", "x2", cmd("command", "ping"))
+	h.srv.cache.mu.Lock()
+	defer h.srv.cache.mu.Unlock()
+	if len(h.srv.cache.items) != 2 {
+		t.Fatalf("%d cached replies, want 2", len(h.srv.cache.items))
+	}
+	for k, e := range h.srv.cache.items {
+		if !e.done || len(e.reply) == 0 {
+			t.Fatalf("%q: no reply cached", k)
+		}
+		if cap(e.reply)-len(e.reply) >= 64 {
+			t.Errorf("%q: reply of %d bytes kept with capacity %d", k, len(e.reply), cap(e.reply))
+		}
+	}
+}
+
 func TestRetransmissionWhilePending(t *testing.T) {
 	eng := &fakeEngine{block: make(chan struct{})}
 	h := newHarness(t, eng)

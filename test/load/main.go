@@ -148,6 +148,10 @@ func run(o options) error {
 	for _, n := range nodes {
 		pids = append(pids, n.Pid())
 	}
+	base := make([]int64, len(pids))
+	for i, p := range pids {
+		base[i], _, _ = memory(p)
+	}
 	rss0, err := totalRSS(pids)
 	if err != nil {
 		return err
@@ -183,7 +187,7 @@ func run(o options) error {
 		for i, p := range pids {
 			r, _, err := memory(p)
 			if err == nil {
-				fmt.Printf("  process=%d rss_kib=%d\n", i, r)
+				fmt.Printf("  process=%d rss_base_kib=%d rss_kib=%d bytes_per_call=%d\n", i, base[i], r, (r-base[i])*1024/int64(total))
 			}
 		}
 		if o.profile != "" {
