@@ -37,22 +37,48 @@ type confLeg struct {
 	cb cryptoBufs
 }
 
+// protect encrypts pkt for a secure leg; nil means drop it.
+func (l *confLeg) protect(pkt []byte) []byte {
+	p := l.ep
+	if tx := p.tx.Load(); tx != nil {
+		out, ok := tx.encrypt(l.cb.out[:0], pkt)
+		if !ok {
+			p.c.srtpErrors.Add(1)
+			p.c.dropped.Add(1)
+			return nil
+		}
+		return out
+	}
+	if p.secure.Load() {
+		p.c.dropped.Add(1)
+		return nil
+	}
+	return pkt
+}
+
+// sendRTCP sends a sender report the room generated for this leg.
+func (l *confLeg) sendRTCP(pkt []byte) {
+	p := l.ep
+	conn, dst := p.rtcpDest()
+	if !usable(dst) || !p.hasConsent(monoNow()) {
+		return
+	}
+	if pkt = l.protect(pkt); pkt == nil {
+		return
+	}
+	if _, err := conn.write(pkt, dst); err == nil {
+		p.c.packetsOut.Add(1)
+		p.c.bytesOut.Add(uint64(len(pkt)))
+	}
+}
+
 func (l *confLeg) send(pkt []byte) {
 	p := l.ep
 	dst := p.rtpDest()
 	if !usable(dst) || !p.hasConsent(monoNow()) || p.hold.Load() {
 		return
 	}
-	if tx := p.tx.Load(); tx != nil {
-		out, ok := tx.encrypt(l.cb.out[:0], pkt)
-		if !ok {
-			p.c.srtpErrors.Add(1)
-			p.c.dropped.Add(1)
-			return
-		}
-		pkt = out
-	} else if p.secure.Load() {
-		p.c.dropped.Add(1)
+	if pkt = l.protect(pkt); pkt == nil {
 		return
 	}
 	if _, err := p.pp.rtp.write(pkt, dst); err != nil {
@@ -168,7 +194,7 @@ func (e *Engine) serveConference(c *call, r ServeRequest, room string) ([]byte, 
 	if c.svc == nil {
 		leg := &confLeg{ep: ep}
 		part, err := e.conf.Join(room, conference.ParticipantConfig{
-			ID: c.id, Codec: codec.name, PT: ptByte(codec), EventPT: ptByte(ev), Ptime: ptime, Output: leg.send,
+			ID: c.id, Codec: codec.name, PT: ptByte(codec), EventPT: ptByte(ev), Ptime: ptime, Output: leg.send, OutputRTCP: leg.sendRTCP,
 		})
 		if err != nil {
 			return nil, err

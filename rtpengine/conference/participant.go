@@ -29,6 +29,11 @@ type ParticipantConfig struct {
 	// Output receives each RTP packet to send to the participant, on the
 	// room's goroutine, in a buffer reused after it returns. Required.
 	Output func(pkt []byte)
+	// OutputRTCP, when set, receives an RTCP sender report about the
+	// stream sent to the participant (with a report block about the one
+	// it sends) a second after the join and every 5 s after, on the
+	// room's goroutine. Default nil: no reports.
+	OutputRTCP func(pkt []byte)
 }
 
 func (c *ParticipantConfig) normalise() error {
@@ -106,6 +111,13 @@ type Participant struct {
 	marker bool
 	pkt    [pktSize]byte
 
+	// RTCP: what p sends (p.mu) and what it was sent (the room's goroutine).
+	rx          rxStats
+	sentPackets uint32
+	sentOctets  uint32
+	nextSR      time.Time
+	sr          [srSize]byte
+
 	in1, out1, bytes1, concealed, errors, ignored, digits atomic.Uint64
 }
 
@@ -114,6 +126,7 @@ func newParticipant(cfg ParticipantConfig, bc *Config) (*Participant, error) {
 		return nil, err
 	}
 	p := &Participant{cfg: cfg, joined: time.Now(), marker: true}
+	p.nextSR = p.joined.Add(srFirst)
 	var err error
 	if p.dec, err = newDecoder(cfg.Codec); err != nil {
 		return nil, err
@@ -221,6 +234,7 @@ func (p *Participant) Push(pkt []byte) {
 		p.in1.Add(1)
 		p.mu.Lock()
 		p.jb.put(seq, ssrc, payload)
+		p.rx.note(seq, ssrc)
 		p.mu.Unlock()
 	case pt == p.cfg.EventPT && p.ev != nil:
 		p.mu.Lock()

@@ -85,6 +85,7 @@ func (r *room) tick() {
 			r.sum[i] += int32(v)
 		}
 	}
+	now := time.Now()
 	for _, p := range r.parts {
 		p.mu.Lock()
 		if p.beepReq != beepNone {
@@ -94,6 +95,7 @@ func (r *room) tick() {
 		p.mu.Unlock()
 		p.mixFor(&r.sum)
 		p.send()
+		p.report(now)
 		p.consume()
 	}
 }
@@ -186,6 +188,8 @@ func (p *Participant) send() {
 			putU32(b[4:], p.ts)
 			putU32(b[8:], p.ssrc)
 			p.cfg.Output(b)
+			p.sentPackets++
+			p.sentOctets += uint32(n)
 			p.seq++
 			p.out1.Add(1)
 			p.bytes1.Add(uint64(len(b)))

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package e2e
 
 import (
@@ -14,6 +16,7 @@ import (
 
 	"github.com/openborder/openborder/codecs"
 	"github.com/openborder/openborder/codecs/g722"
+	"github.com/openborder/openborder/codecs/opus"
 	"github.com/openborder/openborder/policy"
 	"github.com/openborder/openborder/test/audiocheck"
 )
@@ -28,6 +31,8 @@ type confMember struct {
 	conn  *net.UDPConn
 	mu    sync.Mutex
 	pcm   []int16
+	srs   int // RTCP sender reports received (rtcp-mux: Opus members)
+	oenc  *opus.Encoder
 	done  chan struct{}
 }
 
@@ -38,18 +43,34 @@ func newConfMember(t *testing.T, ip, codec string, pt uint8, hz float64) *confMe
 		t.Fatal(err)
 	}
 	m := &confMember{codec: codec, pt: pt, hz: hz, rate: 8000, conn: c, done: make(chan struct{})}
-	if codec == "G722" {
+	switch codec {
+	case "G722":
 		m.rate = 16000
+	case "opus":
+		m.rate = 48000
 	}
 	dec := g722.NewDecoder()
+	odec, err := opus.NewDecoder(opus.DecoderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.oenc, err = opus.NewEncoder(opus.EncoderConfig{}); err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		defer close(m.done)
 		buf := make([]byte, 1500)
-		pcm := make([]int16, 3000)
+		pcm := make([]int16, 5760)
 		for {
 			n, err := c.Read(buf)
 			if err != nil {
 				return
+			}
+			if n >= 28 && buf[0]>>6 == 2 && buf[1] == 200 {
+				m.mu.Lock()
+				m.srs++
+				m.mu.Unlock()
+				continue
 			}
 			if n < 12 || buf[1]&0x7f != pt {
 				continue
@@ -62,6 +83,8 @@ func newConfMember(t *testing.T, ip, codec string, pt uint8, hz float64) *confMe
 				k = codecs.AlawDecodeFrame(pcm, buf[12:n])
 			case "G722":
 				k, _ = dec.Decode(pcm, buf[12:n])
+			case "opus":
+				k, _ = odec.Decode(buf[12:n], pcm)
 			}
 			m.mu.Lock()
 			m.pcm = append(m.pcm, pcm[:k]...)
@@ -73,14 +96,22 @@ func newConfMember(t *testing.T, ip, codec string, pt uint8, hz float64) *confMe
 }
 
 func (m *confMember) offer(ip string) []byte {
+	rtpmap, mux := m.codec+"/8000", ""
+	if m.codec == "opus" {
+		rtpmap, mux = "opus/48000/2", "a=rtcp-mux\r\n" // as WebRTC endpoints do
+	}
 	return fmt.Appendf(nil, "v=0\r\no=m 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio 6000 RTP/AVP %d 101\r\n"+
-		"a=rtpmap:%d %s/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", ip, ip, m.pt, m.pt, m.codec)
+		"a=rtpmap:%d %s\r\na=rtpmap:101 telephone-event/8000\r\n%sa=sendrecv\r\n", ip, ip, m.pt, m.pt, rtpmap, mux)
 }
 
 // talk sends d of the member's tone to dst, paced in real time.
 func (m *confMember) talk(dst *net.UDPAddr, d time.Duration) {
-	enc := g722.NewEncoder()
+	enc, oenc := g722.NewEncoder(), m.oenc
 	n := m.rate / 50
+	step := 160 // RTP clock units per 20 ms (G.722's clock is 8 kHz)
+	if m.codec == "opus" {
+		step = 960
+	}
 	pkt := make([]byte, 12+n)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -95,10 +126,12 @@ func (m *confMember) talk(dst *net.UDPAddr, d time.Duration) {
 			k = codecs.AlawEncodeFrame(pkt[12:], pcm)
 		case "G722":
 			k, _ = enc.Encode(pkt[12:], pcm)
+		case "opus":
+			k, _ = oenc.Encode(pcm, pkt[12:])
 		}
 		pkt[0], pkt[1] = 0x80, m.pt
 		binary.BigEndian.PutUint16(pkt[2:], uint16(i))
-		binary.BigEndian.PutUint32(pkt[4:], uint32(i*160))
+		binary.BigEndian.PutUint32(pkt[4:], uint32(i*step))
 		binary.BigEndian.PutUint32(pkt[8:], uint32(m.hz))
 		_, _ = m.conn.WriteToUDP(pkt[:12+k], dst)
 	}
