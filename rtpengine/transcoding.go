@@ -114,7 +114,7 @@ type xpool struct {
 	workers []chan xjob
 	next    atomic.Uint32
 	bufs    sync.Pool
-	live    atomic.Int64 // xstreams installed (two per transcoded stream)
+	live    atomic.Int64  // xstreams installed (two per transcoded stream)
 	started atomic.Uint64 // transcoded streams set up since the engine started
 	queued  atomic.Uint64
 	dropped atomic.Uint64
