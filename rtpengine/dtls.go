@@ -196,8 +196,9 @@ func (e *Engine) startDTLS(s *dtlsSession, client bool) {
 		var conn *dtls.Conn
 		var err error
 		if client {
-			dst := ep.rtpDest()
-			if !dst.IsValid() {
+			dst, ok := s.peerAddr()
+			if !ok {
+				ep.c.dtlsFailures.Add(1)
 				e.log.Warn("dtls: no peer address to connect to", "local", ep.local.String())
 				return
 			}
@@ -246,6 +247,36 @@ func (e *Engine) startDTLS(s *dtlsSession, client bool) {
 		ep.c.dtlsDone.Add(1)
 		<-s.done
 	}()
+}
+
+// peerAddr is where the client sends its ClientHello. Without ICE it is
+// the address of the peer's SDP. With ICE the SDP address may be a
+// placeholder (c=0.0.0.0, port 9: a trickle or ICE-lite-facing offer or
+// answer) and the right one is the address the peer's connectivity checks
+// come from, so the client waits (up to dtlsHandshakeTimeout) until a
+// check has given the endpoint consent and a latched address.
+func (s *dtlsSession) peerAddr() (netip.AddrPort, bool) {
+	ep := s.ep
+	deadline := time.Now().Add(dtlsHandshakeTimeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		dst := ep.rtpDest()
+		if ep.ice.Load() == nil {
+			return dst, usable(dst)
+		}
+		if usable(dst) && ep.hasConsent(monoNow()) {
+			return dst, true
+		}
+		if time.Now().After(deadline) {
+			return netip.AddrPort{}, false
+		}
+		select {
+		case <-s.done:
+			return netip.AddrPort{}, false
+		case <-tick.C:
+		}
+	}
 }
 
 // keyFromDTLS derives the endpoint's SRTP ciphers from a finished handshake.

@@ -10,9 +10,10 @@ import (
 
 // browserOnlyAttrs are attributes of a browser's SDP (JSEP) that mean
 // nothing to a plain SIP endpoint: header extensions, RTCP feedback, SSRC
-// and stream identification, BUNDLE/mid, ICE options.
+// and stream identification, BUNDLE/mid, ICE options, RTP header
+// encryption (cryptex, RFC 9335: SRTP of the browser's leg only).
 var browserOnlyAttrs = map[string]bool{
-	"extmap": true, "extmap-allow-mixed": true, "rtcp-fb": true, "ssrc": true, "ssrc-group": true,
+	"cryptex": true, "extmap": true, "extmap-allow-mixed": true, "rtcp-fb": true, "ssrc": true, "ssrc-group": true,
 	"msid": true, "msid-semantic": true, "rtcp-rsize": true, "ice-options": true, "mid": true,
 }
 
