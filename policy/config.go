@@ -211,7 +211,26 @@ type CaptureConfig struct {
 	RingBytes int64 `yaml:"ring_bytes"`
 	// HEP sends every SIP message to a Homer collector.
 	HEP HEPConfig `yaml:"hep"`
+	// Rules are captures sbcd runs by itself, from start to shutdown:
+	// every call a rule's filter selects is captured whole. Default none.
+	Rules []CaptureRule `yaml:"rules"`
 }
+
+// CaptureRule is a policy-triggered capture. Its file ends after Duration
+// or MaxBytes and the next one starts at once.
+type CaptureRule struct {
+	// Filter selects calls: call:ID, number:N (N* for a prefix),
+	// addr:IP[/BITS], realm:NAME or trunk:NAME. Required.
+	Filter string `yaml:"filter"`
+	// Duration is the length of one file. Default 10m, at most 1h.
+	Duration time.Duration `yaml:"duration"`
+	// MaxBytes is the size of one file. Default 100 MiB, at most 1 GiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// MaxCaptureRules bounds capture.rules (per-call captures from the admin
+// API need room too).
+const MaxCaptureRules = 8
 
 // HEPConfig is HEPv3 export.
 type HEPConfig struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openborder/openborder/cdr"
+	"github.com/openborder/openborder/firmware/capture"
 )
 
 // validator checks a decoded, defaulted Config and records every problem.
@@ -111,10 +112,10 @@ func (v *validator) validate() {
 	v.snmp()
 	v.overload()
 	v.cdr()
-	v.capture()
 	v.normalization()
 	v.realmsCheck()
 	v.trunksCheck()
+	v.capture() // after realms and trunks: rules name them
 	v.rateTablesCheck()
 	v.routesCheck()
 	v.authCheck()
@@ -605,6 +606,36 @@ func (v *validator) capture() {
 		}
 		if c.HEP.AgentID < 0 || c.HEP.AgentID > 1<<32-1 {
 			v.errAt("capture.hep.agent_id", "%d is outside 0-4294967295", c.HEP.AgentID)
+		}
+	}
+	if len(c.Rules) > 0 && c.Dir == "" {
+		v.errAt("capture.rules", "capture rules need capture.dir")
+	}
+	if len(c.Rules) > MaxCaptureRules {
+		v.errAt("capture.rules", "%d rules, at most %d", len(c.Rules), MaxCaptureRules)
+	}
+	seen := map[string]int{}
+	for i, r := range c.Rules {
+		p := fmt.Sprintf("capture.rules[%d]", i)
+		f, err := capture.ParseFilter(r.Filter)
+		if err != nil {
+			v.errAt(p+".filter", "%v", err)
+		} else if j, dup := seen[f.String()]; dup {
+			v.errAt(p+".filter", "%q is already the filter of capture.rules[%d]", r.Filter, j)
+		} else {
+			seen[f.String()] = i
+			if f.Kind == capture.ByRealm && v.realms[f.Value] == nil {
+				v.errAt(p+".filter", "unknown realm %q", f.Value)
+			}
+			if f.Kind == capture.ByTrunk && v.trunks[f.Value] == nil {
+				v.errAt(p+".filter", "unknown trunk %q", f.Value)
+			}
+		}
+		if r.Duration < 0 || r.Duration > time.Hour {
+			v.errAt(p+".duration", "%s is outside 0-1h", r.Duration)
+		}
+		if r.MaxBytes < 0 || r.MaxBytes > 1<<30 {
+			v.errAt(p+".max_bytes", "%d is outside 0-1073741824", r.MaxBytes)
 		}
 	}
 }

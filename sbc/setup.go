@@ -391,6 +391,11 @@ func (c *call) nextAttempt(code int) {
 	for _, k := range b.keys {
 		c.b.calls.bind(k, c, SideB)
 	}
+	if c.method == sip.INVITE {
+		// before the INVITE leaves, so that observers know the B leg's
+		// Call-ID when they see the INVITE and its first response
+		c.b.obs.AttemptStarted(c.record(MediaStats{}))
+	}
 	tx, err := b.start(c, req)
 	if err != nil {
 		c.log.Warn("INVITE failed", "err", err, "dest", t.dest)
@@ -401,7 +406,6 @@ func (c *call) nextAttempt(code int) {
 	if c.method != sip.INVITE {
 		return
 	}
-	c.b.obs.AttemptStarted(c.record(MediaStats{}))
 	timeout := c.pol.Config().SIP.InviteTimeout
 	if c.failover != nil && c.failover.AttemptTimeout > 0 {
 		timeout = c.failover.AttemptTimeout

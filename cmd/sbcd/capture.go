@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openborder/openborder/firmware/capture"
 	"github.com/openborder/openborder/firmware/hep"
@@ -93,7 +94,8 @@ func (s *captureSink) Message(ev sbc.MessageEvent) {
 	}
 	if req, ok := ev.Msg.(*sip.Request); ok && s.tap != nil && ev.Dir == sbc.In && req.Method == sip.INVITE {
 		if to := req.To(); to != nil && !to.Params.Has("tag") {
-			call := capture.Call{Key: key, CallIDs: []string{key}, Numbers: []string{req.Recipient.User, to.Address.User}}
+			call := capture.Call{Key: key, CallIDs: []string{key}, Numbers: []string{req.Recipient.User, to.Address.User},
+				Realms: []string{ev.Realm}}
 			if f := req.From(); f != nil {
 				call.Numbers = append(call.Numbers, f.Address.User)
 			}
@@ -146,20 +148,20 @@ func (s *captureSink) AttemptStarted(rec *sbc.CallRecord) {
 	if s.tap == nil {
 		return
 	}
-	call := capture.Call{CallIDs: []string{rec.ACallID, rec.BCallID},
-		Numbers: []string{rec.CallerIn, rec.CalleeIn, rec.CallerOut, rec.CalleeOut}}
+	// One call known by its id (media records) and both legs' Call-IDs
+	// (SIP records): a filter that selects any part selects all of it.
+	call := capture.Call{Key: rec.ID, Keys: []string{rec.ACallID, rec.BCallID}, CallIDs: []string{rec.ACallID, rec.BCallID},
+		Numbers: []string{rec.CallerIn, rec.CalleeIn, rec.CallerOut, rec.CalleeOut},
+		Realms:  []string{rec.ARealm, rec.BRealm}}
+	if rec.Trunk != "" {
+		call.Trunks = []string{rec.Trunk}
+	}
 	if n := len(rec.Attempts); n > 0 {
 		if gw := parseAddr(rec.Attempts[n-1].Gateway); gw.IsValid() {
 			call.Addrs = append(call.Addrs, gw.Addr())
 		}
 	}
-	captured := false
-	for _, key := range []string{rec.ID, rec.ACallID, rec.BCallID} {
-		call.Key = key
-		if s.tap.CallStarted(call) {
-			captured = true
-		}
-	}
+	captured := s.tap.CallStarted(call)
 	if captured && s.engine != nil {
 		_ = s.engine.Capture(rec.ID, true)
 	}
@@ -212,6 +214,11 @@ func (s *captureSink) startFor(calls []sbc.CallInfo) {
 		call := capture.Call{Key: c.ID, Numbers: []string{c.Caller, c.Callee}}
 		for _, l := range c.Legs {
 			call.CallIDs = append(call.CallIDs, l.CallID)
+			call.Keys = append(call.Keys, l.CallID)
+			call.Realms = append(call.Realms, l.Realm)
+			if l.Trunk != "" {
+				call.Trunks = append(call.Trunks, l.Trunk)
+			}
 			if p := parseAddr(l.Peer); p.IsValid() {
 				call.Addrs = append(call.Addrs, p.Addr())
 			}
@@ -219,5 +226,51 @@ func (s *captureSink) startFor(calls []sbc.CallInfo) {
 		if s.tap.CallStarted(call) && s.engine != nil {
 			_ = s.engine.Capture(c.ID, true)
 		}
+	}
+}
+
+var (
+	descCapPackets = prometheus.NewDesc("openborder_capture_records_total",
+		"Records offered to packet capture, by outcome: accepted (queued), dropped (queue full), invalid, written (to files).", []string{"outcome"}, nil)
+	descCapWriteErrors = prometheus.NewDesc("openborder_capture_write_errors_total", "Failed writes of capture files.", nil, nil)
+	descCapUntracked   = prometheus.NewDesc("openborder_capture_untracked_calls_total", "Calls capture filters could not see (call table full).", nil, nil)
+	descCapRunning     = prometheus.NewDesc("openborder_capture_running", "Per-call captures running.", nil, nil)
+	descCapQueued      = prometheus.NewDesc("openborder_capture_queued", "Records waiting for the capture writer.", nil, nil)
+	descCapRing        = prometheus.NewDesc("openborder_capture_ring_bytes", "Bytes in the ring of recent signalling.", nil, nil)
+	descHEP            = prometheus.NewDesc("openborder_hep_packets_total",
+		"HEP packets, by outcome: sent, dropped (queue full), invalid, failed (network).", []string{"outcome"}, nil)
+)
+
+// captureCollector exports the capture and HEP counters.
+type captureCollector struct{ s *captureSink }
+
+func (c captureCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descCapPackets, descCapWriteErrors, descCapUntracked, descCapRunning, descCapQueued, descCapRing, descHEP} {
+		ch <- d
+	}
+}
+
+func (c captureCollector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	if c.s.cap != nil {
+		st := c.s.cap.Stats()
+		counter(descCapPackets, st.Accepted, "accepted")
+		counter(descCapPackets, st.Dropped, "dropped")
+		counter(descCapPackets, st.Invalid, "invalid")
+		counter(descCapPackets, st.Written, "written")
+		counter(descCapWriteErrors, st.WriteErrors)
+		counter(descCapUntracked, st.Untracked)
+		ch <- prometheus.MustNewConstMetric(descCapRunning, prometheus.GaugeValue, float64(st.Running))
+		ch <- prometheus.MustNewConstMetric(descCapQueued, prometheus.GaugeValue, float64(st.Queued))
+		ch <- prometheus.MustNewConstMetric(descCapRing, prometheus.GaugeValue, float64(st.RingBytes))
+	}
+	if c.s.hep != nil {
+		st := c.s.hep.Stats()
+		counter(descHEP, st.Sent, "sent")
+		counter(descHEP, st.Dropped, "dropped")
+		counter(descHEP, st.Invalid, "invalid")
+		counter(descHEP, st.Failed, "failed")
 	}
 }

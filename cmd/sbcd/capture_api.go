@@ -84,6 +84,12 @@ func addCaptureRoutes(api *admin.Server, s *captureSink, b *sbc.B2BUA) {
 		list, err := s.cap.List()
 		return list, captureErr(err)
 	})
+	api.Handle("GET /api/v1/captures/stats", admin.ReadOnly, false, func(*http.Request) (any, error) {
+		if err := off(); err != nil {
+			return nil, err
+		}
+		return s.cap.Stats(), nil
+	})
 	api.Handle("DELETE /api/v1/captures/{id}", admin.Operator, true, func(r *http.Request) (any, error) {
 		if err := off(); err != nil {
 			return nil, err

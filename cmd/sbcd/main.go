@@ -187,6 +187,16 @@ func serve(path string, pol *policy.Set, log *slog.Logger) error {
 	if err := mreg.Register(webrtcCollector{b: b2bua, turn: tsrv}); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	if caps != nil {
+		if err := mreg.Register(captureCollector{caps}); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	rules := startCaptureRules(caps, pol.Config().Capture.Rules, b2bua.Calls, log.With("component", "capture"))
+	defer rules.Close()
+	if rules != nil {
+		reloadCaptureRules = func(p *policy.Set) { rules.apply(p.Config().Capture.Rules) }
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -273,6 +283,7 @@ func reload(path string, b *sbc.B2BUA, m *metrics.Registry, log *slog.Logger) (s
 	}
 	b.Reload(pol)
 	reloadConferences(pol)
+	reloadCaptureRules(pol)
 	m.ConfigLoaded(pol.Hash(), true)
 	lastReload.set(true, "")
 	log.Info("policy reloaded", "hash", pol.Hash(), "took_ms", time.Since(start).Milliseconds())

@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -709,4 +710,122 @@ func BenchmarkCaptureToFile(b *testing.B) {
 		b.Fatalf("%d dropped, %d of %d written", st.Dropped, info.Packets, i)
 	}
 	b.ReportMetric(float64(info.Packets)/b.Elapsed().Seconds(), "packets/s")
+}
+
+// sbcd's view of the call: each leg's SIP carries that leg's Call-ID, the
+// media the call's id; the Tap learns the A leg at its INVITE and links
+// the keys when the B leg is placed.
+func linkedCall(t0 time.Time) []Record {
+	recs := sipCall(t0, 10)
+	for i := range recs {
+		if recs[i].Kind != SIP {
+			continue
+		}
+		recs[i].CallKey = callIDA
+		if recs[i].Realm == "core" {
+			recs[i].CallKey = callIDB
+		}
+	}
+	return recs
+}
+
+func tellLinked(tap *Tap) bool {
+	tap.CallStarted(Call{Key: callIDA, CallIDs: []string{callIDA}, Numbers: []string{"+4930123"},
+		Addrs: []netip.Addr{phoneSIP.Addr()}, Realms: []string{"access"}})
+	return tap.CallStarted(Call{Key: callKey, Keys: []string{callIDA, callIDB}, CallIDs: []string{callIDA, callIDB},
+		Numbers: []string{"+4930123", "4930123"}, Realms: []string{"access", "core"}, Trunks: []string{"pbx"}})
+}
+
+// A filter that selects a call by any of its parts captures the whole
+// call: both legs' SIP and the media, not only the records that match.
+func TestCaptureWholeCall(t *testing.T) {
+	call := linkedCall(time.Now())
+	for _, filter := range []string{"addr:127.0.0.10", "call:" + callIDA, "call:" + callIDB, "call:" + callKey,
+		"number:+4930*", "realm:core", "realm:access", "trunk:pbx"} {
+		for _, before := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/before=%v", filter, before), func(t *testing.T) {
+				c := newTest(t, Config{RingOff: true})
+				tap := c.Tap()
+				f, err := ParseFilter(filter)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var id string
+				start := func() {
+					if id, err = c.Start(context.Background(), f, Limits{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if before {
+					start()
+				}
+				got := tellLinked(tap)
+				if !before {
+					start()
+					got = tellLinked(tap)
+				}
+				if !got {
+					t.Error("CallStarted = false, want true")
+				}
+				feed(tap, call)
+				feed(tap, otherCall(call)[:5])
+				settle(t, c)
+				info, err := c.Stop(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Packets != int64(len(call)) {
+					t.Errorf("%d packets captured, want the whole call's %d", info.Packets, len(call))
+				}
+				if n := c.Stats().Calls; n != 1 {
+					t.Errorf("Stats().Calls = %d, want 1 (one call known by three keys)", n)
+				}
+			})
+		}
+	}
+}
+
+// Two calls known separately are merged when a description links them,
+// with the captures either had.
+func TestCallsMergedByKeys(t *testing.T) {
+	c := newTest(t, Config{RingOff: true})
+	tap := c.Tap()
+	id, err := c.Start(context.Background(), CallFilter(callIDB), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tap.CallStarted(Call{Key: callIDA}) {
+		t.Error("leg A alone selected by call:" + callIDB)
+	}
+	if !tap.CallStarted(Call{Key: callIDB}) {
+		t.Error("leg B not selected by its Call-ID")
+	}
+	if n := c.Stats().Calls; n != 2 {
+		t.Fatalf("%d calls, want 2 before the link", n)
+	}
+	if !tap.CallStarted(Call{Key: callKey, Keys: []string{callIDA, callIDB}}) {
+		t.Error("linked call not selected")
+	}
+	if n := c.Stats().Calls; n != 1 {
+		t.Errorf("%d calls after the link, want 1", n)
+	}
+	call := linkedCall(time.Now())
+	feed(tap, call)
+	settle(t, c)
+	info, err := c.Stop(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Packets != int64(len(call)) {
+		t.Errorf("%d packets, want %d", info.Packets, len(call))
+	}
+	tap.CallEnded(callKey)
+	if n := c.calls.sweep(time.Now().Add(time.Second)); n != 0 {
+		t.Errorf("%d calls after the sweep, want 0", n)
+	}
+	for _, k := range []string{callKey, callIDA, callIDB} {
+		if c.calls.get(k) != nil {
+			t.Errorf("key %s still known after the sweep", k)
+		}
+	}
 }

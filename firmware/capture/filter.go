@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -21,11 +22,15 @@ const (
 	// and any record whose remote address is in it (also outside calls,
 	// such as REGISTER or OPTIONS).
 	ByAddr
+	// ByRealm matches calls that enter or leave through a realm.
+	ByRealm
+	// ByTrunk matches calls routed to a trunk.
+	ByTrunk
 )
 
-var filterKindNames = [...]string{ByCall: "call", ByNumber: "number", ByAddr: "addr"}
+var filterKindNames = [...]string{ByCall: "call", ByNumber: "number", ByAddr: "addr", ByRealm: "realm", ByTrunk: "trunk"}
 
-// String returns "call", "number" or "addr".
+// String returns "call", "number", "addr", "realm" or "trunk".
 func (k FilterKind) String() string {
 	if int(k) < len(filterKindNames) && filterKindNames[k] != "" {
 		return filterKindNames[k]
@@ -47,17 +52,25 @@ type Filter struct {
 // CallFilter matches the call with this call key or leg Call-ID.
 func CallFilter(id string) Filter { return Filter{Kind: ByCall, Value: id} }
 
-// NumberFilter matches calls from, to or via this number.
+// NumberFilter matches calls from, to or via this number; a trailing "*"
+// matches every number with that prefix.
 func NumberFilter(n string) Filter { return Filter{Kind: ByNumber, Value: n} }
 
 // AddrFilter matches calls and records with an address in p.
 func AddrFilter(p netip.Prefix) Filter { return Filter{Kind: ByAddr, Prefix: p.Masked()} }
 
-// ParseFilter parses "call:ID", "number:NUMBER" or "addr:IP[/BITS]".
+// RealmFilter matches calls through this realm.
+func RealmFilter(name string) Filter { return Filter{Kind: ByRealm, Value: name} }
+
+// TrunkFilter matches calls routed to this trunk.
+func TrunkFilter(name string) Filter { return Filter{Kind: ByTrunk, Value: name} }
+
+// ParseFilter parses "call:ID", "number:NUMBER" (NUMBER* for a prefix),
+// "addr:IP[/BITS]", "realm:NAME" or "trunk:NAME".
 func ParseFilter(s string) (Filter, error) {
 	kind, value, ok := strings.Cut(s, ":")
 	if !ok {
-		return Filter{}, fmt.Errorf("%w: %q: want call:ID, number:NUMBER or addr:IP[/BITS]", ErrFilter, s)
+		return Filter{}, fmt.Errorf("%w: %q: want call:ID, number:NUMBER[*], addr:IP[/BITS], realm:NAME or trunk:NAME", ErrFilter, s)
 	}
 	var f Filter
 	switch kind {
@@ -65,6 +78,10 @@ func ParseFilter(s string) (Filter, error) {
 		f = CallFilter(value)
 	case "number":
 		f = NumberFilter(value)
+	case "realm":
+		f = RealmFilter(value)
+	case "trunk":
+		f = TrunkFilter(value)
 	case "addr":
 		if strings.Contains(value, "/") {
 			p, err := netip.ParsePrefix(value)
@@ -85,14 +102,14 @@ func ParseFilter(s string) (Filter, error) {
 			f = AddrFilter(netip.PrefixFrom(a, a.BitLen()))
 		}
 	default:
-		return Filter{}, fmt.Errorf("%w: %q: unknown kind %q (call, number, addr)", ErrFilter, s, kind)
+		return Filter{}, fmt.Errorf("%w: %q: unknown kind %q (call, number, addr, realm, trunk)", ErrFilter, s, kind)
 	}
 	return f, f.validate()
 }
 
 func (f Filter) validate() error {
 	switch f.Kind {
-	case ByCall, ByNumber:
+	case ByCall, ByNumber, ByRealm, ByTrunk:
 		if f.Value == "" || len(f.Value) > maxFilterValue {
 			return fmt.Errorf("%w: %s filter needs a value of 1 to %d bytes", ErrFilter, f.Kind, maxFilterValue)
 		}
@@ -101,8 +118,16 @@ func (f Filter) validate() error {
 				return fmt.Errorf("%w: %s filter value contains a space or control character", ErrFilter, f.Kind)
 			}
 		}
-		if f.Kind == ByNumber && strings.TrimPrefix(f.Value, "+") == "" {
-			return fmt.Errorf("%w: empty number", ErrFilter)
+		if f.Kind == ByNumber {
+			n := strings.TrimPrefix(f.Value, "+")
+			if n == "" {
+				return fmt.Errorf("%w: empty number", ErrFilter)
+			}
+			if i := strings.IndexByte(n, '*'); i >= 0 && i != len(n)-1 {
+				return fmt.Errorf("%w: number %q: '*' may only end a number (a prefix)", ErrFilter, f.Value)
+			}
+		} else if strings.Contains(f.Value, "*") {
+			return fmt.Errorf("%w: %s filter value contains '*'", ErrFilter, f.Kind)
 		}
 	case ByAddr:
 		if !f.Prefix.IsValid() {
@@ -130,33 +155,40 @@ func (f Filter) String() string {
 type Call struct {
 	// Key is the call key that records of this call carry.
 	Key string
+	// Keys are further call keys of the same call (the Call-ID of each
+	// leg, the media's call id): records carrying any of them belong to
+	// the call, and descriptions given under any of them are merged.
+	Keys []string
 	// CallIDs are the Call-IDs of the call's legs.
 	CallIDs []string
 	// Numbers are the user parts of From, To and the Request-URI.
 	Numbers []string
 	// Addrs are the peers' signalling and media addresses.
 	Addrs []netip.Addr
+	// Realms are the realms the call enters and leaves through.
+	Realms []string
+	// Trunks are the trunks the call is routed to.
+	Trunks []string
 }
 
 // matchesCall reports whether the filter selects the call.
 func (f *Filter) matchesCall(c *Call) bool {
 	switch f.Kind {
 	case ByCall:
-		if c.Key == f.Value {
-			return true
-		}
-		for _, id := range c.CallIDs {
-			if id == f.Value {
-				return true
-			}
-		}
+		return c.Key == f.Value || slices.Contains(c.Keys, f.Value) || slices.Contains(c.CallIDs, f.Value)
 	case ByNumber:
 		want := strings.TrimPrefix(f.Value, "+")
+		prefix, isPrefix := strings.CutSuffix(want, "*")
 		for _, n := range c.Numbers {
-			if strings.TrimPrefix(n, "+") == want {
+			n = strings.TrimPrefix(n, "+")
+			if n == want || isPrefix && strings.HasPrefix(n, prefix) {
 				return true
 			}
 		}
+	case ByRealm:
+		return slices.Contains(c.Realms, f.Value)
+	case ByTrunk:
+		return slices.Contains(c.Trunks, f.Value)
 	case ByAddr:
 		for _, a := range c.Addrs {
 			if f.Prefix.Contains(a.Unmap()) {

@@ -21,6 +21,12 @@ func TestParseFilter(t *testing.T) {
 		{in: "addr:::ffff:192.0.2.0/120", want: Filter{Kind: ByAddr, Prefix: netip.MustParsePrefix("192.0.2.0/24")}, str: "addr:192.0.2.0/24"},
 		{in: "addr:2001:db8::/32", want: Filter{Kind: ByAddr, Prefix: netip.MustParsePrefix("2001:db8::/32")}, str: "addr:2001:db8::/32"},
 		{in: "addr:fe80::1%eth0", want: Filter{Kind: ByAddr, Prefix: netip.MustParsePrefix("fe80::1/128")}, str: "addr:fe80::1"},
+		{in: "number:+4930*", want: Filter{Kind: ByNumber, Value: "+4930*"}, str: "number:+4930*"},
+		{in: "realm:core", want: Filter{Kind: ByRealm, Value: "core"}, str: "realm:core"},
+		{in: "trunk:carrier", want: Filter{Kind: ByTrunk, Value: "carrier"}, str: "trunk:carrier"},
+		{in: "number:49*30", err: ErrFilter},
+		{in: "realm:co*", err: ErrFilter},
+		{in: "trunk:", err: ErrFilter},
 		{in: "call:", err: ErrFilter},
 		{in: "call:has space", err: ErrFilter},
 		{in: "number:+", err: ErrFilter},
@@ -47,8 +53,8 @@ func TestParseFilter(t *testing.T) {
 }
 
 func TestFilterMatchesCall(t *testing.T) {
-	call := Call{Key: "k1", CallIDs: []string{"id-a", "id-b"}, Numbers: []string{"+4930123", "100"},
-		Addrs: []netip.Addr{netip.MustParseAddr("::ffff:198.51.100.7")}}
+	call := Call{Key: "k1", Keys: []string{"k3"}, CallIDs: []string{"id-a", "id-b"}, Numbers: []string{"+4930123", "100"},
+		Addrs: []netip.Addr{netip.MustParseAddr("::ffff:198.51.100.7")}, Realms: []string{"access", "core"}, Trunks: []string{"carrier"}}
 	tests := []struct {
 		filter string
 		want   bool
@@ -56,6 +62,15 @@ func TestFilterMatchesCall(t *testing.T) {
 		{"call:k1", true},
 		{"call:id-b", true},
 		{"call:k2", false},
+		{"call:k3", true},
+		{"number:+4930*", true},
+		{"number:493*", true},
+		{"number:4931*", false},
+		{"number:*", true},
+		{"realm:core", true},
+		{"realm:cor", false},
+		{"trunk:carrier", true},
+		{"trunk:core", false},
 		{"number:4930123", true},
 		{"number:+100", true},
 		{"number:10", false},

@@ -83,7 +83,7 @@ const (
 	partExt = ".pcapng.part"
 )
 
-var idPattern = regexp.MustCompile(`^(call|number|addr|ring)-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$`)
+var idPattern = regexp.MustCompile(`^(call|number|addr|realm|trunk|ring)-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$`)
 
 func newID(kind string, now time.Time) string {
 	var b [4]byte
@@ -513,4 +513,12 @@ func (c *Capturer) retain() {
 		c.infoMu.Unlock()
 		c.log.Info("capture file removed by retention", "capture", old.id, "bytes", old.size)
 	}
+}
+
+// Running reports whether the capture id is running.
+func (c *Capturer) Running(id string) bool {
+	c.infoMu.Lock()
+	defer c.infoMu.Unlock()
+	_, ok := c.running[id]
+	return ok
 }

@@ -3,6 +3,7 @@ package capture
 import (
 	"hash/maphash"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,15 +100,19 @@ func (t *Tap) interest(rec *Record) (wantRing bool, caps *[]*session, addr, ok b
 }
 
 // CallStarted tells the capture about a call and returns whether a
-// running capture records it. Call it once when the call starts, and again
-// with the same key when more is known (the other leg's Call-ID): the
+// running capture records it. Call it when the call starts, and again when
+// more is known (the other leg's Call-ID, the outgoing realm and trunk):
+// calls that share a key (Key or one of Keys) are one call, their
 // descriptions are merged and the filters evaluated again. A call, once
-// selected, stays selected until its capture ends.
+// selected, stays selected until its capture ends, and then every record
+// carrying any of its keys is captured: both legs' SIP and the media.
 func (t *Tap) CallStarted(call Call) bool {
 	c := t.c
 	if call.Key == "" || c.closed.Load() {
 		return false
 	}
+	c.filterMu.Lock()
+	defer c.filterMu.Unlock()
 	e, ok := c.calls.upsert(call, c.cfg.MaxCalls)
 	if !ok {
 		c.untracked.Add(1)
@@ -116,8 +121,6 @@ func (t *Tap) CallStarted(call Call) bool {
 	if c.sessions.Load() == nil {
 		return e.caps.Load() != nil
 	}
-	c.filterMu.Lock()
-	defer c.filterMu.Unlock()
 	e.mu.Lock()
 	desc := e.call
 	e.mu.Unlock()
@@ -143,6 +146,7 @@ func (t *Tap) Stats() Stats { return t.c.Stats() }
 type callEntry struct {
 	mu    sync.Mutex // guards call
 	call  Call
+	keys  []string                   // the table's keys for this entry; guarded by callTable.wmu
 	ended atomic.Int64               // unix nanoseconds; 0 while the call runs
 	caps  atomic.Pointer[[]*session] // captures recording this call; nil if none
 }
@@ -185,11 +189,18 @@ func (e *callEntry) removeCap(s *session) {
 
 const callShards = 64
 
+// maxCallKeys bounds the keys one call is known by.
+const maxCallKeys = 8
+
 // callTable maps call keys to entries, sharded so that concurrent calls
-// rarely share a lock.
+// rarely share a lock. One entry may be reached by several keys (the call
+// key, each leg's Call-ID). Readers take one shard's read lock; writers
+// hold wmu, then one shard lock at a time.
 type callTable struct {
-	seed   maphash.Seed
-	shards [callShards]callShard
+	seed    maphash.Seed
+	wmu     sync.Mutex   // serialises upsert and sweep
+	entries atomic.Int64 // distinct calls
+	shards  [callShards]callShard
 }
 
 type callShard struct {
@@ -210,51 +221,107 @@ func (t *callTable) shard(key string) *callShard {
 	return &t.shards[maphash.String(t.seed, key)%callShards]
 }
 
-// captures returns the captures recording the call, or nil.
-func (t *callTable) captures(key string) *[]*session {
+func (t *callTable) get(key string) *callEntry {
 	sh := t.shard(key)
 	sh.mu.RLock()
 	e := sh.m[key]
 	sh.mu.RUnlock()
+	return e
+}
+
+func (t *callTable) set(key string, e *callEntry) {
+	sh := t.shard(key)
+	sh.mu.Lock()
+	if e == nil {
+		delete(sh.m, key)
+	} else {
+		sh.m[key] = e
+	}
+	sh.mu.Unlock()
+}
+
+// captures returns the captures recording the call, or nil.
+func (t *callTable) captures(key string) *[]*session {
+	e := t.get(key)
 	if e == nil {
 		return nil
 	}
 	return e.caps.Load()
 }
 
-// upsert adds or merges a call; false when the table is full.
+// upsert adds a call or merges it into the call that shares one of its
+// keys (merging two known calls into one when the description links
+// them); false when the table is full. When calls are merged, the caller
+// must hold Capturer.filterMu (their captures are merged too).
 func (t *callTable) upsert(c Call, maxCalls int) (*callEntry, bool) {
-	sh := t.shard(c.Key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e := sh.m[c.Key]; e != nil {
+	keys := mergeStrings([]string{c.Key}, c.Keys)
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	var e *callEntry
+	var others []*callEntry
+	for _, k := range keys {
+		x := t.get(k)
+		switch {
+		case x == nil:
+		case e == nil:
+			e = x
+		case x != e && !slices.Contains(others, x):
+			others = append(others, x)
+		}
+	}
+	if e == nil {
+		if t.entries.Load() >= int64(max(1, maxCalls)) {
+			return nil, false
+		}
+		e = &callEntry{call: Call{Key: c.Key}}
+		t.entries.Add(1)
+	}
+	e.mu.Lock()
+	e.call.merge(&c)
+	e.mu.Unlock()
+	for _, o := range others {
+		o.mu.Lock()
+		oc := o.call
+		o.mu.Unlock()
 		e.mu.Lock()
-		e.call.CallIDs = mergeStrings(e.call.CallIDs, c.CallIDs)
-		e.call.Numbers = mergeStrings(e.call.Numbers, c.Numbers)
-		e.call.Addrs = mergeAddrs(e.call.Addrs, c.Addrs)
+		e.call.merge(&oc)
 		e.mu.Unlock()
-		e.ended.Store(0)
-		return e, true
+		if caps := o.caps.Load(); caps != nil {
+			for _, s := range *caps {
+				e.addCap(s)
+			}
+		}
+		keys = append(keys, o.keys...)
+		t.entries.Add(-1)
 	}
-	if len(sh.m) >= max(1, maxCalls/callShards) {
-		return nil, false
+	for _, k := range keys {
+		if len(e.keys) >= maxCallKeys && !slices.Contains(e.keys, k) {
+			continue
+		}
+		if !slices.Contains(e.keys, k) {
+			e.keys = append(e.keys, k)
+		}
+		t.set(k, e)
 	}
-	e := &callEntry{call: Call{
-		Key:     c.Key,
-		CallIDs: mergeStrings(nil, c.CallIDs),
-		Numbers: mergeStrings(nil, c.Numbers),
-		Addrs:   mergeAddrs(nil, c.Addrs),
-	}}
-	sh.m[c.Key] = e
+	e.ended.Store(0)
 	return e, true
 }
 
+// merge adds what d knows to c.
+func (c *Call) merge(d *Call) {
+	c.Keys = mergeStrings(c.Keys, d.Keys)
+	if d.Key != c.Key {
+		c.Keys = mergeStrings(c.Keys, []string{d.Key})
+	}
+	c.CallIDs = mergeStrings(c.CallIDs, d.CallIDs)
+	c.Numbers = mergeStrings(c.Numbers, d.Numbers)
+	c.Realms = mergeStrings(c.Realms, d.Realms)
+	c.Trunks = mergeStrings(c.Trunks, d.Trunks)
+	c.Addrs = mergeAddrs(c.Addrs, d.Addrs)
+}
+
 func (t *callTable) end(key string, now time.Time) {
-	sh := t.shard(key)
-	sh.mu.RLock()
-	e := sh.m[key]
-	sh.mu.RUnlock()
-	if e != nil {
+	if e := t.get(key); e != nil {
 		e.ended.Store(now.UnixNano())
 	}
 }
@@ -262,23 +329,26 @@ func (t *callTable) end(key string, now time.Time) {
 // sweep forgets calls that ended before cutoff and returns how many calls
 // remain.
 func (t *callTable) sweep(cutoff time.Time) int {
-	n := 0
 	cut := cutoff.UnixNano()
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		for k, e := range sh.m {
-			if ended := e.ended.Load(); ended != 0 && ended < cut {
-				delete(sh.m, k)
-			}
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	gone := map[*callEntry]bool{}
+	t.each(func(e *callEntry) {
+		if ended := e.ended.Load(); ended != 0 && ended < cut {
+			gone[e] = true
 		}
-		n += len(sh.m)
-		sh.mu.Unlock()
+	})
+	for e := range gone {
+		for _, k := range e.keys {
+			t.set(k, nil)
+		}
+		t.entries.Add(-1)
 	}
-	return n
+	return t.len()
 }
 
-// each calls fn for every call, shard by shard under the shard's read lock.
+// each calls fn for every key's call, shard by shard under the shard's
+// read lock (a call known by several keys is seen once per key).
 func (t *callTable) each(fn func(*callEntry)) {
 	for i := range t.shards {
 		sh := &t.shards[i]
@@ -290,16 +360,8 @@ func (t *callTable) each(fn func(*callEntry)) {
 	}
 }
 
-func (t *callTable) len() int {
-	n := 0
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.RLock()
-		n += len(sh.m)
-		sh.mu.RUnlock()
-	}
-	return n
-}
+// len returns the number of distinct calls.
+func (t *callTable) len() int { return int(t.entries.Load()) }
 
 // Bounds on what one call description keeps.
 const maxCallValues = 16
