@@ -158,3 +158,105 @@ func TestDTMFTranscodedCall(t *testing.T) {
 		t.Errorf("%s = %v, want %d", k, m[k], len(dtmfSeq))
 	}
 }
+
+// TestDTMFTranscodedInfo: the same Opus caller (rfc4733) through a
+// PCMU-only trunk that signals digits with SIP INFO. The caller's
+// telephone-events reach the callee as INFO, once each; the callee's INFO
+// digits reach the caller as telephone-events at 48 kHz, generated inside
+// the transcoding pipeline, once each; the CDR lists all 32.
+func TestDTMFTranscodedInfo(t *testing.T) {
+	t.Parallel()
+	const netN = 119
+	topo := Topology{Net: netN}
+	bin := needSbcd(t)
+	dir := t.TempDir()
+	cfg := topo.Config()
+	cfg.Realms[0].Media.Codecs = []string{"opus", "telephone-event"}
+	cfg.Realms[0].Media.DTMF = policy.DTMFRFC4733
+	cfg.Trunks[0].Codecs = []string{"PCMU"}
+	cfg.Trunks[0].DTMF = policy.DTMFInfo
+	cfg.CDR = policy.CDRConfig{Dir: dir, Formats: []string{"jsonl"}}
+	admin := fmt.Sprintf("127.%d.3.1:9090", netN)
+	cfg.Admin.Address = admin
+	cfgPath := filepath.Join(dir, "sbcd.yaml")
+	if err := WriteConfig(cfgPath, cfg); err != nil {
+		t.Fatal(err)
+	}
+	sbcd := StartSbcd(t, bin, cfgPath)
+
+	calleeMedia := newMediaEnd(t, topo.GatewayIP(0), CalleeMediaPort)
+	callee := newSIPCallee(t, topo.GatewayIP(0), GatewayPort, calleeMedia)
+	ip := topo.CallerIP(0)
+	a := newOpusPeer(t, ip, CallerMediaPort)
+	caller, err := NewGoCaller(ip, CallerPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	offer := fmt.Appendf(nil, "v=0\r\no=opus 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 111 110\r\n"+
+		"a=rtpmap:111 opus/48000/2\r\na=rtpmap:110 telephone-event/48000\r\na=fmtp:110 0-16\r\n"+
+		"a=rtcp-mux\r\na=sendrecv\r\n", ip, ip, CallerMediaPort)
+	answer, err := caller.Call(ctx, "1000", topo.AccessSIP(), offer)
+	if err != nil {
+		t.Fatalf("call: %v\n%s", err, sbcd.Dump(30))
+	}
+
+	// Caller -> callee: telephone-events become INFO.
+	a.sendOpusEvents(t, answerAddr(t, answer), dtmfSeq)
+	time.Sleep(300 * time.Millisecond)
+	if got := callee.digits(); got != dtmfSeq {
+		t.Errorf("callee got INFO digits %q, want %q\n%s", got, dtmfSeq, sbcd.Dump(30))
+	}
+
+	// Callee -> caller: INFO digits ride on the callee's audio as events.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				calleeMedia.audio(200*time.Millisecond, nil)
+			}
+		}
+	}()
+	for i := range len(dtmfSeq) {
+		code, err := callee.info(dtmfSeq[i], 100*time.Millisecond)
+		if err != nil || code != 200 {
+			t.Fatalf("INFO %c: %d %v", dtmfSeq[i], code, err)
+		}
+		time.Sleep(170 * time.Millisecond) // a 100 ms event and its end packets take 8 frames
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	<-done
+	a.mu.Lock()
+	events, pts := string(a.events), fmt.Sprint(a.pts)
+	a.mu.Unlock()
+	if events != dtmfSeq {
+		t.Errorf("caller got events %q, want %q (payload types %s)", events, dtmfSeq, pts)
+	}
+	if err := caller.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if recs := readCDRsIfAny(filepath.Join(dir, "cdr.jsonl")); len(recs) > 0 {
+			got = recs[len(recs)-1].DTMF
+			break
+		}
+	}
+	if got != dtmfSeq+dtmfSeq {
+		t.Errorf("CDR dtmf %q, want %q", got, dtmfSeq+dtmfSeq)
+	}
+	m := scrape(t, admin)
+	for _, method := range []string{policy.DTMFRFC4733, policy.DTMFInfo} {
+		if k := fmt.Sprintf(`openborder_dtmf_digits_total{method="%s"}`, method); m[k] != float64(len(dtmfSeq)) {
+			t.Errorf("%s = %v, want %d", k, m[k], len(dtmfSeq))
+		}
+	}
+}

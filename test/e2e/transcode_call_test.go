@@ -19,6 +19,7 @@ import (
 
 	"github.com/openborder/openborder/codecs"
 	"github.com/openborder/openborder/codecs/opus"
+	"github.com/openborder/openborder/codecs/rfc4733"
 	"github.com/openborder/openborder/codecs/wav"
 	"github.com/openborder/openborder/policy"
 	"github.com/openborder/openborder/test/audiocheck"
@@ -31,7 +32,9 @@ type opusPeer struct {
 	mu   sync.Mutex
 	pcm  []int16
 	pts  map[uint8]int
-	done chan struct{}
+	// events are the digits of telephone-events received (PT 110, 48 kHz).
+	events []byte
+	done   chan struct{}
 }
 
 func newOpusPeer(t *testing.T, ip string, port int) *opusPeer {
@@ -45,6 +48,10 @@ func newOpusPeer(t *testing.T, ip string, port int) *opusPeer {
 		t.Fatal(err)
 	}
 	p := &opusPeer{conn: c, pts: map[uint8]int{}, done: make(chan struct{})}
+	rx, err := rfc4733.NewReceiver(rfc4733.ReceiverConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		defer close(p.done)
 		buf := make([]byte, 1500)
@@ -60,9 +67,18 @@ func newOpusPeer(t *testing.T, ip string, port int) *opusPeer {
 			pt := buf[1] & 0x7f
 			p.mu.Lock()
 			p.pts[pt]++
-			if pt == 111 {
+			switch pt {
+			case 111:
 				if k, err := dec.Decode(buf[12:n], pcm); err == nil {
 					p.pcm = append(p.pcm, pcm[:k]...)
+				}
+			case 110:
+				ds, _ := rx.Push(nil, time.Now(), binary.BigEndian.Uint32(buf[4:]), buf[1]&0x80 != 0,
+					binary.BigEndian.Uint16(buf[2:]), buf[12:n])
+				for _, d := range ds {
+					if k, err := rfc4733.Key(d.Code); err == nil {
+						p.events = append(p.events, k)
+					}
 				}
 			}
 			p.mu.Unlock()
