@@ -410,7 +410,7 @@ func TestPlayTranscodedCaller(t *testing.T) {
 		rate               int
 	}{{"g722", "9", "a=rtpmap:9 G722/8000", 9, 16000}, {"opus", "111", "a=rtpmap:111 opus/48000/2", 111, 48000}} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newTestEngine(t, 42900+20*i, netip.Addr{}, nil)
+			e := newTestEngine(t, 44600+40*i, netip.Addr{}, nil)
 			pa := newPeer(t)
 			ctx := context.Background()
 			offer := xcodeSDP(pa.addr.Port(), tc.fmts, tc.rtpmap)
