@@ -50,6 +50,13 @@ func startTURN(pol *policy.Set, log *slog.Logger) (*turn.Server, error) {
 				closeAll()
 				return nil, fmt.Errorf("turn listener: %w", err)
 			}
+			if uc, ok := pc.(*net.UDPConn); ok {
+				// Every client's packets queue on this one socket, in
+				// bursts of one packet per call every 20 ms: the default
+				// buffer (about 200 KB) overflows past a few hundred.
+				_ = uc.SetReadBuffer(turnSocketBuffer)
+				_ = uc.SetWriteBuffer(turnSocketBuffer)
+			}
 			cfg.PacketConns = append(cfg.PacketConns, pc)
 		case "tcp", "tls":
 			ln, err := net.Listen("tcp", l.Address)
@@ -78,6 +85,10 @@ func startTURN(pol *policy.Set, log *slog.Logger) (*turn.Server, error) {
 		"relay_ports", fmt.Sprintf("%d-%d", tc.RelayPortMin, tc.RelayPortMax))
 	return s, nil
 }
+
+// turnSocketBuffer is the receive and send buffer asked for on TURN UDP
+// listeners (the kernel caps it at net.core.rmem_max / wmem_max).
+const turnSocketBuffer = 4 << 20
 
 // ownAddrs are sbcd's signalling, admin, control and TURN sockets.
 func ownAddrs(pol *policy.Set) []netip.AddrPort {

@@ -165,22 +165,30 @@ func measure(addr string, pid, allocs, pps, size int, dur time.Duration) (result
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for i := range allocs {
-		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			return result{}, err
-		}
-		defer conn.Close()
-		c, err := pturn.NewClient(&pturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
-			Username: user, Password: pass, Realm: realm, LoggerFactory: lf})
-		if err != nil {
-			return result{}, err
-		}
-		defer c.Close()
-		if err := c.Listen(); err != nil {
-			return result{}, err
-		}
-		if relays[i], err = c.Allocate(); err != nil {
-			return result{}, fmt.Errorf("allocation %d: %w", i, err)
+		// A client port the kernel hands out again may still have an
+		// allocation of an earlier round whose deletion was lost (437
+		// Allocation Mismatch): take another port, a few times at most.
+		var err error
+		for try := 0; ; try++ {
+			var conn net.PacketConn
+			if conn, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+				return result{}, err
+			}
+			defer conn.Close()
+			c, err := pturn.NewClient(&pturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
+				Username: user, Password: pass, Realm: realm, LoggerFactory: lf})
+			if err != nil {
+				return result{}, err
+			}
+			defer c.Close()
+			if err := c.Listen(); err != nil {
+				return result{}, err
+			}
+			if relays[i], err = c.Allocate(); err == nil {
+				break
+			} else if try == 3 {
+				return result{}, fmt.Errorf("allocation %d: %w", i, err)
+			}
 		}
 		defer relays[i].Close()
 		if peers[i], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
