@@ -104,6 +104,9 @@ const (
 // maxDSPFrame bounds the G.711 payloads the DSP handles (60 ms).
 const maxDSPFrame = 480
 
+// dspInjectQueue is how many digits PlayDigit may queue on a stream.
+const dspInjectQueue = 16
+
 // Tone levels and timing of digits the engine generates.
 const (
 	dtmfLevel      = -7.0 // dBm0, low-group tone
@@ -144,7 +147,9 @@ type dsp struct {
 	outAudio int16 // a G.711 PT the receiver accepts (-1: none)
 	evClock  uint32
 	codec    [128]uint8
-	inject   chan dspDigit
+	// inject queues digits PlayDigit sends into the stream; made by the
+	// first PlayDigit (under the call's lock), as most calls never get one.
+	inject atomic.Pointer[chan dspDigit]
 
 	rx     *rfc4733.Receiver
 	det    *dtmf.Detector
@@ -281,8 +286,14 @@ func (e *Engine) PlayDigit(callID, tag string, key byte, dur time.Duration) erro
 		if d == nil || d.out == DTMFInfo {
 			continue
 		}
+		q := d.inject.Load()
+		if q == nil {
+			ch := make(chan dspDigit, dspInjectQueue)
+			q = &ch
+			d.inject.Store(q)
+		}
 		select {
-		case d.inject <- dspDigit{key: key, dur: dur}:
+		case *q <- dspDigit{key: key, dur: dur}:
 			sent = true
 		default:
 			return fmt.Errorf("%w: too many digits queued", ErrBadRequest)
@@ -319,9 +330,9 @@ func (d *dsp) packet(b []byte, h *rtpHeader, now int64) ([]byte, bool) {
 	if d.in == DTMFInband {
 		d.detect(payload, kind, h)
 	}
-	if !d.em && d.gen == nil && d.out != DTMFInfo {
+	if q := d.inject.Load(); q != nil && !d.em && d.gen == nil && d.out != DTMFInfo {
 		select {
-		case dg := <-d.inject:
+		case dg := <-*q:
 			d.startInject(dg, h)
 		default:
 		}
@@ -558,7 +569,7 @@ func (e *Engine) installDTMF(c *call, a, b *monologue) {
 func (e *Engine) newDSP(c *call, m *monologue, from, to *endpoint) *dsp {
 	d := &dsp{e: e, callID: c.id, tag: m.tag, in: m.dtmf, out: m.other.dtmf, suppress: c.dtmfSuppress,
 		inEv: -1, outEv: -1, outAudio: -1, lastAudio: -1, samples: 160, evClock: 8000,
-		inject: make(chan dspDigit, 16), digits: make([]rfc4733.Digit, 0, 4), events: make([]dtmf.Event, 0, 4)}
+		digits: make([]rfc4733.Digit, 0, 4), events: make([]dtmf.Event, 0, 4)}
 	d.inEv, d.evClock = eventPT(from.peerNames)
 	d.outEv, _ = eventPT(to.peerNames)
 	for pt, name := range from.peerNames {
