@@ -15,9 +15,10 @@
 //	sbcctl policy validate FILE     check a file against the running sbcd
 //	sbcctl policy reload            reload the policy file (operator)
 //	sbcctl summary                  metrics summary
-//	sbcctl capture start FILTER [DURATION]   capture calls by call:ID, number:N or addr:IP[/bits]
+//	sbcctl capture start FILTER [DURATION]   capture calls by call:ID, number:N[*], addr:IP[/bits], realm:NAME or trunk:NAME
 //	sbcctl capture list | stop ID | ring     list, stop, or save the ring of recent SIP
 //	sbcctl capture get ID FILE      download a capture (PCAPNG)
+//	sbcctl capture stats            capture counters (queued, dropped, written)
 //	sbcctl record start ID | stop ID  record a call's media (WAV/PCAP), or stop and write the files
 //	sbcctl conference list | show ROOM   open conference rooms, or one room's participants
 //	sbcctl conference mute ROOM ID | unmute ROOM ID   mute or unmute a participant (operator)
@@ -47,7 +48,7 @@ const usage = `usage: sbcctl [flags] COMMAND
 commands: check-config FILE | health | status | calls | call ID | hangup ID |
           registrations [outbound] | trunks | policy show | policy validate FILE |
           policy reload | summary | capture start FILTER [DURATION] |
-          capture list | capture stop ID | capture ring | capture get ID FILE |
+          capture list | capture stop ID | capture ring | capture get ID FILE | capture stats |
           record start ID | record stop ID |
           conference list | conference show ROOM | conference mute ROOM ID | conference unmute ROOM ID |
           blacklist list | blacklist add IP [DURATION] | blacklist remove IP |
@@ -189,7 +190,7 @@ func dispatch(c *client, o *out, cmd string, args []string) error {
 
 func captureCmd(c *client, o *out, args []string) error {
 	if len(args) == 0 {
-		return usageError("capture needs start, list, stop, ring or get")
+		return usageError("capture needs start, list, stop, ring, get or stats")
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
@@ -212,6 +213,8 @@ func captureCmd(c *client, o *out, args []string) error {
 		return o.show(c.do("DELETE", "/api/v1/captures/"+pathEscape(args[0]), nil), showResult)
 	case "ring":
 		return o.show(c.do("POST", "/api/v1/captures/ring", nil), showResult)
+	case "stats":
+		return o.show(c.get("/api/v1/captures/stats"), showResult)
 	case "get":
 		if len(args) != 2 {
 			return usageError("capture get ID FILE")

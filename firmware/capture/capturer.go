@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -269,7 +270,7 @@ func (c *Capturer) Close() error {
 }
 
 func (c *Capturer) release(it *item) {
-	it.caps, it.rec = nil, Record{}
+	it.caps, it.rec, it.backfill = nil, Record{}, nil
 	if cap(it.buf) > 64<<10 {
 		it.buf = make([]byte, 0, 1024)
 	}
@@ -345,6 +346,11 @@ func (c *Capturer) handle(it *item) {
 	if c.testBeforeItem != nil {
 		c.testBeforeItem()
 	}
+	if it.backfill != nil {
+		c.backfillRing(it.backfill, *it.caps)
+		c.release(it)
+		return
+	}
 	c.queuedBytes.Add(-it.bytes)
 	c.seq++
 	if it.caps != nil {
@@ -368,6 +374,26 @@ func (c *Capturer) handle(it *item) {
 		return
 	}
 	c.release(it)
+}
+
+// backfillRing writes the ring's SIP of the call known by keys to the
+// captures that have just selected it, skipping what they already have.
+func (c *Capturer) backfillRing(keys []string, caps []*session) {
+	for _, it := range c.ring.items[c.ring.head:] {
+		if !slices.Contains(keys, it.rec.CallKey) {
+			continue
+		}
+		c.seq++
+		for _, s := range caps {
+			if it.caps != nil && slices.Contains(*it.caps, s) {
+				continue // written when it was queued
+			}
+			if it.addr && s.filter.Kind == ByAddr && s.filter.Prefix.Contains(it.rec.Remote.Addr().Unmap()) {
+				continue
+			}
+			c.writeTo(s, it)
+		}
+	}
 }
 
 func (c *Capturer) writeTo(s *session, it *item) {

@@ -829,3 +829,60 @@ func TestCallsMergedByKeys(t *testing.T) {
 		}
 	}
 }
+
+// A call selected only once routed (trunk:) gets its earlier SIP from the
+// ring: the file begins with the caller's INVITE, written once.
+func TestCaptureBackfillFromRing(t *testing.T) {
+	call := linkedCall(time.Now())
+	if call[0].Kind != SIP || call[0].CallKey != callIDA {
+		t.Fatalf("first record %+v is not leg A's INVITE", call[0])
+	}
+	for _, ringOn := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ring=%v", ringOn), func(t *testing.T) {
+			c := newTest(t, Config{RingOff: !ringOn})
+			tap := c.Tap()
+			trunk, err := c.Start(context.Background(), TrunkFilter("pbx"), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// an address capture already has the INVITE: no second copy
+			addr, err := c.Start(context.Background(), AddrFilter(netip.PrefixFrom(phoneSIP.Addr(), 32)), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tap.CallStarted(Call{Key: callIDA, Numbers: []string{"+4930123"}})
+			feed(tap, call[:1])
+			if !tellLinked(tap) {
+				t.Fatal("call not selected by trunk:pbx")
+			}
+			feed(tap, call[1:])
+			settle(t, c)
+			want := int64(len(call))
+			if !ringOn {
+				want-- // the INVITE went by before the call was selected
+			}
+			for _, id := range []string{trunk, addr} {
+				info, err := c.Stop(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := want
+				if id == addr {
+					w = int64(len(call))
+				}
+				if info.Packets != w {
+					t.Errorf("%s: %d packets, want %d", info.Filter, info.Packets, w)
+				}
+			}
+			file, _, err := c.Open(trunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			pkts, _ := readPcapng(t, file)
+			if ringOn && (len(pkts) == 0 || pkts[0].pkt.TransportLayer() == nil || !strings.HasPrefix(string(pkts[0].pkt.TransportLayer().LayerPayload()), "INVITE ")) {
+				t.Errorf("trunk capture does not begin with the INVITE")
+			}
+		})
+	}
+}

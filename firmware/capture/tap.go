@@ -23,6 +23,9 @@ type item struct {
 	addr  bool        // an address filter matched the remote address
 	ring  bool        // goes into the ring
 	bytes int64       // accounted against the queue's byte budget
+	// backfill, when set, makes the item an instruction instead of a
+	// record: write the ring's SIP of the call with these keys to caps.
+	backfill []string
 }
 
 // Packet offers a record to the capture. When no capture wants it (not
@@ -124,12 +127,42 @@ func (t *Tap) CallStarted(call Call) bool {
 	e.mu.Lock()
 	desc := e.call
 	e.mu.Unlock()
+	before := e.caps.Load()
 	for _, s := range *c.sessions.Load() {
 		if s.filter.matchesCall(&desc) {
 			e.addCap(s)
 		}
 	}
-	return e.caps.Load() != nil
+	after := e.caps.Load()
+	if after != before && c.ringOn {
+		var added []*session
+		for _, s := range *after {
+			if before == nil || !slices.Contains(*before, s) {
+				added = append(added, s)
+			}
+		}
+		t.backfill(slices.Clone(e.keys), added)
+	}
+	return after != nil
+}
+
+// backfill queues the instruction to write the ring's earlier SIP of a
+// call to captures that have just selected it (a call selected by its
+// trunk once routed, a capture started mid-call), so that their files
+// begin with the call's first INVITE. A full queue drops it (counted).
+func (t *Tap) backfill(keys []string, caps []*session) {
+	c := t.c
+	if len(caps) == 0 || len(keys) == 0 {
+		return
+	}
+	it := c.pool.Get().(*item)
+	it.caps, it.backfill = &caps, keys
+	select {
+	case c.queue <- it:
+	default:
+		c.dropped.Add(1)
+		c.release(it)
+	}
 }
 
 // CallEnded tells the capture that the call is over. Records of the call
