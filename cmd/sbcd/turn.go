@@ -45,19 +45,21 @@ func startTURN(pol *policy.Set, log *slog.Logger) (*turn.Server, error) {
 	for _, l := range tc.Listeners {
 		switch l.Transport {
 		case "udp":
-			pc, err := net.ListenPacket("udp", l.Address)
+			pcs, err := listenTURNUDP(l.Address)
 			if err != nil {
 				closeAll()
-				return nil, fmt.Errorf("turn listener: %w", err)
+				return nil, err
 			}
-			if uc, ok := pc.(*net.UDPConn); ok {
-				// Every client's packets queue on this one socket, in
-				// bursts of one packet per call every 20 ms: the default
-				// buffer (about 200 KB) overflows past a few hundred.
-				_ = uc.SetReadBuffer(turnSocketBuffer)
-				_ = uc.SetWriteBuffer(turnSocketBuffer)
+			for _, pc := range pcs {
+				if uc, ok := pc.(*net.UDPConn); ok {
+					// Clients' packets queue on these sockets in bursts
+					// of one packet per call every 20 ms: the default
+					// buffer (about 200 KB) overflows past a few hundred.
+					_ = uc.SetReadBuffer(turnSocketBuffer)
+					_ = uc.SetWriteBuffer(turnSocketBuffer)
+				}
+				cfg.PacketConns = append(cfg.PacketConns, pc)
 			}
-			cfg.PacketConns = append(cfg.PacketConns, pc)
 		case "tcp", "tls":
 			ln, err := net.Listen("tcp", l.Address)
 			if err != nil {
