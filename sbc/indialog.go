@@ -48,7 +48,7 @@ func (c *call) inDialog(e evRequest) {
 			c.offer(e)
 			return
 		}
-		if c.dtmfInfo(e) {
+		if c.trickleInfo(e) || c.dtmfInfo(e) {
 			return
 		}
 		c.relay(e)

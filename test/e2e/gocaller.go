@@ -194,6 +194,20 @@ func (c *GoCaller) Options(ctx context.Context, target string) (Message, error) 
 	return c.transact(ctx, c.request("OPTIONS", "sip:"+target, token(), 1, "OPTIONS", ""), 1, "OPTIONS")
 }
 
+// Info sends an INFO with the given body type and extra header lines
+// ("Name: value\r\n" each) on the current call and returns its final
+// response.
+func (c *GoCaller) Info(ctx context.Context, ctype, headers, body string) (Message, error) {
+	if c.toTag == "" {
+		return Message{}, errors.New("no call for INFO")
+	}
+	c.cseq++
+	msg := string(c.request("INFO", c.remoteTarget, token(), c.cseq, "INFO", ""))
+	msg = strings.TrimSuffix(msg, "Content-Length: 0\r\n\r\n") +
+		fmt.Sprintf("%sContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s", headers, ctype, len(body), body)
+	return c.transact(ctx, []byte(msg), c.cseq, "INFO")
+}
+
 // Hangup sends BYE for the current call and waits for its 200.
 func (c *GoCaller) Hangup(ctx context.Context) error {
 	if c.toTag == "" {

@@ -27,7 +27,9 @@ import (
 // decodes G.711, the peer decodes Opus. The peer does not take
 // unsignalled streams (SetHandleUndeclaredSSRCWithoutAnswer off), so the
 // SIP -> browser direction depends on sbcd's answer declaring the SSRC
-// its transcoder sends from.
+// its transcoder sends from. Candidates the peer trickles after the call
+// is up (SIP INFO, RFC 8840) are answered by sbcd and never reach the
+// callee, and the audio keeps flowing.
 func TestWebRTCOpusToPCMUTranscoded(t *testing.T) {
 	t.Parallel()
 	const net = 120
@@ -99,6 +101,20 @@ func TestWebRTCOpusToPCMUTranscoded(t *testing.T) {
 		t.Errorf("PCMU-only callee got offers %q", offers)
 	}
 
+	// A candidate trickled after the call is up (RFC 8840 INFO), then
+	// end-of-candidates: sbcd, ICE-lite on this leg, acknowledges them
+	// and keeps them from the plain SIP callee.
+	for _, frag := range []string{
+		"a=ice-ufrag:late\r\na=ice-pwd:latelatelatelatelatelate\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n" +
+			"a=candidate:2 1 udp 1694498815 127.120.9.9 50000 typ srflx raddr 0.0.0.0 rport 0\r\n",
+		"a=ice-ufrag:late\r\na=ice-pwd:latelatelatelatelatelate\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=end-of-candidates\r\n",
+	} {
+		res, err := caller.Info(ctx, "application/trickle-ice-sdpfrag", "Info-Package: trickle-ice\r\n", frag)
+		if err != nil || res.Status() != 200 {
+			t.Fatalf("trickle INFO: %d %v", res.Status(), err)
+		}
+	}
+
 	// Two seconds of the peer's tone, as 20 ms Opus frames.
 	enc, err := opus.NewEncoder(opus.EncoderConfig{})
 	if err != nil {
@@ -122,6 +138,9 @@ func TestWebRTCOpusToPCMUTranscoded(t *testing.T) {
 		t.Errorf("bye: %v", err)
 	}
 
+	if infos := callee.Infos(); len(infos) != 0 {
+		t.Errorf("the plain callee got the browser's trickle INFOs: %q", infos)
+	}
 	callee.mu.Lock()
 	atCallee := append([]int16(nil), callee.samples...)
 	callee.mu.Unlock()
