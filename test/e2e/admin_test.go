@@ -191,6 +191,7 @@ func TestAdminEveryEndpointAuth(t *testing.T) {
 		{"GET", "/api/v1/captures", false},
 		{"POST", "/api/v1/captures", true},
 		{"POST", "/api/v1/captures/ring", true},
+		{"GET", "/api/v1/captures/stats", false},
 		{"DELETE", "/api/v1/captures/no-such-capture", true},
 		{"GET", "/api/v1/captures/no-such-capture/file", true},
 		{"GET", "/api/v1/metrics/summary", false},
