@@ -886,3 +886,35 @@ func TestCaptureBackfillFromRing(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCallStarted: what the capture costs a call's setup: the A leg
+// told at its INVITE, the legs and media linked when the B leg is placed,
+// the end, with one capture of another number running.
+func BenchmarkCallStarted(b *testing.B) {
+	c, err := New(Config{Dir: b.TempDir(), RingOff: true, Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Start(context.Background(), NumberFilter("+4930999"), Limits{}); err != nil {
+		b.Fatal(err)
+	}
+	tap := c.Tap()
+	keys := make([][3]string, 4096)
+	for i := range keys {
+		keys[i] = [3]string{fmt.Sprintf("ob-%d", i), fmt.Sprintf("a-%d@192.0.2.1", i), fmt.Sprintf("b-%d@192.0.2.2", i)}
+	}
+	addr := []netip.Addr{phoneSIP.Addr()}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		k := keys[i%len(keys)]
+		tap.CallStarted(Call{Key: k[1], CallIDs: k[1:2], Numbers: []string{"+4930123"}, Addrs: addr, Realms: []string{"access"}})
+		tap.CallStarted(Call{Key: k[0], Keys: k[1:], CallIDs: k[1:], Numbers: []string{"+4930123"},
+			Realms: []string{"access", "core"}, Trunks: []string{"pbx"}})
+		tap.CallEnded(k[0])
+		if i%len(keys) == len(keys)-1 {
+			c.calls.sweep(time.Now().Add(time.Second))
+		}
+	}
+}
