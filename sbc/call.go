@@ -40,6 +40,12 @@ type (
 		gen  uint64
 	}
 	evFlush struct{ side Side }
+	// evInviteDelivered: sipgo's transaction of an INVITE sbcd sent has
+	// handed up its 2xx, so sipgo is done reading that response.
+	evInviteDelivered struct {
+		side   Side
+		callID string
+	}
 )
 
 type callState int
@@ -121,6 +127,11 @@ type call struct {
 	// setup2xx are the 2xx that answered the call's INVITE on each leg
 	// (sent on A, received on B), kept until the dialog is confirmed.
 	setup2xx [2]*sip.Response
+	// bDelivered: the B leg's INVITE transaction has handed up its 2xx
+	// (evInviteDelivered); until then the INVITE and the 2xx it answered
+	// with are read by sipgo's goroutines and wait in stripLater.
+	bDelivered bool
+	stripLater []strippable
 	// lastAck is the last ACK sbcd sent on each leg, kept as what it takes
 	// to send it again (not as a message).
 	lastAck [2]sentAck
@@ -241,6 +252,8 @@ func (c *call) apply(ev any) {
 		c.onTimer(e)
 	case evFlush:
 		c.flushHeld(e.side, true)
+	case evInviteDelivered:
+		c.onInviteDelivered(e)
 	case evDigit:
 		c.onDigit(e.d)
 	case evPlayDone:
@@ -317,15 +330,19 @@ func (c *call) established() {
 	if a := c.legs[SideA]; a != nil && a.invite != nil {
 		strip(a.invite)
 	}
+	// The B leg's INVITE and its 2xx are sipgo's to read until its
+	// transaction has handed the 2xx up (the ordered hook gives it to the
+	// call first, on another goroutine): they are emptied then.
 	if b := c.legs[SideB]; b != nil && b.out != nil {
-		strip(b.out)
+		c.stripAfterDelivery(b.out)
 	}
-	for s, res := range c.setup2xx {
-		if res != nil {
-			strip(res)
-			c.setup2xx[s] = nil
-		}
+	if res := c.setup2xx[SideA]; res != nil {
+		strip(res)
 	}
+	if res := c.setup2xx[SideB]; res != nil {
+		c.stripAfterDelivery(res)
+	}
+	c.setup2xx = [2]*sip.Response{}
 	for _, l := range c.legs {
 		if l == nil {
 			continue
@@ -343,15 +360,42 @@ func (c *call) established() {
 	c.earlyAnswer = nil
 }
 
-// strip empties a message nothing but a finished transaction refers to:
-// no headers, no body. The start line stays (sipgo may still read the
-// status code of a response).
-func strip(m interface {
+// strippable is a message strip can empty.
+type strippable interface {
 	sip.Message
 	Headers() []sip.Header
 	RemoveHeader(name string) bool
 	PrependHeader(...sip.Header)
-}) {
+}
+
+// stripAfterDelivery empties m now if sipgo has handed up the B leg's 2xx,
+// else when it does (onInviteDelivered).
+func (c *call) stripAfterDelivery(m strippable) {
+	if c.bDelivered {
+		strip(m)
+		return
+	}
+	c.stripLater = append(c.stripLater, m)
+}
+
+// onInviteDelivered records that sipgo is done with the current B leg's
+// INVITE transaction's 2xx and empties what waited for it.
+func (c *call) onInviteDelivered(e evInviteDelivered) {
+	b := c.legs[SideB]
+	if e.side != SideB || b == nil || b.callID != e.callID {
+		return
+	}
+	c.bDelivered = true
+	for _, m := range c.stripLater {
+		strip(m)
+	}
+	c.stripLater = nil
+}
+
+// strip empties a message nothing but a finished transaction refers to:
+// no headers, no body. The start line stays (sipgo may still read the
+// status code of a response).
+func strip(m strippable) {
 	m.SetBody(nil)
 	for hs := m.Headers(); len(hs) > 0; hs = m.Headers() {
 		m.RemoveHeader(hs[0].Name())

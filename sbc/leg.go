@@ -255,6 +255,9 @@ func (l *leg) start(c *call, req *sip.Request) (*sip.ClientTx, error) {
 				// Once it is final the transaction has nothing left to do,
 				// except re-ACKing a retransmitted non-2xx to an INVITE.
 				if res != nil && res.StatusCode >= 200 && (method != sip.INVITE || res.IsSuccess()) {
+					if method == sip.INVITE {
+						c.post(evInviteDelivered{side: side, callID: callID})
+					}
 					return
 				}
 			case <-tx.Done():
