@@ -138,24 +138,9 @@ func (e *Engine) serveConference(c *call, r ServeRequest, room string) ([]byte, 
 			streams[i].port = 0
 		}
 	}
-	a := c.mono[r.FromTag]
-	var prev *pool
-	if a != nil {
-		prev = a.pool
-	}
-	p, err := e.pool(r.Interface, prev)
+	a, err := e.servedMonologue(c, r.FromTag, r.Interface, r.CallID)
 	if err != nil {
 		return nil, err
-	}
-	if a == nil {
-		a = c.newMono(r.FromTag, p)
-		a.tap = e.baseTap(c.id)
-	} else if a.pool != p {
-		e.releaseMonologue(a)
-		a.pool = p
-	}
-	if a.other != nil {
-		return nil, fmt.Errorf("%w: call %q is relayed, not served", ErrBadRequest, r.CallID)
 	}
 	st := &streams[idx]
 	ptime := pipePtime(st.ptime, codec.name)
@@ -177,7 +162,7 @@ func (e *Engine) serveConference(c *call, r ServeRequest, room string) ([]byte, 
 	ports := make([]int, len(streams))
 	mux := make([]bool, len(streams))
 	ports[idx], mux[idx] = int(ep.local.Port()), st.mux
-	if err := rewrite(sd, rewriteOpts{addr: p.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{}}); err != nil {
+	if err := rewrite(sd, rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{}}); err != nil {
 		return nil, err
 	}
 	for i, md := range sd.MediaDescriptions {
@@ -208,7 +193,7 @@ func (e *Engine) serveConference(c *call, r ServeRequest, room string) ([]byte, 
 		}}
 	}
 	c.lastSig.Store(monoNow())
-	return a.origin.stamp(sd, true, p.cfg.Advertised, e.sessionID())
+	return a.origin.stamp(sd, true, a.pool.cfg.Advertised, e.sessionID())
 }
 
 // Conferences describes the open conference rooms.

@@ -142,26 +142,37 @@ func (e *Engine) Serve(ctx context.Context, r ServeRequest) ([]byte, error) {
 	return out, err
 }
 
-func (e *Engine) serve(c *call, r ServeRequest, sd *sdp.SessionDescription, streams []sdpStream,
-	kind string, freq float64, toneIdx int, tonePT, toneName string) ([]byte, error) {
-	a := c.mono[r.FromTag]
+// servedMonologue returns the monologue of tag that a local service
+// answers, created or moved onto the interface's pool; a monologue that is
+// relayed to another participant cannot be served.
+func (e *Engine) servedMonologue(c *call, tag, iface, callID string) (*monologue, error) {
+	a := c.mono[tag]
 	var prev *pool
 	if a != nil {
 		prev = a.pool
 	}
-	p, err := e.pool(r.Interface, prev)
+	p, err := e.pool(iface, prev)
 	if err != nil {
 		return nil, err
 	}
 	if a == nil {
-		a = c.newMono(r.FromTag, p)
+		a = c.newMono(tag, p)
 		a.tap = e.baseTap(c.id)
 	} else if a.pool != p {
 		e.releaseMonologue(a)
 		a.pool = p
 	}
 	if a.other != nil {
-		return nil, fmt.Errorf("%w: call %q is relayed, not served", ErrBadRequest, r.CallID)
+		return nil, fmt.Errorf("%w: call %q is relayed, not served", ErrBadRequest, callID)
+	}
+	return a, nil
+}
+
+func (e *Engine) serve(c *call, r ServeRequest, sd *sdp.SessionDescription, streams []sdpStream,
+	kind string, freq float64, toneIdx int, tonePT, toneName string) ([]byte, error) {
+	a, err := e.servedMonologue(c, r.FromTag, r.Interface, r.CallID)
+	if err != nil {
+		return nil, err
 	}
 	if c.svc != nil {
 		c.svc.stop()
@@ -191,7 +202,7 @@ func (e *Engine) serve(c *call, r ServeRequest, sd *sdp.SessionDescription, stre
 		}
 		ports[i], mux[i] = int(ep.local.Port()), st.mux
 	}
-	if err := rewrite(sd, rewriteOpts{addr: p.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{}}); err != nil {
+	if err := rewrite(sd, rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{}}); err != nil {
 		return nil, err
 	}
 	for i, md := range sd.MediaDescriptions {
@@ -214,7 +225,7 @@ func (e *Engine) serve(c *call, r ServeRequest, sd *sdp.SessionDescription, stre
 		}
 	}
 	c.lastSig.Store(monoNow())
-	return a.origin.stamp(sd, true, p.cfg.Advertised, e.sessionID())
+	return a.origin.stamp(sd, true, a.pool.cfg.Advertised, e.sessionID())
 }
 
 func dropDirection(attrs []sdp.Attribute) []sdp.Attribute {
