@@ -183,7 +183,7 @@ func (e *Engine) earlyAnswer(a *monologue, sd *sdp.SessionDescription, streams [
 			continue
 		}
 		keep := []string{name}
-		if ev, _ := eventPT(streams[i].names); ev >= 0 {
+		if ev := eventPT(streams[i].names); ev >= 0 {
 			keep = append(keep, "telephone-event")
 		}
 		if err := filterCodecs(md, keep); err != nil {
