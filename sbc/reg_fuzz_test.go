@@ -55,7 +55,7 @@ func FuzzParseRegister(f *testing.F) {
 				t.Fatalf("granted %v over the cap %v", time.Until(b.expires), limit)
 			}
 		}
-		_ = ch.left(nil)
+		_ = len(ch.after(nil))
 		_ = ch.refreshOnly(ch.add)
 	})
 }

@@ -203,16 +203,16 @@ func TestRegisterChangeCacheRules(t *testing.T) {
 		t.Error("a REGISTER from another source was answered from the cache")
 	}
 	other, _ := parseRegister(registerReq(t, "60", "<sip:alice@10.0.0.10>"), 60)
-	if other.refreshOnly(cur) || other.left(cur) != 2 {
-		t.Errorf("a second contact: refreshOnly %v left %d", other.refreshOnly(cur), other.left(cur))
+	if other.refreshOnly(cur) || len(other.after(cur)) != 2 {
+		t.Errorf("a second contact: refreshOnly %v left %d", other.refreshOnly(cur), len(other.after(cur)))
 	}
 	gone, _ := parseRegister(registerReq(t, "", "<sip:alice@10.0.0.9>;expires=0"), 60)
-	if gone.refreshOnly(cur) || gone.left(cur) != 0 {
-		t.Errorf("un-REGISTER: refreshOnly %v left %d", gone.refreshOnly(cur), gone.left(cur))
+	if gone.refreshOnly(cur) || len(gone.after(cur)) != 0 {
+		t.Errorf("un-REGISTER: refreshOnly %v left %d", gone.refreshOnly(cur), len(gone.after(cur)))
 	}
 	all, _ := parseRegister(registerReq(t, "0", "*"), 60)
-	if all.left(cur) != 0 {
-		t.Errorf("wildcard leaves %d", all.left(cur))
+	if len(all.after(cur)) != 0 {
+		t.Errorf("wildcard leaves %d", len(all.after(cur)))
 	}
 }
 

@@ -186,27 +186,6 @@ func parseRegister(req *sip.Request, capSec int) (registerChange, int) {
 	return ch, 0
 }
 
-// left counts the bindings a user keeps once ch is applied to cur.
-func (ch registerChange) left(cur []binding) int {
-	n := len(ch.add)
-	if ch.removeAll {
-		return n
-	}
-	for _, b := range cur {
-		gone := false
-		for _, u := range ch.remove {
-			gone = gone || sameContact(b.contact, u)
-		}
-		for _, a := range ch.add {
-			gone = gone || sameContact(b.contact, a.contact)
-		}
-		if !gone {
-			n++
-		}
-	}
-	return n
-}
-
 // after lists the contacts a user keeps once ch is applied to cur.
 func (ch registerChange) after(cur []binding) []binding {
 	out := append([]binding(nil), ch.add...)
