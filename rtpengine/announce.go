@@ -230,7 +230,9 @@ func sendPlayed(ep *endpoint, pkt []byte) {
 }
 
 // play sends src as 20 ms G.711 frames (or, through pipe, in another
-// codec: pipe is then fed PCMU with payload type 0).
+// codec: pipe is then fed PCMU with payload type 0) from a random
+// sequence number, timestamp and SSRC, for length (0: until quit or
+// engine close). It serves announcements, ringback and the tone service.
 func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, pipe *transcode.Pipeline, length time.Duration, quit <-chan struct{}) {
 	if pipe != nil {
 		pt, alaw = 0, false
@@ -242,8 +244,8 @@ func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, pipe *tr
 	var pcm [toneFrame]int16
 	var pkt [12 + toneFrame]byte
 	pkt[0] = 0x80
-	binary.BigEndian.PutUint32(pkt[8:], binary.BigEndian.Uint32(rnd[6:]))
-	frames := -1
+	binary.BigEndian.PutUint32(pkt[8:], binary.BigEndian.Uint32(rnd[6:])) // random SSRC
+	frames := -1                                                          // length 0: until quit
 	if length > 0 {
 		frames = int((length + tonePtime - 1) / tonePtime)
 	}
@@ -265,7 +267,7 @@ func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, pipe *tr
 		}
 		pkt[1] = pt
 		if i == 0 {
-			pkt[1] |= 0x80
+			pkt[1] |= 0x80 // marker: start of a talkspurt
 		}
 		binary.BigEndian.PutUint16(pkt[2:], seq)
 		binary.BigEndian.PutUint32(pkt[4:], ts)

@@ -2,8 +2,6 @@ package rtpengine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -277,54 +275,7 @@ func (e *Engine) startTone(ep *endpoint, pt uint8, alaw bool, freq float64) *ser
 	go func() {
 		defer e.wg.Done()
 		defer close(s.done)
-		e.sendTone(ep, gen, pt, alaw, s.quit)
+		e.play(ep, gen, pt, alaw, nil, 0, s.quit)
 	}()
 	return s
-}
-
-// sendTone sends one G.711 frame every 20 ms until quit or engine close,
-// with a random SSRC, initial sequence number and timestamp.
-func (e *Engine) sendTone(ep *endpoint, gen *codecs.Tone, pt uint8, alaw bool, quit <-chan struct{}) {
-	var rnd [10]byte
-	_, _ = rand.Read(rnd[:])
-	seq := binary.BigEndian.Uint16(rnd[0:])
-	ts := binary.BigEndian.Uint32(rnd[2:])
-	ssrc := binary.BigEndian.Uint32(rnd[6:])
-	var pcm [toneFrame]int16
-	var pkt [12 + toneFrame]byte
-	pkt[0] = 0x80
-	binary.BigEndian.PutUint32(pkt[8:], ssrc)
-	t := time.NewTicker(tonePtime)
-	defer t.Stop()
-	first := true
-	for {
-		select {
-		case <-quit:
-			return
-		case <-e.stop:
-			return
-		case <-t.C:
-		}
-		gen.Read(pcm[:])
-		if alaw {
-			codecs.AlawEncodeFrame(pkt[12:], pcm[:])
-		} else {
-			codecs.UlawEncodeFrame(pkt[12:], pcm[:])
-		}
-		pkt[1] = pt
-		if first {
-			pkt[1] |= 0x80 // marker: start of a talkspurt
-			first = false
-		}
-		binary.BigEndian.PutUint16(pkt[2:], seq)
-		binary.BigEndian.PutUint32(pkt[4:], ts)
-		if dst := ep.rtpDest(); usable(dst) {
-			if _, err := ep.pp.rtp.write(pkt[:], dst); err == nil {
-				ep.c.packetsOut.Add(1)
-				ep.c.bytesOut.Add(uint64(len(pkt)))
-			}
-		}
-		seq++
-		ts += toneFrame
-	}
 }
