@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/openborder/openborder/codecs"
 )
 
 // GeneratorConfig configures a Generator. The zero value gives the
@@ -64,32 +66,8 @@ type Generator struct {
 	keys    string
 	idx     int // current key in keys
 	pos     int // sample within the current key's on+off period
-	oscL    osc
-	oscH    osc
-}
-
-// osc is a sine oscillator kept as a rotating phasor, renormalised once
-// per Read so that rounding cannot make its amplitude drift.
-type osc struct {
-	re, im float64 // current phasor; im is the output
-	cr, ci float64 // rotation per sample
-}
-
-func newOsc(freq float64, rate int) osc {
-	w := 2 * math.Pi * freq / float64(rate)
-	return osc{re: 1, cr: math.Cos(w), ci: math.Sin(w)}
-}
-
-func (o *osc) next() float64 {
-	s := o.im
-	o.re, o.im = o.re*o.cr-o.im*o.ci, o.re*o.ci+o.im*o.cr
-	return s
-}
-
-func (o *osc) renorm() {
-	m := 1 / math.Sqrt(o.re*o.re+o.im*o.im)
-	o.re *= m
-	o.im *= m
+	oscL    codecs.Oscillator
+	oscH    codecs.Oscillator
 }
 
 // NewGenerator returns a Generator, or ErrRate/ErrConfig.
@@ -125,8 +103,8 @@ func (g *Generator) load() {
 		return
 	}
 	lf, hf, _ := Frequencies(g.keys[g.idx]) // validated by Play
-	g.oscL = newOsc(lf*(1+g.cfg.LowShift), g.cfg.Rate)
-	g.oscH = newOsc(hf*(1+g.cfg.HighShift), g.cfg.Rate)
+	g.oscL = codecs.NewOscillator(lf*(1+g.cfg.LowShift), g.cfg.Rate)
+	g.oscH = codecs.NewOscillator(hf*(1+g.cfg.HighShift), g.cfg.Rate)
 }
 
 // Done reports whether every queued key has been played, pause included.
@@ -141,7 +119,7 @@ func (g *Generator) Read(dst []int16) {
 			return
 		}
 		if g.pos < g.on {
-			v := g.ampL*g.oscL.next() + g.ampH*g.oscH.next()
+			v := g.ampL*g.oscL.Next() + g.ampH*g.oscH.Next()
 			dst[i] = int16(math.Round(v))
 		} else {
 			dst[i] = 0
@@ -153,6 +131,6 @@ func (g *Generator) Read(dst []int16) {
 			g.load()
 		}
 	}
-	g.oscL.renorm()
-	g.oscH.renorm()
+	g.oscL.Renorm()
+	g.oscH.Renorm()
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/openborder/openborder/codecs"
 )
 
 // fullScaleDBm0 is the level of a full-scale sine: 0 dBm0 is a sine of
@@ -14,37 +16,12 @@ func amplitude(dBm0 float64) float64 {
 	return 32767 * math.Pow(10, (dBm0-fullScaleDBm0)/20)
 }
 
-// osc is a sine oscillator kept as a rotating phasor, renormalised each
-// frame so that rounding cannot make it drift.
-type osc struct {
-	re, im float64 // current phasor
-	cr, ci float64 // rotation per sample
-}
-
-func newOsc(freq float64, rate int) osc {
-	w := 2 * math.Pi * freq / float64(rate)
-	return osc{re: 1, cr: math.Cos(w), ci: math.Sin(w)}
-}
-
-// next returns sin of the current phase and advances.
-func (o *osc) next() float64 {
-	s := o.im
-	o.re, o.im = o.re*o.cr-o.im*o.ci, o.re*o.ci+o.im*o.cr
-	return s
-}
-
-func (o *osc) renorm() {
-	m := 1 / math.Sqrt(o.re*o.re+o.im*o.im)
-	o.re *= m
-	o.im *= m
-}
-
 // Generator plays one Tone with its cadence. Not safe for concurrent use.
 type Generator struct {
 	tone   Tone
 	rate   int
 	a1, a2 float64
-	o1, o2 osc
+	o1, o2 codecs.Oscillator
 	steps  [MaxCadence]int // cadence steps in samples
 	n      int
 	step   int // current cadence step
@@ -78,8 +55,8 @@ func (g *Generator) Tone() Tone { return g.tone }
 
 // Reset restarts the tone at the beginning of its cadence.
 func (g *Generator) Reset() {
-	g.o1 = newOsc(g.tone.F1, g.rate)
-	g.o2 = newOsc(g.tone.F2, g.rate)
+	g.o1 = codecs.NewOscillator(g.tone.F1, g.rate)
+	g.o2 = codecs.NewOscillator(g.tone.F2, g.rate)
 	g.step = 0
 	if g.n > 0 {
 		g.left = g.steps[0]
@@ -96,8 +73,8 @@ func (g *Generator) Read(dst []int16) {
 				g.left = g.steps[g.step]
 				if g.step%2 == 0 {
 					// Each burst starts at phase 0: no click.
-					g.o1 = newOsc(g.tone.F1, g.rate)
-					g.o2 = newOsc(g.tone.F2, g.rate)
+					g.o1 = codecs.NewOscillator(g.tone.F1, g.rate)
+					g.o2 = codecs.NewOscillator(g.tone.F2, g.rate)
 				}
 			}
 			g.left--
@@ -107,16 +84,16 @@ func (g *Generator) Read(dst []int16) {
 		if on {
 			switch g.tone.Kind {
 			case Single:
-				v = g.a1 * g.o1.next()
+				v = g.a1 * g.o1.Next()
 			case Dual:
-				v = g.a1*g.o1.next() + g.a2*g.o2.next()
+				v = g.a1*g.o1.Next() + g.a2*g.o2.Next()
 			case Modulated:
-				m := g.o2.next()
-				v = g.a1 * (1 + g.tone.Depth*m) * g.o1.next()
+				m := g.o2.Next()
+				v = g.a1 * (1 + g.tone.Depth*m) * g.o1.Next()
 			}
 		}
 		dst[i] = int16(math.Round(v))
 	}
-	g.o1.renorm()
-	g.o2.renorm()
+	g.o1.Renorm()
+	g.o2.Renorm()
 }
