@@ -36,6 +36,10 @@ type PlayRequest struct {
 	// Duration stops the playback after this long. Default: a tone plays
 	// until StopPlay or Delete, PCM for its length.
 	Duration time.Duration
+	// ICE answers as ICE-lite (a WebRTC offerer): the played media then
+	// goes only to the address the peer's connectivity checks nominated
+	// (or its media latched), while it keeps its consent fresh.
+	ICE bool
 }
 
 // pcmSource feeds a playback: a tone generator or pcmClip.
@@ -55,9 +59,16 @@ func (p *pcmClip) Read(dst []int16) {
 
 // Play answers r.SDP with the engine's own early media and plays the
 // tone or PCM into it; it returns the answer and how long the playback
-// lasts (0: until StopPlay). Only plain RTP is served: in PCMU or PCMA
-// when the offer has one, else in G.722 or Opus (through a transcoding
-// pipeline).
+// lasts (0: until StopPlay). It plays in PCMU or PCMA when the offer has
+// one, else in G.722 or Opus (through a transcoding pipeline).
+//
+// A secure offer is answered with the leg's own keys: an SDES-SRTP offer
+// with our a=crypto line, a DTLS-SRTP one with our fingerprint and the
+// handshake on the media port. The played frames are protected with the
+// leg's outgoing SRTP context, the one the relay uses once the far end
+// answers (the answer keeps the keys, see offererSide); they carry an SSRC
+// of their own, which an answer to a WebRTC offerer declares. Frames due
+// before a DTLS handshake has given keys are dropped (counted as dropped).
 // A call plays one thing at a time: a new Play replaces the last one.
 func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
@@ -96,9 +107,14 @@ func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration
 	if idx < 0 {
 		return nil, 0, fmt.Errorf("%w: playback needs PCMU, PCMA, G.722 or Opus in an audio stream", ErrBadSDP)
 	}
-	if proto := strings.Join(sd.MediaDescriptions[idx].MediaName.Protos, "/"); strings.Contains(proto, "SAVP") {
-		return nil, 0, fmt.Errorf("%w: playback serves plain RTP only, not %s", ErrBadSDP, proto)
+	if protos := sd.MediaDescriptions[idx].MediaName.Protos; strings.Contains(strings.Join(protos, "/"), "SAVP") &&
+		!isSecureProto(protos) && !isDTLSProto(protos) {
+		return nil, 0, fmt.Errorf("%w: playback cannot serve %s", ErrBadSDP, strings.Join(protos, "/"))
 	}
+	// The played stream's SSRC, declared to a WebRTC offerer (which may
+	// take no undeclared source).
+	pa := playAnswer{ice: r.ICE, idx: idx, ssrc: randomSSRC()}
+	pa.declare = webrtcMedia(sd.MediaDescriptions[idx])
 	c, err := e.lockCall(r.CallID, true)
 	if err != nil {
 		return nil, 0, err
@@ -114,7 +130,7 @@ func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration
 			}
 		}
 		out, err = e.serve(c, ServeRequest{CallID: r.CallID, FromTag: r.FromTag, SDP: r.SDP, Interface: r.Interface},
-			sd, streams, "", 0, idx, pt, name)
+			sd, streams, "", 0, idx, pt, name, pa)
 		if err != nil {
 			if fresh {
 				e.dropCall(c)
@@ -123,7 +139,7 @@ func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration
 		}
 		a = c.mono[r.FromTag]
 	} else {
-		if out, err = e.earlyAnswer(a, sd, streams, idx, pt, name); err != nil {
+		if out, err = e.earlyAnswer(a, sd, streams, idx, pt, name, pa); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -132,12 +148,13 @@ func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration
 		return nil, 0, fmt.Errorf("%w: stream %d of %q has no ports", ErrBadRequest, idx, r.FromTag)
 	}
 	ptn, _ := strconv.Atoi(pt)
+	po := &playOut{ep: ep}
 	var pipe *transcode.Pipeline
 	if name != transcode.PCMU && name != transcode.PCMA {
 		// Another codec: the G.711 frames go through a transcoding
-		// pipeline into the caller's codec.
+		// pipeline into the caller's codec, which sends from pa.ssrc.
 		pipe, err = transcode.New(transcode.Config{In: transcode.Codec{Name: transcode.PCMU},
-			Out: transcode.Codec{Name: name, PT: uint8(ptn)}, Output: func(pkt []byte) { sendPlayed(ep, pkt) }})
+			Out: transcode.Codec{Name: name, PT: uint8(ptn)}, SSRC: pa.ssrc, Output: po.send})
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: playback in %s: %w", ErrBadSDP, name, err)
 		}
@@ -145,7 +162,7 @@ func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration
 	if c.player != nil {
 		c.player.stop()
 	}
-	c.player = e.startPlayer(ep, src, uint8(ptn), name == "pcma", pipe, length)
+	c.player = e.startPlayer(po, src, uint8(ptn), name == "pcma", pipe, pa.ssrc, length)
 	e.log.Debug("play", "call_id", r.CallID, "tag", r.FromTag, "tone", r.Tone, "length", length)
 	return out, length, nil
 }
@@ -163,18 +180,70 @@ func (e *Engine) StopPlay(callID string) {
 	}
 }
 
+// playAnswer is how Play's answer is made: as ICE-lite (ice), and with
+// the played stream idx's SSRC declared (declare, a WebRTC offerer).
+type playAnswer struct {
+	ice, declare bool
+	idx          int
+	ssrc         uint32
+}
+
+// randomSSRC is a fresh non-zero SSRC.
+func randomSSRC() uint32 {
+	var b [4]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if v := binary.BigEndian.Uint32(b[:]); v != 0 {
+			return v
+		}
+	}
+}
+
+// answerSecure keys the endpoints of a served or early-answered monologue
+// a from the offer sd (SDES keys, DTLS session, ICE-lite credentials when
+// ice) and returns the security our answer carries. Called with the
+// call's lock held.
+func (e *Engine) answerSecure(a *monologue, sd *sdp.SessionDescription, ice bool) (secureOpts, error) {
+	n := len(sd.MediaDescriptions)
+	o := secureOpts{crypto: make([][]cryptoAttr, n), setup: make([]string, n), protos: make([][]string, n)}
+	if ice {
+		a.setICE(iceForce)
+		a.publishICE()
+	}
+	for i, md := range sd.MediaDescriptions {
+		if i >= len(a.eps) || a.eps[i] == nil || md.MediaName.Port.Value == 0 {
+			continue
+		}
+		ep := a.eps[i]
+		ep.recordPeerSecurity(sd, md)
+		var err error
+		if o.crypto[i], o.setup[i], err = e.offererSide(ep); err != nil {
+			return o, fmt.Errorf("%w: m= line %d: %w", ErrBadSDP, i+1, err)
+		}
+		o.protos[i] = ep.peerProtos
+	}
+	return o, nil
+}
+
 // earlyAnswer answers the offer of a relayed call's monologue a from
-// a's own endpoints with one G.711 codec (and the offer's
-// telephone-event). Called with the call's lock held.
-func (e *Engine) earlyAnswer(a *monologue, sd *sdp.SessionDescription, streams []sdpStream, idx int, pt, name string) ([]byte, error) {
+// a's own endpoints, and with its own keys, with one codec (and the
+// offer's telephone-event). Called with the call's lock held.
+func (e *Engine) earlyAnswer(a *monologue, sd *sdp.SessionDescription, streams []sdpStream, idx int, pt, name string, pa playAnswer) ([]byte, error) {
 	ports := make([]int, len(streams))
 	mux := make([]bool, len(streams))
 	for i := range streams {
 		if i < len(a.eps) && a.eps[i] != nil && i == idx {
 			ports[i], mux[i] = int(a.eps[i].local.Port()), streams[i].mux && a.eps[i].mux.Load()
+		} else {
+			sd.MediaDescriptions[i].MediaName.Port.Value = 0
 		}
 	}
-	if err := rewrite(sd, rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{}}); err != nil {
+	sec, err := e.answerSecure(a, sd, pa.ice)
+	if err != nil {
+		return nil, err
+	}
+	if err := rewrite(sd, rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{},
+		ice: a.ice, sec: sec, fingerprint: e.id.fingerprint}); err != nil {
 		return nil, err
 	}
 	for i, md := range sd.MediaDescriptions {
@@ -191,6 +260,7 @@ func (e *Engine) earlyAnswer(a *monologue, sd *sdp.SessionDescription, streams [
 		}
 		md.MediaName.Formats = append([]string{pt}, removeString(md.MediaName.Formats, pt)...)
 		md.Attributes = append(dropDirection(md.Attributes), sdp.NewPropertyAttribute(mirror(streams[i].dir)))
+		declareSSRC(md, pa.ssrc, pa.declare)
 	}
 	sd.Attributes = dropDirection(sd.Attributes)
 	return a.origin.stamp(sd, true, a.pool.cfg.Advertised, e.sessionID())
@@ -206,46 +276,85 @@ func removeString(s []string, x string) []string {
 	return out
 }
 
-// startPlayer starts the goroutine that sends src on ep as 20 ms G.711
-// frames for length (0: until stopped).
-func (e *Engine) startPlayer(ep *endpoint, src pcmSource, pt uint8, alaw bool, pipe *transcode.Pipeline, length time.Duration) *service {
+// startPlayer starts the goroutine that sends src through out as 20 ms
+// G.711 frames for length (0: until stopped).
+func (e *Engine) startPlayer(out *playOut, src pcmSource, pt uint8, alaw bool, pipe *transcode.Pipeline, ssrc uint32, length time.Duration) *service {
 	s := &service{quit: make(chan struct{}), done: make(chan struct{})}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		defer close(s.done)
-		e.play(ep, src, pt, alaw, pipe, length, s.quit)
+		e.play(out, src, pt, alaw, pipe, ssrc, length, s.quit)
 	}()
 	return s
 }
 
-// sendPlayed sends one packet of a playback to ep's peer.
-func sendPlayed(ep *endpoint, pkt []byte) {
-	if dst := ep.rtpDest(); usable(dst) {
-		if _, err := ep.pp.rtp.write(pkt, dst); err == nil {
-			ep.c.packetsOut.Add(1)
-			ep.c.bytesOut.Add(uint64(len(pkt)))
+// playOut sends the packets of one playback to its endpoint's peer. It is
+// used by the playback's goroutine only.
+type playOut struct {
+	ep *endpoint
+	// buf holds a packet protected for a secure leg.
+	buf [readBufSize + 64]byte
+}
+
+// send sends one packet of a playback to the endpoint's peer: to the
+// latched address (with ICE, only the nominated one while consent is
+// fresh), protected with the leg's outgoing SRTP context when it has one.
+// A secure leg without keys yet (DTLS still handshaking) gets nothing: the
+// packet is counted as dropped.
+func (o *playOut) send(pkt []byte) {
+	ep := o.ep
+	dst := ep.rtpDest()
+	if ep.ice.Load() != nil {
+		lat := ep.latRTP.Load()
+		if lat == nil || !ep.hasConsent(monoNow()) {
+			ep.c.dropped.Add(1)
+			return
 		}
+		dst = *lat
+	}
+	if !usable(dst) {
+		return
+	}
+	if tx := ep.tx.Load(); tx != nil {
+		out, ok := tx.encrypt(o.buf[:0], pkt)
+		if !ok {
+			ep.c.srtpErrors.Add(1)
+			ep.c.dropped.Add(1)
+			return
+		}
+		pkt = out
+	} else if ep.secure.Load() {
+		ep.c.dropped.Add(1)
+		return
+	}
+	if _, err := ep.pp.rtp.write(pkt, dst); err == nil {
+		ep.c.packetsOut.Add(1)
+		ep.c.bytesOut.Add(uint64(len(pkt)))
 	}
 }
 
-// play sends src as 20 ms G.711 frames (or, through pipe, in another
-// codec: pipe is then fed PCMU with payload type 0) from a random
-// sequence number, timestamp and SSRC, for length (0: until quit or
-// engine close). It serves announcements, ringback and the tone service.
-func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, pipe *transcode.Pipeline, length time.Duration, quit <-chan struct{}) {
+// play sends src as 20 ms G.711 frames through out (or, through pipe, in
+// another codec: pipe is then fed PCMU with payload type 0) from a random
+// sequence number and timestamp, with SSRC ssrc (0: random), for length
+// (0: until quit or engine close). It serves announcements, ringback and
+// the tone service.
+func (e *Engine) play(out *playOut, src pcmSource, pt uint8, alaw bool, pipe *transcode.Pipeline, ssrc uint32, length time.Duration, quit <-chan struct{}) {
 	if pipe != nil {
 		pt, alaw = 0, false
 	}
-	var rnd [10]byte
+	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	seq := binary.BigEndian.Uint16(rnd[0:])
 	ts := binary.BigEndian.Uint32(rnd[2:])
+	if ssrc == 0 {
+		ssrc = randomSSRC()
+	}
 	var pcm [toneFrame]int16
 	var pkt [12 + toneFrame]byte
 	pkt[0] = 0x80
-	binary.BigEndian.PutUint32(pkt[8:], binary.BigEndian.Uint32(rnd[6:])) // random SSRC
-	frames := -1                                                          // length 0: until quit
+	binary.BigEndian.PutUint32(pkt[8:], ssrc)
+	frames := -1 // length 0: until quit
 	if length > 0 {
 		frames = int((length + tonePtime - 1) / tonePtime)
 	}
@@ -274,7 +383,7 @@ func (e *Engine) play(ep *endpoint, src pcmSource, pt uint8, alaw bool, pipe *tr
 		if pipe != nil {
 			_ = pipe.HandleRTP(pkt[:])
 		} else {
-			sendPlayed(ep, pkt[:])
+			out.send(pkt[:])
 		}
 		seq++
 		ts += toneFrame

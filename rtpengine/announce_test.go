@@ -142,7 +142,7 @@ func TestPlayErrors(t *testing.T) {
 		want error
 	}{
 		{"no codec to play in", PlayRequest{CallID: "e", FromTag: "A", SDP: xcodeSDP(4000, "18", "a=rtpmap:18 G729/8000"), Tone: "busy", Country: "US"}, ErrBadSDP},
-		{"SRTP", PlayRequest{CallID: "e", FromTag: "A", Tone: "busy", Country: "US",
+		{"SRTP without a=crypto", PlayRequest{CallID: "e", FromTag: "A", Tone: "busy", Country: "US",
 			SDP: []byte(strings.Replace(string(g711), "RTP/AVP", "RTP/SAVP", 1))}, ErrBadSDP},
 		{"unknown tone", PlayRequest{CallID: "e", FromTag: "A", SDP: g711, Tone: "howler", Country: "US"}, ErrBadRequest},
 		{"unknown country", PlayRequest{CallID: "e", FromTag: "A", SDP: g711, Tone: "busy", Country: "XX"}, ErrBadRequest},

@@ -100,6 +100,9 @@ type endpoint struct {
 	// peerFP and peerSetup are the a=fingerprint and a=setup of the
 	// peer's latest SDP (control plane only).
 	peerFP, peerSetup string
+	// sdes are the SDES keys of our latest answer to this endpoint's peer
+	// (nil: none; control plane only).
+	sdes *sdesKeys
 }
 
 // setPeer publishes the addresses the peer signalled in SDP. A change of

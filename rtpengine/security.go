@@ -47,11 +47,7 @@ func (e *Engine) offerSecurity(sd *sdp.SessionDescription, a, b *monologue, f *F
 			continue
 		}
 		ea, eb := a.eps[i], b.eps[i]
-		ea.peerProtos = slices.Clone(md.MediaName.Protos)
-		ea.peerCrypto = cryptoLines(md)
-		ea.peerFP = fingerprintValue(sdpAttr(sd, md, "fingerprint"))
-		ea.peerSetup = sdpAttr(sd, md, "setup")
-		ea.secure.Store(isSecureProto(ea.peerProtos) || isDTLSProto(ea.peerProtos))
+		ea.recordPeerSecurity(sd, md)
 
 		target := md.MediaName.Protos
 		if f.TransportProtocol != "" && slices.Contains(target, "RTP") {
@@ -78,6 +74,17 @@ func (e *Engine) offerSecurity(sd *sdp.SessionDescription, a, b *monologue, f *F
 		}
 	}
 	return o
+}
+
+// recordPeerSecurity records the security an offer from ep's peer asks
+// for on its m= line md: protocol, a=crypto lines, fingerprint and setup.
+// offererSide keys the endpoint from them when it is answered.
+func (ep *endpoint) recordPeerSecurity(sd *sdp.SessionDescription, md *sdp.MediaDescription) {
+	ep.peerProtos = slices.Clone(md.MediaName.Protos)
+	ep.peerCrypto = cryptoLines(md)
+	ep.peerFP = fingerprintValue(sdpAttr(sd, md, "fingerprint"))
+	ep.peerSetup = sdpAttr(sd, md, "setup")
+	ep.secure.Store(isSecureProto(ep.peerProtos) || isDTLSProto(ep.peerProtos))
 }
 
 // answerSecurity keys both sides once the answer is in and returns what
@@ -159,8 +166,16 @@ func (e *Engine) answererSide(sd *sdp.SessionDescription, md *sdp.MediaDescripti
 }
 
 // offererSide keys the endpoint facing the offerer and returns the a=crypto
-// line or a=setup value our answer carries.
+// line or a=setup value our answer carries. Answering the same offer again
+// keeps the keys: the DTLS association goes on, and an SDES offer whose
+// chosen a=crypto line is unchanged is answered with the same key of ours
+// and keeps its SRTP contexts. Early media that sbcd plays before the far
+// end answers (announce.go) and the relayed media after it thus share one
+// outgoing context, with its rollover and replay state.
 func (e *Engine) offererSide(ea *endpoint) ([]cryptoAttr, string, error) {
+	if !isSecureProto(ea.peerProtos) {
+		ea.sdes = nil
+	}
 	switch {
 	case isDTLSProto(ea.peerProtos):
 		if ea.peerFP == "" {
@@ -186,6 +201,9 @@ func (e *Engine) offererSide(ea *endpoint) ([]cryptoAttr, string, error) {
 		if !ok {
 			return nil, "", fmt.Errorf("the offer has no supported crypto suite")
 		}
+		if k := ea.sdes; k != nil && k.offered.equal(chosen) && ea.tx.Load() != nil && ea.rx.Load() != nil {
+			return []cryptoAttr{k.ours}, "", nil
+		}
 		ours := newCrypto(chosen.tag, chosen.suite)
 		rx, err := newCipher(chosen, true)
 		if err != nil {
@@ -197,6 +215,7 @@ func (e *Engine) offererSide(ea *endpoint) ([]cryptoAttr, string, error) {
 		}
 		ea.rx.Store(rx)
 		ea.tx.Store(tx)
+		ea.sdes = &sdesKeys{offered: chosen, ours: ours}
 		return []cryptoAttr{ours}, "", nil
 	}
 	ea.rx.Store(nil)

@@ -132,7 +132,7 @@ func (e *Engine) Serve(ctx context.Context, r ServeRequest) ([]byte, error) {
 	}
 	defer c.mu.Unlock()
 	fresh := len(c.order) == 0
-	out, err := e.serve(c, r, sd, streams, kind, freq, toneIdx, tonePT, toneName)
+	out, err := e.serve(c, r, sd, streams, kind, freq, toneIdx, tonePT, toneName, playAnswer{idx: -1})
 	if err != nil && fresh {
 		e.dropCall(c)
 	}
@@ -166,8 +166,12 @@ func (e *Engine) servedMonologue(c *call, tag, iface, callID string) (*monologue
 	return a, nil
 }
 
+// serve answers an offer from the served monologue's own endpoints, with
+// its own keys when the offer is secure (SDES or DTLS-SRTP), and runs the
+// service kind on it (Play passes no kind and starts its player itself;
+// pa says how its answer is made).
 func (e *Engine) serve(c *call, r ServeRequest, sd *sdp.SessionDescription, streams []sdpStream,
-	kind string, freq float64, toneIdx int, tonePT, toneName string) ([]byte, error) {
+	kind string, freq float64, toneIdx int, tonePT, toneName string, pa playAnswer) ([]byte, error) {
 	a, err := e.servedMonologue(c, r.FromTag, r.Interface, r.CallID)
 	if err != nil {
 		return nil, err
@@ -200,7 +204,12 @@ func (e *Engine) serve(c *call, r ServeRequest, sd *sdp.SessionDescription, stre
 		}
 		ports[i], mux[i] = int(ep.local.Port()), st.mux
 	}
-	if err := rewrite(sd, rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{}}); err != nil {
+	sec, err := e.answerSecure(a, sd, pa.ice)
+	if err != nil {
+		return nil, err
+	}
+	if err := rewrite(sd, rewriteOpts{addr: a.pool.cfg.Advertised, ports: ports, mux: mux, flags: &Flags{},
+		ice: a.ice, sec: sec, fingerprint: e.id.fingerprint}); err != nil {
 		return nil, err
 	}
 	for i, md := range sd.MediaDescriptions {
@@ -211,6 +220,9 @@ func (e *Engine) serve(c *call, r ServeRequest, sd *sdp.SessionDescription, stre
 			if err := filterCodecs(md, []string{toneName}); err != nil {
 				return nil, err
 			}
+		}
+		if i == pa.idx {
+			declareSSRC(md, pa.ssrc, pa.declare)
 		}
 	}
 	sd.Attributes = dropDirection(sd.Attributes)
@@ -275,7 +287,7 @@ func (e *Engine) startTone(ep *endpoint, pt uint8, alaw bool, freq float64) *ser
 	go func() {
 		defer e.wg.Done()
 		defer close(s.done)
-		e.play(ep, gen, pt, alaw, nil, 0, s.quit)
+		e.play(&playOut{ep: ep}, gen, pt, alaw, nil, 0, 0, s.quit)
 	}()
 	return s
 }

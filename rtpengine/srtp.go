@@ -1,6 +1,7 @@
 package rtpengine
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -99,6 +100,18 @@ func parseCrypto(v string) (cryptoAttr, error) {
 		return cryptoAttr{}, fmt.Errorf("%w: bad %s key", ErrBadSDP, s.name)
 	}
 	return cryptoAttr{tag: tag, suite: s, key: key}, nil
+}
+
+// equal tells whether two lines carry the same tag, suite and key.
+func (c cryptoAttr) equal(o cryptoAttr) bool {
+	return c.tag == o.tag && c.suite.name == o.suite.name && bytes.Equal(c.key, o.key)
+}
+
+// sdesKeys are the SDES keys of an endpoint facing an offerer: the line of
+// the offer its rx context decrypts with, and ours, answered, that its tx
+// context encrypts with.
+type sdesKeys struct {
+	offered, ours cryptoAttr
 }
 
 // newCrypto makes a line of ours with a fresh random key.

@@ -18,6 +18,10 @@ type Playback struct {
 	// Duration bounds the playback; 0 plays a tone until stopped and a
 	// WAV to its end.
 	Duration time.Duration
+	// WebRTC: the caller is a browser (srtp: webrtc), answered as ICE-lite
+	// with DTLS-SRTP, rtcp-mux and its BUNDLE mids, as its final answer
+	// will be.
+	WebRTC bool
 }
 
 // Player is implemented by a Media that plays tones and announcements to
@@ -45,6 +49,23 @@ func (c *call) country() string {
 	return policy.DefaultToneCountry
 }
 
+// callerWebRTC tells whether the caller's leg carries a browser's media
+// (srtp: webrtc, or a WebSocket leg that leaves the choice to the peer),
+// also before the call has a media profile (a failure before routing).
+func (c *call) callerWebRTC() bool {
+	a := c.legs[SideA]
+	if a == nil {
+		return false
+	}
+	srtp := c.profile.SRTP[SideA]
+	if srtp == "" {
+		if r := c.pol.Realm(a.realm.name); r != nil {
+			srtp = r.Media.SRTP
+		}
+	}
+	return webrtcSRTP(srtp, a.transport) == "webrtc"
+}
+
 // ringback returns the SDP of local ringback for a 180 the callee sent
 // without media, when the caller's realm asks for it (media.ringback:
 // local); nil otherwise.
@@ -63,7 +84,7 @@ func (c *call) ringback(code int) []byte {
 		return st.ringSDP
 	}
 	ctx, cancel := mediaCtx()
-	sdp, _, err := p.Play(ctx, c.id, c.offerA, a.realm.name, Playback{Country: c.country(), Tone: "ringback"})
+	sdp, _, err := p.Play(ctx, c.id, c.offerA, a.realm.name, Playback{Country: c.country(), Tone: "ringback", WebRTC: c.callerWebRTC()})
 	cancel()
 	if err != nil {
 		c.log.Warn("local ringback not played", "err", err)
@@ -106,7 +127,7 @@ func (c *call) announce(rej *Rejection) bool {
 	st.announced = true
 	ctx, cancel := mediaCtx()
 	sdp, length, err := p.Play(ctx, c.id, c.offerA, a.realm.name,
-		Playback{Country: c.country(), Tone: ann.Tone, WAV: ann.WAV, Duration: ann.Duration})
+		Playback{Country: c.country(), Tone: ann.Tone, WAV: ann.WAV, Duration: ann.Duration, WebRTC: c.callerWebRTC()})
 	cancel()
 	if err != nil || length <= 0 {
 		c.log.Warn("announcement not played", "status", rej.Code, "err", err)

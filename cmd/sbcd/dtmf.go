@@ -62,7 +62,23 @@ func (m mediaAdapter) Play(ctx context.Context, call string, offer []byte, realm
 			return nil, 0, err
 		}
 	}
+	var bundle rtpengine.Bundle
+	if p.WebRTC {
+		// A browser is answered as in Answer: ICE-lite, rtcp-mux and the
+		// mids (and BUNDLE group) of its offer, without its own
+		// browser-only attributes.
+		if bundle, err = rtpengine.OfferBundle(offer); err != nil {
+			return nil, 0, classify(err)
+		}
+		if r.SDP, err = rtpengine.PlainSDP(offer); err != nil {
+			return nil, 0, classify(err)
+		}
+		r.ICE = true
+	}
 	out, length, err := e.Play(ctx, r)
+	if err == nil && p.WebRTC {
+		out, err = bundle.Apply(out)
+	}
 	return out, length, classify(err)
 }
 

@@ -21,6 +21,11 @@ type GoCaller struct {
 	port   int
 	target *net.UDPAddr
 
+	// Provisional, when set, is called with each provisional response to
+	// an INVITE (1xx, retransmissions included), on the caller's own
+	// goroutine, before the final response is returned.
+	Provisional func(Message)
+
 	callID, fromTag, toTag, user, remoteTarget string
 	cseq                                       int
 	msgs                                       chan Message
@@ -127,6 +132,9 @@ func (c *GoCaller) transact(ctx context.Context, msg []byte, cseq int, method st
 				continue
 			}
 			if m.Status() < 200 {
+				if c.Provisional != nil && method == "INVITE" {
+					c.Provisional(m)
+				}
 				t = 4 * time.Second // provisional: stop hurrying
 				continue
 			}
