@@ -119,6 +119,7 @@ func (e *Engine) Play(ctx context.Context, r PlayRequest) ([]byte, time.Duration
 	if err != nil {
 		return nil, 0, err
 	}
+	e.kernelYield(c)
 	defer c.mu.Unlock()
 	var out []byte
 	a := c.mono[r.FromTag]
@@ -173,6 +174,7 @@ func (e *Engine) StopPlay(callID string) {
 	if err != nil {
 		return
 	}
+	e.kernelYield(c)
 	defer c.mu.Unlock()
 	if c.player != nil {
 		c.player.stop()

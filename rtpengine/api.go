@@ -49,6 +49,9 @@ type Config struct {
 	// RelayWorkers is the number of epoll relay workers (each one OS
 	// thread). Default half of runtime.GOMAXPROCS(0), at least 1.
 	RelayWorkers int
+	// Kernel selects in-kernel forwarding of plain RTP streams
+	// (kernel.go). Default KernelOff.
+	Kernel KernelMode
 	// OnDigit receives every DTMF digit detected in calls offered with
 	// Flags.DTMF, on one goroutine of the engine (dtmf.go). Default nil.
 	OnDigit func(Digit)

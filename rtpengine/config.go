@@ -48,6 +48,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	default:
 		return cfg, fmt.Errorf("%w: unknown relay %q (want %q or %q)", ErrBadConfig, cfg.Relay, RelayEpoll, RelayGoroutine)
 	}
+	switch cfg.Kernel {
+	case "off":
+		cfg.Kernel = KernelOff
+	case KernelOff, KernelAuto, KernelOn:
+	default:
+		return cfg, fmt.Errorf("%w: unknown kernel forwarding mode %q (want %q, %q or off)", ErrBadConfig, cfg.Kernel, KernelAuto, KernelOn)
+	}
 	if cfg.RelayWorkers < 0 || cfg.RelayWorkers > maxRelayWorkers {
 		return cfg, fmt.Errorf("%w: relay workers %d out of range 0-%d", ErrBadConfig, cfg.RelayWorkers, maxRelayWorkers)
 	}

@@ -261,6 +261,7 @@ func (e *Engine) PlayDigit(callID, tag string, key byte, dur time.Duration) erro
 	if err != nil {
 		return err
 	}
+	e.kernelYield(c)
 	defer c.mu.Unlock()
 	m := c.mono[tag]
 	if m == nil || m.other == nil {

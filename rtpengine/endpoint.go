@@ -75,6 +75,19 @@ type endpoint struct {
 	// dsp processes DTMF in what this endpoint receives (nil: none;
 	// dtmf.go).
 	dsp atomic.Pointer[dsp]
+	// kern is the stream's kernel forwarding while it is offloaded
+	// (kernel.go; guarded by the call's lock). kick wakes the kernel
+	// forwarding manager when the latch moves (nil: kernel forwarding
+	// off). kernLast is monoNow() of the last poll that saw the kernel
+	// forward packets from this endpoint's peer (0: never offloaded);
+	// seqGen is bumped when the stream comes back to user space so the
+	// readers restart their sequence state instead of counting what the
+	// kernel forwarded as lost.
+	kern     *offload
+	kernOn   atomic.Bool // kern is installed in the kernel
+	kick     chan struct{}
+	kernLast atomic.Int64
+	seqGen   atomic.Uint32
 	// peerNames are the payload type names of the peer's latest SDP
 	// (control plane only).
 	peerNames map[string]string

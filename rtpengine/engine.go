@@ -14,15 +14,19 @@ import (
 
 // Engine is the media plane: port pools, calls and their relays.
 type Engine struct {
-	cfg    Config
-	log    *slog.Logger
-	pools  map[string]*pool
-	first  *pool
-	relay  *relay         // the epoll relay's workers; nil with the goroutine relay
-	wg     sync.WaitGroup // readers, services, the timer, timeout callbacks
-	stop   chan struct{}
-	closed atomic.Bool
-	nextID atomic.Uint64
+	cfg   Config
+	log   *slog.Logger
+	pools map[string]*pool
+	first *pool
+	relay *relay // the epoll relay's workers; nil with the goroutine relay
+	// kern is in-kernel forwarding (nil: off or unavailable); kernMode
+	// is "off", "on" or "fallback".
+	kern     *kernel
+	kernMode string
+	wg       sync.WaitGroup // readers, services, the timer, timeout callbacks
+	stop     chan struct{}
+	closed   atomic.Bool
+	nextID   atomic.Uint64
 
 	mu    sync.Mutex
 	calls map[string]*call
@@ -114,9 +118,19 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("dtls certificate: %w", err)
 	}
 	e.id = identity{cert: cert, fingerprint: "sha-256 " + certFingerprint(cert.Certificate[0])}
+	if err := e.startKernel(); err != nil {
+		e.conf.Close()
+		return nil, err
+	}
 	open := udpOpener(cfg.ListenUDP)
 	if cfg.Relay == RelayEpoll {
 		if e.relay, err = newRelay(cfg.RelayWorkers, e.log); err != nil {
+			close(e.stop)
+			e.wg.Wait()
+			if e.kern != nil {
+				e.kern.close()
+			}
+			e.conf.Close()
 			return nil, fmt.Errorf("media relay: %w", err)
 		}
 		open = openRaw
@@ -160,6 +174,9 @@ func (e *Engine) Close() error {
 		e.relay.close()
 	}
 	e.wg.Wait()
+	if e.kern != nil {
+		e.kern.close()
+	}
 	return nil
 }
 
@@ -246,6 +263,9 @@ func (e *Engine) releaseEndpoint(ep *endpoint) {
 	if ep == nil {
 		return
 	}
+	if e.kern != nil {
+		e.kern.drop(ep)
+	}
 	if p := ep.partner.Load(); p != nil && p != ep {
 		p.partner.CompareAndSwap(ep, nil)
 	}
@@ -278,6 +298,7 @@ func (e *Engine) Delete(callID, fromTag string) (CallStats, error) {
 			return CallStats{}, fmt.Errorf("%w: tag %q in call %q", ErrNotFound, fromTag, callID)
 		}
 	}
+	e.kernelYield(c) // the kernel's last counts go into the stats
 	st := c.stats()
 	live := 0
 	for _, x := range c.order {

@@ -24,6 +24,9 @@ var (
 	ErrBadConfig = errors.New("rtpengine: bad config")
 	// ErrBadRequest reports a request missing a required field.
 	ErrBadRequest = errors.New("rtpengine: bad request")
+	// ErrKernel reports that Config.Kernel is KernelOn and the kernel
+	// cannot forward media (no CAP_NET_ADMIN, no conntrack NAT).
+	ErrKernel = errors.New("rtpengine: kernel forwarding unavailable")
 	// ErrClosed reports use of a closed Engine.
 	ErrClosed = errors.New("rtpengine: engine closed")
 )

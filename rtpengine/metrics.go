@@ -17,6 +17,8 @@ type Metrics struct {
 	// received RTP (MOSStreams of them); 0 when there are none.
 	MeanMOS    float64
 	MOSStreams int
+	// Kernel describes in-kernel forwarding.
+	Kernel KernelMetrics
 }
 
 // PoolMetrics describes one port pool: Capacity and InUse count port
@@ -112,6 +114,7 @@ func (e *Engine) Metrics() Metrics {
 	e.reported = m.Traffic
 	e.relMu.Unlock()
 	m.Transcode = e.TranscodeStats()
+	m.Kernel = e.KernelMetrics()
 	for _, ic := range e.cfg.Interfaces {
 		p := e.pools[ic.Name]
 		m.Pools = append(m.Pools, PoolMetrics{Name: ic.Name, Capacity: p.capacity(), InUse: p.inUse()})

@@ -256,6 +256,7 @@ func (e *Engine) begin(ctx context.Context, callID, fromTag string, f *Flags, bo
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	e.kernelYield(c)
 	return sd, streams, c, nil
 }
 
@@ -300,6 +301,7 @@ func (e *Engine) ensureEndpoints(m *monologue, streams []sdpStream, withRTCP boo
 			pool:  m.pool,
 			pp:    pp,
 			local: netip.AddrPortFrom(m.pool.cfg.Advertised, uint16(pp.port)),
+			kick:  e.kernelKick(),
 		}
 		if m.tap != nil {
 			ep.tap.Store(m.tap)

@@ -56,6 +56,7 @@ func (e *Engine) StartRecording(callID string, o RecordOptions) error {
 	if err != nil {
 		return err
 	}
+	e.kernelYield(c)
 	defer c.mu.Unlock()
 	if c.rec != nil {
 		return fmt.Errorf("%w: call %q is already being recorded", ErrRecording, callID)
@@ -71,6 +72,7 @@ func (e *Engine) StopRecording(callID string) (record.Metadata, error) {
 	if err != nil {
 		return record.Metadata{}, err
 	}
+	e.kernelYield(c)
 	cr := c.rec
 	c.rec = nil
 	if cr != nil {

@@ -52,6 +52,8 @@ type reader struct {
 	seq   seqState
 	// cb holds SRTP buffers once this reader meets a secure leg.
 	cb *cryptoBufs
+	// seqGen is the endpoint's seqGen the sequence state belongs to.
+	seqGen uint32
 }
 
 // accept applies the latching rule to a valid packet with the given
@@ -75,7 +77,13 @@ func (r *reader) accept(src netip.AddrPort, ssrc uint32, canLatch bool, now int6
 		}
 		return true
 	}
-	if canLatch && ssrc != l.ssrc && now-l.last >= int64(relatchAfter) {
+	last := l.last
+	if k := r.ep.kernLast.Load(); k != 0 {
+		// The kernel forwarded the latched source's packets: its last
+		// poll that saw some stands for them, plus a poll interval.
+		last = max(last, k+int64(kernelPoll))
+	}
+	if canLatch && ssrc != l.ssrc && now-last >= int64(relatchAfter) {
 		r.learn(src, ssrc, now)
 		return true
 	}
@@ -90,6 +98,12 @@ func (r *reader) learn(src netip.AddrPort, ssrc uint32, now int64) {
 		r.ep.latRTCP.Store(&a)
 	} else {
 		r.ep.latRTP.Store(&a)
+		if k := r.ep.kick; k != nil {
+			select { // the kernel forwarding manager looks again
+			case k <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -113,7 +127,12 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (pkt []byte, ou
 		if p := ep.params.Load(); p != nil {
 			clock = p.clock[h.pt]
 		}
-		r.seq.update(&h, now, clock, c)
+		if g := ep.seqGen.Load(); g != r.seqGen {
+			r.seqGen = g // back from the kernel: a new sequence
+			r.seq.restart(&h)
+		} else {
+			r.seq.update(&h, now, clock, c)
+		}
 	case kindRTCP:
 		if !r.accept(src, rtcpSenderSSRC(b), r.rtcp, now) {
 			c.dropped.Add(1)
@@ -187,6 +206,15 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (pkt []byte, ou
 		out, dst = p.pp.rtp, p.rtpDest()
 	} else {
 		out, dst = p.rtcpDest()
+	}
+	if p.kernOn.Load() && out == p.pp.rtp {
+		// The kernel forwards this stream: a packet that still reaches
+		// user space (in flight at the hand-over, or from a source the
+		// latch is moving to) must not go out of the same port pair, or
+		// conntrack would give it another source port. The manager
+		// hands the stream back or to the new source at once.
+		c.dropped.Add(1)
+		return nil, nil, dst, false
 	}
 	if !usable(dst) || !p.hasConsent(now) {
 		c.dropped.Add(1)

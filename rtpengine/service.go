@@ -97,6 +97,7 @@ func (e *Engine) Serve(ctx context.Context, r ServeRequest) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		e.kernelYield(c)
 		defer c.mu.Unlock()
 		fresh := len(c.order) == 0
 		out, err := e.serveConference(c, r, room)
@@ -130,6 +131,7 @@ func (e *Engine) Serve(ctx context.Context, r ServeRequest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.kernelYield(c)
 	defer c.mu.Unlock()
 	fresh := len(c.order) == 0
 	out, err := e.serve(c, r, sd, streams, kind, freq, toneIdx, tonePT, toneName, playAnswer{idx: -1})

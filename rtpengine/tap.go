@@ -42,6 +42,7 @@ func (e *Engine) Capture(callID string, on bool) error {
 	if err != nil {
 		return err
 	}
+	e.kernelYield(c)
 	defer c.mu.Unlock()
 	tt := e.baseTap(callID)
 	if on {

@@ -1,0 +1,249 @@
+package rtpengine
+
+import (
+	"fmt"
+	"github.com/openborder/openborder/rtpengine/kfwd"
+	"net/netip"
+	"time"
+)
+
+// KernelMode selects in-kernel forwarding of plain RTP (kernel_linux.go).
+type KernelMode string
+
+const (
+	// KernelOff never offloads a stream (the default).
+	KernelOff KernelMode = ""
+	// KernelAuto offloads where the kernel can (CAP_NET_ADMIN, conntrack
+	// with NAT hooks in sbcd's network namespace) and else runs every
+	// stream in user space, saying so once in the log.
+	KernelAuto KernelMode = "auto"
+	// KernelOn offloads like KernelAuto; New fails when the kernel cannot.
+	KernelOn KernelMode = "on"
+)
+
+// kernelPoll is how often offloaded streams' kernel counters are read
+// (statistics, media timeout) and eligibility is checked again.
+const kernelPoll = 500 * time.Millisecond
+
+// kernelEntryTimeout is a new kernel entry's lifetime before its first
+// packet; packets renew it with the kernel's UDP timeouts.
+const kernelEntryTimeout = 60
+
+// KernelMetrics describes in-kernel forwarding. Mode is "off" (not
+// configured), "on" (entries are being made) or "fallback" (configured
+// auto, the kernel could not: every stream in user space).
+type KernelMetrics struct {
+	Mode string
+	// Offloaded is the streams forwarded in the kernel now (one per
+	// stream, both directions).
+	Offloaded int
+	// Packets and Bytes are what the kernel forwarded for sbcd since
+	// start (read from conntrack counters; bytes of RTP/RTCP datagrams,
+	// without IP and UDP headers).
+	Packets, Bytes uint64
+	// Offloads counts streams handed to the kernel, Failures entries
+	// the kernel refused.
+	Offloads, Failures uint64
+}
+
+// kernelFlow describes one stream to forward in the kernel: packets from
+// a's latched peer to a's local port go to b's latched peer from b's
+// local port, and back.
+type kernelFlow struct {
+	aPeer, aLocal, bPeer, bLocal netip.AddrPort
+}
+
+// kernelEligible tells whether the stream between ea and eb (partners,
+// in call c) needs nothing from user space, and if so the flow to
+// install; reason says why not. Called with c.mu held.
+func kernelEligible(c *call, ea, eb *endpoint) (kernelFlow, string) {
+	var f kernelFlow
+	if c.deleted {
+		return f, "deleted"
+	}
+	if ea == nil || eb == nil || ea == eb || ea.partner.Load() != eb || eb.partner.Load() != ea {
+		return f, "not a relayed pair"
+	}
+	if c.svc != nil || c.player != nil {
+		return f, "playback or service"
+	}
+	if c.rec != nil {
+		return f, "recorded"
+	}
+	for _, ep := range [2]*endpoint{ea, eb} {
+		switch {
+		case ep.secure.Load() || ep.rx.Load() != nil || ep.tx.Load() != nil || ep.dtls.Load() != nil:
+			return f, "srtp"
+		case ep.ice.Load() != nil:
+			return f, "ice"
+		case ep.xcode.Load() != nil:
+			return f, "transcoded"
+		case ep.dsp.Load() != nil:
+			return f, "dtmf processing"
+		case ep.conf.Load() != nil:
+			return f, "conference"
+		case ep.rec.Load() != nil:
+			return f, "recorded"
+		case ep.tap.Load() != nil:
+			return f, "captured"
+		case ep.hold.Load():
+			return f, "hold"
+		case ep.mux.Load():
+			return f, "rtcp-mux"
+		case ep.pp == nil || ep.pp.rtp == nil:
+			return f, "no socket"
+		}
+	}
+	la, lb := ea.latRTP.Load(), eb.latRTP.Load()
+	if la == nil || lb == nil {
+		return f, "not latched"
+	}
+	f = kernelFlow{aPeer: *la, aLocal: ea.pp.rtp.local, bPeer: *lb, bLocal: eb.pp.rtp.local}
+	for _, a := range [4]netip.AddrPort{f.aPeer, f.aLocal, f.bPeer, f.bLocal} {
+		if !usable(a) {
+			return kernelFlow{}, "wildcard or unset address"
+		}
+	}
+	if f.aPeer.Addr().Unmap().Is4() != f.aLocal.Addr().Unmap().Is4() ||
+		f.bPeer.Addr().Unmap().Is4() != f.bLocal.Addr().Unmap().Is4() ||
+		f.aLocal.Addr().Unmap().Is4() != f.bLocal.Addr().Unmap().Is4() {
+		return kernelFlow{}, "mixed address families"
+	}
+	return f, ""
+}
+
+// kernelPairs calls fn for every relayed stream of c once (the endpoint
+// of the earlier monologue first). Called with c.mu held.
+func (c *call) kernelPairs(fn func(ea, eb *endpoint)) {
+	for i, m := range c.order {
+		o := m.other
+		if o == nil {
+			continue
+		}
+		if j := monoIndex(c.order, o); j >= 0 && j < i && o.other == m {
+			continue // seen from o's side
+		}
+		for k, ea := range m.eps {
+			if ea == nil || k >= len(o.eps) || o.eps[k] == nil {
+				continue
+			}
+			fn(ea, o.eps[k])
+		}
+	}
+}
+
+func monoIndex(s []*monologue, m *monologue) int {
+	for i, x := range s {
+		if x == m {
+			return i
+		}
+	}
+	return -1
+}
+
+func (f kernelFlow) String() string {
+	return fmt.Sprintf("%s->%s / %s->%s", f.aPeer, f.aLocal, f.bPeer, f.bLocal)
+}
+
+// offload is a stream forwarded in the kernel: a's peer sends the
+// entry's original direction, b's peer its reply direction. The last
+// counters read are kept to add only what is new to the endpoints.
+// Guarded by the call's lock.
+type offload struct {
+	a, b  *endpoint
+	flow  kernelFlow
+	orig  kfwd.Counters
+	reply kfwd.Counters
+	// failed: the kernel refused this flow; it is not tried again until
+	// the flow changes (new latch, new SDP).
+	failed bool
+}
+
+// kfwdFlow is the conntrack entry of f.
+func (f kernelFlow) kfwdFlow() kfwd.Flow {
+	return kfwd.Flow{Orig: kfwd.Tuple{Src: f.aPeer, Dst: f.aLocal}, DNAT: f.bPeer, SNAT: f.bLocal, Timeout: kernelEntryTimeout}
+}
+
+// account adds the kernel's counters beyond what o saw last to both
+// endpoints (bytes without the IP and UDP headers) and returns the new
+// packets and bytes.
+func (o *offload) account(e kfwd.Entry, now int64) (pk, by uint64) {
+	hdr := uint64(28)
+	if !o.flow.aLocal.Addr().Unmap().Is4() {
+		hdr = 48
+	}
+	add := func(last *kfwd.Counters, cur kfwd.Counters, from, to *endpoint) {
+		if cur.Packets < last.Packets || cur.Bytes < last.Bytes {
+			*last = kfwd.Counters{} // a new entry: count it from zero
+		}
+		dp, db := cur.Packets-last.Packets, cur.Bytes-last.Bytes
+		*last = cur
+		if dp == 0 {
+			return
+		}
+		if db >= dp*hdr {
+			db -= dp * hdr
+		}
+		from.c.packetsIn.Add(dp)
+		from.c.bytesIn.Add(db)
+		from.c.lastRecv.Store(now)
+		from.kernLast.Store(now)
+		to.c.packetsOut.Add(dp)
+		to.c.bytesOut.Add(db)
+		pk += dp
+		by += db
+	}
+	add(&o.orig, e.OrigCnt, o.a, o.b)
+	add(&o.reply, e.ReplyCnt, o.b, o.a)
+	return pk, by
+}
+
+// kernelYield takes c's streams back from the kernel before a control
+// operation changes them (no-op without kernel forwarding). Called with
+// c.mu held.
+func (e *Engine) kernelYield(c *call) {
+	if e.kern != nil {
+		e.kern.yield(c)
+	}
+}
+
+// kernelKick is the channel new endpoints wake the manager with.
+func (e *Engine) kernelKick() chan struct{} {
+	if e.kern != nil {
+		return e.kern.kick
+	}
+	return nil
+}
+
+// startKernel sets up in-kernel forwarding per cfg.Kernel.
+func (e *Engine) startKernel() error {
+	e.kernMode = "off"
+	if e.cfg.Kernel == KernelOff {
+		return nil
+	}
+	k, err := newKernel(e)
+	if err != nil {
+		if e.cfg.Kernel == KernelOn {
+			return fmt.Errorf("%w: %w", ErrKernel, err)
+		}
+		e.kernMode = "fallback"
+		e.log.Warn("kernel forwarding unavailable; every stream is relayed in user space", "err", err)
+		return nil
+	}
+	e.kern, e.kernMode = k, "on"
+	e.wg.Add(1)
+	go k.loop()
+	e.log.Info("kernel forwarding on: plain RTP streams are forwarded by conntrack once both peers are latched")
+	return nil
+}
+
+// KernelMetrics returns the state of in-kernel forwarding.
+func (e *Engine) KernelMetrics() KernelMetrics {
+	m := KernelMetrics{Mode: e.kernMode}
+	if k := e.kern; k != nil {
+		m.Offloaded = int(k.offloaded.Load())
+		m.Packets, m.Bytes = k.packets.Load(), k.bytes.Load()
+		m.Offloads, m.Failures = k.offloads.Load(), k.failures.Load()
+	}
+	return m
+}

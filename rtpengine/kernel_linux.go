@@ -1,0 +1,297 @@
+//go:build linux
+
+package rtpengine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/openborder/openborder/rtpengine/kfwd"
+	"golang.org/x/sys/unix"
+)
+
+// kernel is in-kernel forwarding: one ctnetlink socket and the counters
+// of what it did. Its manager goroutine (loop) offloads eligible
+// streams, reads their counters and takes back the ones that stopped
+// being eligible; control operations take a call's streams back first
+// (yield) and wake the manager.
+type kernel struct {
+	e    *Engine
+	conn *kfwd.Conn
+	kick chan struct{}
+
+	offloaded                          atomic.Int64
+	packets, bytes, offloads, failures atomic.Uint64
+}
+
+const acctSysctl = "/proc/sys/net/netfilter/nf_conntrack_acct"
+
+// newKernel checks that the kernel forwards with conntrack NAT in this
+// network namespace (by forwarding a datagram between four loopback
+// sockets) and removes entries a previous sbcd left pointing into the
+// engine's port ranges.
+func newKernel(e *Engine) (*kernel, error) {
+	conn, err := kfwd.Open()
+	if err != nil {
+		return nil, err
+	}
+	k := &kernel{e: e, conn: conn, kick: make(chan struct{}, 1)}
+	if b, err := os.ReadFile(acctSysctl); err != nil || strings.TrimSpace(string(b)) != "1" {
+		if err := os.WriteFile(acctSysctl, []byte("1"), 0o644); err != nil {
+			e.log.Warn("kernel forwarding: conntrack accounting is off and cannot be turned on; offloaded streams count no packets",
+				"sysctl", "net.netfilter.nf_conntrack_acct", "err", err)
+		} else {
+			e.log.Info("kernel forwarding: turned conntrack accounting on", "sysctl", "net.netfilter.nf_conntrack_acct")
+		}
+	}
+	if err := k.selfTest(); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	if n := k.cleanStale(); n > 0 {
+		e.log.Info("kernel forwarding: removed stale entries", "entries", n)
+	}
+	return k, nil
+}
+
+// selfTest forwards one datagram A -> X to B (from Y) through an entry
+// like the ones streams get.
+func (k *kernel) selfTest() error {
+	var socks [4]*net.UDPConn
+	for i := range socks {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return fmt.Errorf("self-test socket: %w", err)
+		}
+		defer c.Close()
+		socks[i] = c
+	}
+	addr := func(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+	a, x, y, b := socks[0], socks[1], socks[2], socks[3]
+	f := kfwd.Flow{Orig: kfwd.Tuple{Src: addr(a), Dst: addr(x)}, DNAT: addr(b), SNAT: addr(y), Timeout: 5}
+	if err := k.conn.Forward(f); err != nil {
+		return fmt.Errorf("conntrack entry: %w", err)
+	}
+	defer func() { _ = k.conn.Delete(f.Orig, false) }()
+	if _, err := a.WriteToUDPAddrPort([]byte("openborder"), addr(x)); err != nil {
+		return fmt.Errorf("self-test send: %w", err)
+	}
+	_ = b.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	buf := make([]byte, 32)
+	n, src, err := b.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != "openborder" || src != addr(y) {
+		return errors.New("a conntrack entry with NAT did not forward a datagram: are NAT hooks registered " +
+			"in this network namespace (e.g. iptables -t nat -A OUTPUT -p udp --dport 1 -j ACCEPT)?")
+	}
+	return nil
+}
+
+// cleanStale deletes NAT entries whose original destination is one of
+// the engine's media ports.
+func (k *kernel) cleanStale() int {
+	n := 0
+	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		entries, err := k.conn.List(fam)
+		if err != nil {
+			continue
+		}
+		for _, en := range entries {
+			if en.Status&kfwd.StatusDstNAT == 0 || !k.e.ownsPort(en.Orig.Dst) {
+				continue
+			}
+			if k.conn.Delete(en.Orig, false) == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// ownsPort reports whether a is inside one of the engine's port pools.
+func (e *Engine) ownsPort(a netip.AddrPort) bool {
+	for _, ic := range e.cfg.Interfaces {
+		if int(a.Port()) < ic.PortMin || int(a.Port()) > ic.PortMax {
+			continue
+		}
+		if ic.Addr.IsUnspecified() || ic.Addr == a.Addr().Unmap() {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *kernel) close() {
+	_ = k.conn.Close()
+}
+
+// wake asks the manager to look again (never blocks).
+func (k *kernel) wake() {
+	select {
+	case k.kick <- struct{}{}:
+	default:
+	}
+}
+
+// loop is the manager goroutine; it ends with the engine.
+func (k *kernel) loop() {
+	defer k.e.wg.Done()
+	t := time.NewTicker(kernelPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-k.e.stop:
+			return
+		case <-t.C:
+			k.round(true)
+		case <-k.kick:
+			k.round(false)
+		}
+	}
+}
+
+// round reads the kernel's counters (poll) and reconciles every call.
+func (k *kernel) round(poll bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			k.e.log.Error("kernel forwarding manager panicked", "panic", v)
+		}
+	}()
+	var entries map[kfwd.Tuple]kfwd.Entry
+	if poll && k.offloaded.Load() > 0 {
+		entries = make(map[kfwd.Tuple]kfwd.Entry, k.offloaded.Load())
+		for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+			list, err := k.conn.List(fam)
+			if err != nil {
+				entries = nil
+				break
+			}
+			for _, en := range list {
+				if en.Status&kfwd.StatusDstNAT != 0 {
+					entries[en.Orig] = en
+				}
+			}
+		}
+	}
+	k.e.mu.Lock()
+	calls := make([]*call, 0, len(k.e.calls))
+	for _, c := range k.e.calls {
+		calls = append(calls, c)
+	}
+	k.e.mu.Unlock()
+	now := monoNow()
+	for _, c := range calls {
+		c.mu.Lock()
+		c.kernelPairs(func(ea, eb *endpoint) { k.reconcile(c, ea, eb, entries, now) })
+		c.mu.Unlock()
+	}
+}
+
+// reconcile brings one stream's kernel state in line. Called with c.mu.
+func (k *kernel) reconcile(c *call, ea, eb *endpoint, entries map[kfwd.Tuple]kfwd.Entry, now int64) {
+	f, reason := kernelEligible(c, ea, eb)
+	o := ea.kern
+	if o != nil && o.failed {
+		if reason == "" && o.flow == f {
+			return // refused for this flow: not tried again
+		}
+		ea.kern, eb.kern, o = nil, nil, nil
+	}
+	if o != nil && entries != nil {
+		if en, ok := entries[o.flow.kfwdFlow().Orig]; ok {
+			pk, by := o.account(en, now)
+			k.packets.Add(pk)
+			k.bytes.Add(by)
+		} else {
+			// Expired in the kernel (no packets for its timeout): the
+			// stream is user space's again.
+			k.forget(o)
+			o = nil
+		}
+	}
+	if o != nil && (reason != "" || o.flow != f || o.a != ea) {
+		k.remove(o)
+		o = nil
+	}
+	if o == nil && reason == "" {
+		k.install(c, ea, eb, f)
+	}
+}
+
+// install hands a stream to the kernel.
+func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
+	if ea.kern != nil || eb.kern != nil {
+		return
+	}
+	if err := k.conn.Forward(f.kfwdFlow()); err != nil {
+		k.failures.Add(1)
+		k.e.log.Warn("kernel forwarding refused; the stream stays in user space", "call_id", c.id, "flow", f.String(), "err", err)
+		// Not again for this flow: a new latch or SDP makes a new one.
+		ea.kern = &offload{a: ea, b: eb, flow: f, failed: true}
+		eb.kern = ea.kern
+		return
+	}
+	o := &offload{a: ea, b: eb, flow: f}
+	ea.kern, eb.kern = o, o
+	ea.kernOn.Store(true)
+	eb.kernOn.Store(true)
+	k.offloaded.Add(1)
+	k.offloads.Add(1)
+	k.e.log.Debug("stream forwarded in the kernel", "call_id", c.id, "flow", f.String())
+}
+
+// remove takes a stream back from the kernel, counting what the kernel
+// forwarded since the last poll. Called with the call's lock.
+func (k *kernel) remove(o *offload) {
+	if o.failed {
+		o.a.kern, o.b.kern = nil, nil
+		return
+	}
+	orig := o.flow.kfwdFlow().Orig
+	if en, err := k.conn.Get(orig); err == nil {
+		pk, by := o.account(en, monoNow())
+		k.packets.Add(pk)
+		k.bytes.Add(by)
+	}
+	if err := k.conn.Delete(orig, false); err != nil && !errors.Is(err, unix.ENOENT) {
+		k.failures.Add(1)
+		k.e.log.Warn("kernel forwarding entry not removed", "flow", o.flow.String(), "err", err)
+	}
+	k.forget(o)
+}
+
+// forget returns the stream to user space without touching the kernel.
+func (k *kernel) forget(o *offload) {
+	o.a.kernOn.Store(false)
+	o.b.kernOn.Store(false)
+	o.a.kern, o.b.kern = nil, nil
+	o.a.seqGen.Add(1)
+	o.b.seqGen.Add(1)
+	k.offloaded.Add(-1)
+}
+
+// yield takes every stream of c back from the kernel before a control
+// operation changes it, and wakes the manager to look again after.
+// Called with c.mu held.
+func (k *kernel) yield(c *call) {
+	c.kernelPairs(func(ea, eb *endpoint) {
+		if o := ea.kern; o != nil {
+			k.remove(o)
+		}
+	})
+	k.wake()
+}
+
+// drop takes ep's stream back from the kernel (ep is being released).
+func (k *kernel) drop(ep *endpoint) {
+	if o := ep.kern; o != nil {
+		k.remove(o)
+	}
+}
+
+const kernelSupported = true

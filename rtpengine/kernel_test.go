@@ -1,0 +1,150 @@
+package rtpengine
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/openborder/openborder/rtpengine/conference"
+	"github.com/openborder/openborder/rtpengine/kfwd"
+)
+
+// latchedCall sets up call id between two fresh peers, latches both by
+// sending one packet each way, and returns the call and its two
+// endpoints (facing a and facing b).
+func latchedCall(t *testing.T, e *Engine, id string, latch bool) (*call, *endpoint, *endpoint, *peer, *peer) {
+	t.Helper()
+	a, b := newPeer(t), newPeer(t)
+	sbcA, sbcB := relayCall(t, e, id, a, b)
+	if latch {
+		a.send(rtpPacket(0, 1, 0, 0xA, 20), sbcA)
+		expectRTP(t, b, 1, sbcB)
+		b.send(rtpPacket(0, 1, 0, 0xB, 20), sbcB)
+		expectRTP(t, a, 1, sbcA)
+	}
+	c, err := e.lookup(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, c.mono["a"].eps[0], c.mono["b"].eps[0], a, b
+}
+
+func TestKernelEligibility(t *testing.T) {
+	e := newTestEngine(t, 43000, netip.Addr{}, nil)
+	tests := []struct {
+		name   string
+		latch  bool
+		mod    func(c *call, ea, eb *endpoint)
+		reason string
+	}{
+		{"plain and latched", true, nil, ""},
+		{"not latched yet", false, nil, "not latched"},
+		{"hold", true, func(c *call, ea, eb *endpoint) { eb.hold.Store(true) }, "hold"},
+		{"rtcp-mux", true, func(c *call, ea, eb *endpoint) { ea.mux.Store(true) }, "rtcp-mux"},
+		{"sdes", true, func(c *call, ea, eb *endpoint) { ea.secure.Store(true) }, "srtp"},
+		{"srtp keys", true, func(c *call, ea, eb *endpoint) { eb.tx.Store(new(cipher)) }, "srtp"},
+		{"dtls", true, func(c *call, ea, eb *endpoint) { eb.dtls.Store(new(dtlsSession)) }, "srtp"},
+		{"ice", true, func(c *call, ea, eb *endpoint) { ea.ice.Store(new(iceCreds)) }, "ice"},
+		{"transcoded", true, func(c *call, ea, eb *endpoint) { eb.xcode.Store(new(xstream)) }, "transcoded"},
+		{"dtmf", true, func(c *call, ea, eb *endpoint) { ea.dsp.Store(new(dsp)) }, "dtmf processing"},
+		{"conference", true, func(c *call, ea, eb *endpoint) { ea.conf.Store(new(conference.Participant)) }, "conference"},
+		{"captured", true, func(c *call, ea, eb *endpoint) { eb.tap.Store(new(tapTarget)) }, "captured"},
+		{"recorded call", true, func(c *call, ea, eb *endpoint) { c.rec = new(callRec) }, "recorded"},
+		{"recorded stream", true, func(c *call, ea, eb *endpoint) { ea.rec.Store(new(recordTap)) }, "recorded"},
+		{"tone playing", true, func(c *call, ea, eb *endpoint) { c.player = new(service) }, "playback or service"},
+		{"partner gone", true, func(c *call, ea, eb *endpoint) { eb.partner.Store(nil) }, "not a relayed pair"},
+		{"deleted", true, func(c *call, ea, eb *endpoint) { c.deleted = true }, "deleted"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := "elig" + string(rune('a'+i))
+			c, ea, eb, a, b := latchedCall(t, e, id, tt.latch)
+			c.mu.Lock()
+			if tt.mod != nil {
+				tt.mod(c, ea, eb)
+			}
+			f, reason := kernelEligible(c, ea, eb)
+			c.rec, c.player, c.deleted = nil, nil, false // undo call-level changes
+			c.mu.Unlock()
+			eb.partner.Store(ea)
+			for _, ep := range []*endpoint{ea, eb} { // undo the endpoint changes before release
+				ep.hold.Store(false)
+				ep.mux.Store(false)
+				ep.secure.Store(false)
+				ep.tx.Store(nil)
+				ep.ice.Store(nil)
+				ep.dsp.Store(nil)
+				ep.xcode.Store(nil)
+				ep.dtls.Store(nil)
+				ep.conf.Store(nil)
+				ep.rec.Store(nil)
+				ep.tap.Store(nil)
+			}
+			if _, err := e.Delete(id, ""); err != nil {
+				t.Fatal(err)
+			}
+			if reason != tt.reason {
+				t.Fatalf("reason %q, want %q", reason, tt.reason)
+			}
+			if reason != "" {
+				return
+			}
+			want := kernelFlow{aPeer: a.addr, aLocal: ea.pp.rtp.local, bPeer: b.addr, bLocal: eb.pp.rtp.local}
+			if f != want {
+				t.Fatalf("flow %v, want %v", f, want)
+			}
+			kf := f.kfwdFlow()
+			if kf.Orig.Src != a.addr || kf.Orig.Dst != ea.pp.rtp.local || kf.DNAT != b.addr || kf.SNAT != eb.pp.rtp.local {
+				t.Fatalf("conntrack flow %+v", kf)
+			}
+		})
+	}
+}
+
+func TestKernelPairsOncePerStream(t *testing.T) {
+	e := newTestEngine(t, 43040, netip.Addr{}, nil)
+	c, ea, eb, _, _ := latchedCall(t, e, "pairs", false)
+	var got [][2]*endpoint
+	c.mu.Lock()
+	c.kernelPairs(func(x, y *endpoint) { got = append(got, [2]*endpoint{x, y}) })
+	c.mu.Unlock()
+	if len(got) != 1 || got[0][0] != ea || got[0][1] != eb {
+		t.Fatalf("pairs %v, want one (a-side, b-side)", got)
+	}
+}
+
+func TestOffloadAccount(t *testing.T) {
+	a, b := new(endpoint), new(endpoint)
+	o := &offload{a: a, b: b, flow: kernelFlow{aLocal: netip.MustParseAddrPort("127.0.0.1:20000")}}
+	now := int64(time.Second)
+	pk, by := o.account(kfwd.Entry{OrigCnt: kfwd.Counters{Packets: 10, Bytes: 10 * 200}, ReplyCnt: kfwd.Counters{Packets: 4, Bytes: 4 * 100}}, now)
+	if pk != 14 || by != 10*172+4*72 {
+		t.Fatalf("first poll: %d packets %d bytes", pk, by)
+	}
+	pk, by = o.account(kfwd.Entry{OrigCnt: kfwd.Counters{Packets: 12, Bytes: 12 * 200}, ReplyCnt: kfwd.Counters{Packets: 4, Bytes: 4 * 100}}, 2*now)
+	if pk != 2 || by != 2*172 {
+		t.Fatalf("second poll: %d packets %d bytes", pk, by)
+	}
+	if a.c.packetsIn.Load() != 12 || b.c.packetsOut.Load() != 12 || b.c.packetsIn.Load() != 4 || a.c.packetsOut.Load() != 4 {
+		t.Fatalf("counters a in %d out %d, b in %d out %d", a.c.packetsIn.Load(), a.c.packetsOut.Load(), b.c.packetsIn.Load(), b.c.packetsOut.Load())
+	}
+	if a.c.bytesIn.Load() != 12*172 || a.c.lastRecv.Load() != 2*now || b.c.lastRecv.Load() != now || a.kernLast.Load() != 2*now {
+		t.Fatalf("bytes %d lastRecv a %d b %d", a.c.bytesIn.Load(), a.c.lastRecv.Load(), b.c.lastRecv.Load())
+	}
+}
+
+func TestKernelModeConfig(t *testing.T) {
+	base := Config{Interfaces: []InterfaceConfig{{Name: "x", Addr: loopback, PortMin: 2000, PortMax: 2010}}}
+	for _, m := range []KernelMode{KernelOff, "off", KernelAuto, KernelOn} {
+		c := base
+		c.Kernel = m
+		if _, err := c.withDefaults(); err != nil {
+			t.Errorf("mode %q: %v", m, err)
+		}
+	}
+	c := base
+	c.Kernel = "always"
+	if _, err := c.withDefaults(); err == nil {
+		t.Error("mode always accepted")
+	}
+}
