@@ -176,6 +176,12 @@ func engineConfig(pol *policy.Set) rtpengine.Config {
 	if mc.Relay.Mode != policy.RelayAuto {
 		cfg.Relay = rtpengine.RelayMode(mc.Relay.Mode)
 	}
+	switch mc.Relay.KernelForwarding {
+	case policy.KernelAuto:
+		cfg.Kernel = rtpengine.KernelAuto
+	case policy.KernelOn:
+		cfg.Kernel = rtpengine.KernelOn
+	}
 	for _, r := range pol.Realms() {
 		dscp := -1
 		if r.Media.DSCP != nil && *r.Media.DSCP > 0 {

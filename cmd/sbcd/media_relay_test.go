@@ -33,3 +33,26 @@ func TestEngineConfigRelay(t *testing.T) {
 		})
 	}
 }
+
+func TestEngineConfigKernelForwarding(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		want rtpengine.KernelMode
+	}{
+		{"", rtpengine.KernelOff},
+		{"media: {relay: {kernel_forwarding: off}}\n", rtpengine.KernelOff},
+		{"media: {relay: {kernel_forwarding: auto}}\n", rtpengine.KernelAuto},
+		{"media: {relay: {kernel_forwarding: on}}\n", rtpengine.KernelOn},
+	} {
+		pol, err := policy.Parse("kernel.yaml", []byte(tt.yaml+`realms:
+  - name: access
+    listeners: [{transport: udp, address: "127.0.0.1:5060"}]
+`))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		if got := engineConfig(pol).Kernel; got != tt.want {
+			t.Errorf("%q: kernel mode %q, want %q", tt.yaml, got, tt.want)
+		}
+	}
+}

@@ -11,6 +11,8 @@ type mediaCollector struct {
 	poolCap, poolUse                              *prometheus.Desc
 	xcode, xcodeDropped, xcodeOverruns, recording *prometheus.Desc
 	xcodeTotal                                    *prometheus.Desc
+	kernMode, kernStreams, kernPackets, kernBytes *prometheus.Desc
+	kernOffloads, kernFailures                    *prometheus.Desc
 }
 
 func newMediaCollector(src Media) *mediaCollector {
@@ -38,13 +40,22 @@ func newMediaCollector(src Media) *mediaCollector {
 		xcodeOverruns: d("transcode_overruns_total",
 			"Packets that waited more than 20 ms for a transcoding worker (media.transcoding.workers > 0)."),
 		recording: d("recordings", "Calls being recorded now."),
+		kernMode: d("kernel_forwarding_mode",
+			"In-kernel forwarding: 1 for the mode in force (off, on, or fallback when auto found the kernel unable).", "mode"),
+		kernStreams:  d("kernel_streams", "Media streams forwarded in the kernel now (both directions of a stream count once)."),
+		kernPackets:  d("kernel_packets_total", "Media packets the kernel forwarded for offloaded streams (from conntrack counters)."),
+		kernBytes:    d("kernel_bytes_total", "Media bytes (RTP payload and header) the kernel forwarded for offloaded streams."),
+		kernOffloads: d("kernel_offloads_total", "Streams handed to the kernel."),
+		kernFailures: d("kernel_offload_failures_total",
+			"Kernel forwarding entries the kernel refused to create or remove (the stream stays in user space)."),
 	}
 }
 
 func (c *mediaCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.calls, c.streams, c.packets, c.bytes, c.lost, c.dropped,
 		c.srtpErrors, c.stun, c.dtlsPackets, c.dtls, c.poolCap, c.poolUse,
-		c.xcode, c.xcodeTotal, c.xcodeDropped, c.xcodeOverruns, c.recording} {
+		c.xcode, c.xcodeTotal, c.xcodeDropped, c.xcodeOverruns, c.recording,
+		c.kernMode, c.kernStreams, c.kernPackets, c.kernBytes, c.kernOffloads, c.kernFailures} {
 		ch <- d
 	}
 }
@@ -76,6 +87,22 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	n(c.xcodeDropped, m.Transcode.Dropped)
 	n(c.xcodeOverruns, m.Transcode.Overruns)
 	g(c.recording, float64(m.Recordings))
+	k := m.Kernel
+	if k.Mode == "" {
+		k.Mode = "off"
+	}
+	for _, mode := range []string{"off", "on", "fallback"} {
+		v := 0.0
+		if mode == k.Mode {
+			v = 1
+		}
+		g(c.kernMode, v, mode)
+	}
+	g(c.kernStreams, float64(k.Offloaded))
+	n(c.kernPackets, k.Packets)
+	n(c.kernBytes, k.Bytes)
+	n(c.kernOffloads, k.Offloads)
+	n(c.kernFailures, k.Failures)
 	for _, p := range m.Pools {
 		g(c.poolCap, float64(p.Capacity), p.Name)
 		g(c.poolUse, float64(p.InUse), p.Name)

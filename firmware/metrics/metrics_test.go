@@ -24,7 +24,8 @@ type fakeMedia struct{}
 func (fakeMedia) Metrics() rtpengine.Metrics {
 	return rtpengine.Metrics{Calls: 2, Streams: 4,
 		Pools:   []rtpengine.PoolMetrics{{Name: "access", Capacity: 500, InUse: 2}},
-		Traffic: rtpengine.Traffic{PacketsIn: 1000, PacketsOut: 990, Lost: 10, DTLSHandshakes: 1}}
+		Traffic: rtpengine.Traffic{PacketsIn: 1000, PacketsOut: 990, Lost: 10, DTLSHandshakes: 1},
+		Kernel:  rtpengine.KernelMetrics{Mode: "on", Offloaded: 3, Packets: 600, Bytes: 103200, Offloads: 4, Failures: 1}}
 }
 
 // value finds one sample by metric name and label values.
@@ -101,6 +102,18 @@ func TestSignallingCounters(t *testing.T) {
 	}
 	if v := value(t, r, "openborder_media_port_pool_in_use", map[string]string{"pool": "access"}); v != 2 {
 		t.Errorf("pool in use = %v", v)
+	}
+	for name, want := range map[string]float64{"openborder_media_kernel_streams": 3, "openborder_media_kernel_packets_total": 600,
+		"openborder_media_kernel_bytes_total": 103200, "openborder_media_kernel_offloads_total": 4,
+		"openborder_media_kernel_offload_failures_total": 1} {
+		if v := value(t, r, name, nil); v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
+	}
+	for mode, want := range map[string]float64{"on": 1, "off": 0, "fallback": 0} {
+		if v := value(t, r, "openborder_media_kernel_forwarding_mode", map[string]string{"mode": mode}); v != want {
+			t.Errorf("kernel mode %s = %v, want %v", mode, v, want)
+		}
 	}
 }
 
