@@ -34,6 +34,23 @@
 // other: the figures then show what the tool and the kernel's loopback add
 // by themselves, a baseline for the latency figures.
 //
+// The machine's busy CPU time (every core: user, nice, system, irq,
+// softirq, steal from /proc/stat) over the same window is reported as
+// sys_busy_pct (percent of one core) and sys_cpu_per_pkt_us. It includes
+// the tool and anything else running, but it is the only figure that sees
+// in-kernel forwarding: on loopback the kernel forwards a packet in the
+// softirq context of the process that sent it. The honest CPU per packet
+// of kernel forwarding is the relay run's sys figure minus a -direct run's
+// at the same rate, divided by the packets relayed.
+//
+// -kernel off|auto|on sets sbcd's media.relay.kernel_forwarding; with it
+// the tool also prints sbcd's kernel_streams, kernel_packets and
+// kernel_failures metrics at the end of the window. -netns (root) runs the
+// whole measurement, sbcd included, in a network namespace of its own with
+// loopback up, conntrack accounting on and the NAT hooks registered (an
+// accepting nat OUTPUT rule), and deletes it at the end; run the -direct
+// baseline with -netns too so both see the same conntrack work.
+//
 // The tool is cheap by design so that sbcd, not the tool, is measured on a
 // small machine: one sender goroutine paces all streams (spread evenly over
 // each packet interval, one precomputed packet per stream, no allocation

@@ -47,6 +47,10 @@ type options struct {
 	// relayMode and workers go to sbcd's media.relay.
 	relayMode string
 	workers   int
+	// kernel is sbcd's media.relay.kernel_forwarding; netns runs the
+	// whole measurement in a network namespace of its own.
+	kernel string
+	netns  bool
 }
 
 var errLoss = errors.New("loss above -max-loss")
@@ -70,7 +74,21 @@ func main() {
 	flag.IntVar(&o.relayPid, "relay-pid", 0, "with -ng: the relay's process id, for its CPU time")
 	flag.StringVar(&o.relayMode, "relay", "auto", "sbcd's media.relay.mode: auto, epoll or goroutine")
 	flag.IntVar(&o.workers, "workers", 0, "sbcd's media.relay.workers (0: its default)")
+	flag.StringVar(&o.kernel, "kernel", "off", "sbcd's media.relay.kernel_forwarding: off, auto or on (on needs root and NAT hooks: use -netns)")
+	flag.BoolVar(&o.netns, "netns", false, "run inside a network namespace of its own with conntrack NAT hooks (root; deleted at the end)")
 	flag.Parse()
+	if o.netns && os.Getenv(inNetnsEnv) == "" {
+		if err := o.validate(); err != nil {
+			fmt.Fprintln(os.Stderr, "rtpload:", err)
+			os.Exit(1)
+		}
+		code, err := runInNetns(os.Args[1:])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rtpload:", err)
+			os.Exit(1)
+		}
+		os.Exit(code)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "rtpload:", err)
 		os.Exit(1)
@@ -111,6 +129,15 @@ func (o options) validate() error {
 	}
 	if o.relayMode != "auto" && o.relayMode != "epoll" && o.relayMode != "goroutine" {
 		errs = append(errs, fmt.Errorf("-relay %q: want auto, epoll or goroutine", o.relayMode))
+	}
+	if o.kernel == "" {
+		o.kernel = "off" // the zero options (tests) mean sbcd's default
+	}
+	if o.kernel != "off" && o.kernel != "auto" && o.kernel != "on" {
+		errs = append(errs, fmt.Errorf("-kernel %q: want off, auto or on", o.kernel))
+	}
+	if o.kernel != "off" && (o.direct || o.ng != "") {
+		errs = append(errs, errors.New("-kernel is sbcd's setting: not with -direct or -ng"))
 	}
 	if o.workers < 0 || o.workers > 256 {
 		errs = append(errs, fmt.Errorf("-workers %d: want 0..256", o.workers))
@@ -379,6 +406,10 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	if err != nil {
 		return nil, err
 	}
+	sys0, err := sysBusy()
+	if err != nil {
+		return nil, err
+	}
 	snd.run(ctx, base, start, rounds, slots, period, tsStep)
 	window := time.Since(start)
 	cpu1, err := cpuTime(pid)
@@ -386,6 +417,10 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 		return nil, err
 	}
 	self1, err := cpuTime("self")
+	if err != nil {
+		return nil, err
+	}
+	sys1, err := sysBusy()
 	if err != nil {
 		return nil, err
 	}
@@ -455,6 +490,25 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 		res.add("cpu_per_pkt_us", "%.2f", perPkt)
 	}
 	res.add("tool_cpu_pct", "%.1f", 100*self.Seconds()/window.Seconds())
+	// The whole machine (all cores, softirq included), over the same
+	// window: in-kernel forwarding on loopback runs in the sender's
+	// context, so only this shows its cost; subtract a -direct run's.
+	sys := sys1 - sys0
+	res.add("sys_busy_pct", "%.1f", 100*sys.Seconds()/window.Seconds())
+	sysPerPkt := 0.0
+	if t.received > 0 {
+		sysPerPkt = float64(sys.Microseconds()) / float64(t.received)
+	}
+	res.add("sys_cpu_per_pkt_us", "%.2f", sysPerPkt)
+	if admin != "" {
+		if k, err := kernelFigures(ctx, admin); err == nil {
+			res.add("kernel_streams", "%.0f", k["openborder_media_kernel_streams"])
+			res.add("kernel_packets", "%.0f", k["openborder_media_kernel_packets_total"])
+			res.add("kernel_failures", "%.0f", k["openborder_media_kernel_offload_failures_total"])
+		} else {
+			fmt.Fprintln(os.Stderr, "rtpload: sbcd metrics:", err)
+		}
+	}
 	return res, nil
 }
 
@@ -480,13 +534,13 @@ func startSbcd(o options, dir string) (*e2e.Sbcd, *ngClient, string, error) {
 	admin := netip.AddrPortFrom(loopback, adminPort).String()
 	cfg := filepath.Join(dir, "rtpload.yaml")
 	yaml := fmt.Sprintf(`log: {level: warn, format: json}
-media: {ng: "%s", timeout: 600s, relay: {mode: %s, workers: %d}}
+media: {ng: "%s", timeout: 600s, relay: {mode: %s, workers: %d, kernel_forwarding: %s}}
 admin: {address: "%s"}
 realms:
   - name: access
     listeners: [{transport: udp, address: "127.0.0.1:%d"}]
     media: {address: 127.0.0.1, port_min: %d, port_max: %d}
-`, ngAddr, o.relayMode, o.workers, admin, sipPort, o.portMin, o.portMax)
+`, ngAddr, o.relayMode, o.workers, o.kernel, admin, sipPort, o.portMin, o.portMax)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return nil, nil, "", err
 	}
@@ -601,4 +655,28 @@ func fetchProfile(ctx context.Context, admin string, secs int, path string) erro
 		return err
 	}
 	return f.Close()
+}
+
+// kernelFigures reads sbcd's kernel forwarding metrics from its admin
+// listener's /metrics (Prometheus text format; unlabelled samples only).
+func kernelFigures(ctx context.Context, admin string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("metrics: %s", resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	return parseMetrics(string(b), "openborder_media_kernel_"), nil
 }

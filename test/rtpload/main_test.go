@@ -183,9 +183,37 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
+func TestParseProcStat(t *testing.T) {
+	// user 100, nice 10, system 50, idle 1000, iowait 7, irq 3, softirq 37, steal 0, guest 20
+	stat := "cpu  100 10 50 1000 7 3 37 0 20 0\ncpu0 50 5 25 500 3 1 18 0 10 0\n"
+	got, err := parseProcStat(stat)
+	if err != nil || got != 2*time.Second {
+		t.Errorf("got %v %v, want 2s (200 busy jiffies)", got, err)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 3", "cpu 1 x 3 4 5 6 7 8"} {
+		if _, err := parseProcStat(bad); !errors.Is(err, errProc) {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	text := `# HELP openborder_media_kernel_streams Media streams forwarded in the kernel now.
+# TYPE openborder_media_kernel_streams gauge
+openborder_media_kernel_streams 1680
+openborder_media_kernel_packets_total 2.5e+06
+openborder_media_kernel_forwarding_mode{mode="on"} 1
+openborder_media_calls 840
+`
+	got := parseMetrics(text, "openborder_media_kernel_")
+	if len(got) != 2 || got["openborder_media_kernel_streams"] != 1680 || got["openborder_media_kernel_packets_total"] != 2.5e6 {
+		t.Fatalf("got %v", got)
+	}
+}
+
 func TestOptionsExternalRelay(t *testing.T) {
 	ok := options{calls: 10, pps: 50, duration: time.Second, payload: 160, srtp: "none", receivers: 2,
-		portMin: 20000, portMax: 39999, grace: time.Second, relayMode: "auto"}
+		portMin: 20000, portMax: 39999, grace: time.Second, relayMode: "auto", kernel: "off"}
 	for _, tt := range []struct {
 		name  string
 		mod   func(*options)
@@ -201,6 +229,11 @@ func TestOptionsExternalRelay(t *testing.T) {
 		{"epoll relay with workers", func(o *options) { o.relayMode, o.workers = "epoll", 2 }, true},
 		{"unknown relay", func(o *options) { o.relayMode = "kernel" }, false},
 		{"negative workers", func(o *options) { o.workers = -1 }, false},
+		{"kernel forwarding on", func(o *options) { o.kernel, o.netns = "on", true }, true},
+		{"kernel forwarding auto", func(o *options) { o.kernel = "auto" }, true},
+		{"kernel forwarding unknown", func(o *options) { o.kernel = "yes" }, false},
+		{"kernel forwarding and direct", func(o *options) { o.kernel, o.direct = "on", true }, false},
+		{"direct baseline in a namespace", func(o *options) { o.direct, o.netns = true, true }, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := ok

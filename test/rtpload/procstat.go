@@ -32,3 +32,42 @@ func parseStatCPU(s string) (time.Duration, error) {
 	}
 	return time.Duration(ut+st) * time.Second / clockTick, nil
 }
+
+// parseProcStat reads the busy time of the aggregate "cpu" line of
+// /proc/stat: user, nice, system, irq, softirq and steal jiffies (guest
+// time is inside user already; idle and iowait are not busy).
+func parseProcStat(s string) (time.Duration, error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("%w: /proc/stat does not start with the cpu line", errProc)
+	}
+	var busy uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system (idle iowait) irq softirq steal
+		v, err := strconv.ParseUint(f[i], 10, 63)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", errProc, err)
+		}
+		busy += v
+	}
+	return time.Duration(busy) * time.Second / clockTick, nil
+}
+
+// parseMetrics returns the unlabelled samples of a Prometheus text
+// exposition whose names start with prefix.
+func parseMetrics(s, prefix string) map[string]float64 {
+	out := make(map[string]float64)
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || strings.ContainsRune(name, '{') {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out
+}
