@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -299,23 +300,34 @@ type playOut struct {
 	buf [readBufSize + 64]byte
 }
 
-// send sends one packet of a playback to the endpoint's peer: to the
-// latched address (with ICE, only the nominated one while consent is
-// fresh), protected with the leg's outgoing SRTP context when it has one.
-// A secure leg without keys yet (DTLS still handshaking) gets nothing: the
-// packet is counted as dropped.
-func (o *playOut) send(pkt []byte) {
+// ready returns where a packet of the playback goes now: the latched
+// address (with ICE, only the nominated one while consent is fresh). A
+// secure leg without keys yet (DTLS still handshaking) and an ICE leg not
+// yet checked take nothing: the packet is counted as dropped.
+func (o *playOut) ready() (netip.AddrPort, bool) {
 	ep := o.ep
 	dst := ep.rtpDest()
 	if ep.ice.Load() != nil {
 		lat := ep.latRTP.Load()
 		if lat == nil || !ep.hasConsent(monoNow()) {
 			ep.c.dropped.Add(1)
-			return
+			return dst, false
 		}
 		dst = *lat
 	}
-	if !usable(dst) {
+	if ep.tx.Load() == nil && ep.secure.Load() {
+		ep.c.dropped.Add(1)
+		return dst, false
+	}
+	return dst, usable(dst)
+}
+
+// send sends one packet of a playback to the endpoint's peer, protected
+// with the leg's outgoing SRTP context when it has one.
+func (o *playOut) send(pkt []byte) {
+	ep := o.ep
+	dst, ok := o.ready()
+	if !ok {
 		return
 	}
 	if tx := ep.tx.Load(); tx != nil {
@@ -326,9 +338,6 @@ func (o *playOut) send(pkt []byte) {
 			return
 		}
 		pkt = out
-	} else if ep.secure.Load() {
-		ep.c.dropped.Add(1)
-		return
 	}
 	if _, err := ep.pp.rtp.write(pkt, dst); err == nil {
 		ep.c.packetsOut.Add(1)
@@ -340,7 +349,11 @@ func (o *playOut) send(pkt []byte) {
 // another codec: pipe is then fed PCMU with payload type 0) from a random
 // sequence number and timestamp, with SSRC ssrc (0: random), for length
 // (0: until quit or engine close). It serves announcements, ringback and
-// the tone service.
+// the tone service. The stream starts with the first frame the leg can
+// take (a secure leg's keys exist, an ICE leg's address is nominated):
+// frames due before are read from src, keeping its cadence, and dropped
+// unencoded, so that an encoder (pipe) and the peer's decoder start
+// together.
 func (e *Engine) play(out *playOut, src pcmSource, pt uint8, alaw bool, pipe *transcode.Pipeline, ssrc uint32, length time.Duration, quit <-chan struct{}) {
 	if pipe != nil {
 		pt, alaw = 0, false
@@ -362,6 +375,7 @@ func (e *Engine) play(out *playOut, src pcmSource, pt uint8, alaw bool, pipe *tr
 	}
 	t := time.NewTicker(tonePtime)
 	defer t.Stop()
+	started := false
 	for i := 0; frames < 0 || i < frames; i++ {
 		select {
 		case <-quit:
@@ -371,14 +385,20 @@ func (e *Engine) play(out *playOut, src pcmSource, pt uint8, alaw bool, pipe *tr
 		case <-t.C:
 		}
 		src.Read(pcm[:])
+		if !started {
+			if _, ok := out.ready(); !ok {
+				continue
+			}
+		}
 		if alaw {
 			codecs.AlawEncodeFrame(pkt[12:], pcm[:])
 		} else {
 			codecs.UlawEncodeFrame(pkt[12:], pcm[:])
 		}
 		pkt[1] = pt
-		if i == 0 {
+		if !started {
 			pkt[1] |= 0x80 // marker: start of a talkspurt
+			started = true
 		}
 		binary.BigEndian.PutUint16(pkt[2:], seq)
 		binary.BigEndian.PutUint32(pkt[4:], ts)
