@@ -106,6 +106,29 @@ func TestLocalRingbackState(t *testing.T) {
 	}
 }
 
+// TestRingbackSecureCallers: local ringback is asked for whatever the
+// caller realm's srtp, and as WebRTC (answered as the browser's final
+// answer will be: ICE-lite, BUNDLE) exactly when the realm is webrtc.
+func TestRingbackSecureCallers(t *testing.T) {
+	for i, tc := range []struct {
+		srtp   string
+		webrtc bool
+	}{{"webrtc", true}, {"sdes", false}, {"dtls", false}, {"optional", false}} {
+		t.Run(tc.srtp, func(t *testing.T) {
+			tb, tm := newToneBed(t, "tones: FR, ringback: local, srtp: "+tc.srtp, "")
+			callID := fmt.Sprintf("ring-sec-%d@127.0.3.10", i)
+			tb.caller.send(tb.sbcA, tb.invite(callID, "1000", ""))
+			inv := tb.callee.expectRequest("INVITE", wait)
+			tb.callee.send(tb.sbcB, reply(inv, 180, "Ringing", "bobtag", "sip:bob@"+tb.callee.addr(), "", ""))
+			tb.caller.expectResponse(180, wait)
+			plays, _, _ := tm.seen()
+			if len(plays) != 1 || plays[0].Tone != "ringback" || plays[0].Country != "FR" || plays[0].WebRTC != tc.webrtc {
+				t.Fatalf("plays %+v; want one FR ringback with WebRTC %v", plays, tc.webrtc)
+			}
+		})
+	}
+}
+
 // TestRelayedRingbackByDefault: without ringback: local nothing is played.
 func TestRelayedRingbackByDefault(t *testing.T) {
 	tb, tm := newToneBed(t, "tones: DE", "")
