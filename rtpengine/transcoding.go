@@ -101,6 +101,43 @@ type TranscodeStats struct {
 	QueueDelay [queueBuckets]uint64
 	// Overruns counts packets that waited longer than a 20 ms frame.
 	Overruns uint64
+	// Latency counts received packets by the engine's own processing
+	// time, from the packet's receive (its kernel timestamp with the
+	// epoll relay on Linux, the return of the read otherwise) to the end
+	// of its transcoding, the transcoded packet sent: Latency[i] those
+	// under 2^i µs (the last bucket: the rest). It covers the socket
+	// buffer, the worker queue and the codec work.
+	Latency [queueBuckets]uint64
+	// LatencySum is the sum of those times; MaxLatency the longest.
+	LatencySum, MaxLatency time.Duration
+	// FrameOverruns counts packets whose processing time exceeded one
+	// 20 ms frame: the engine's own frame overruns.
+	FrameOverruns uint64
+}
+
+// LatencyQuantile returns the upper bound of the Latency bucket that
+// holds quantile q (0 with no packets).
+func (s *TranscodeStats) LatencyQuantile(q float64) time.Duration {
+	return bucketQuantile(s.Latency[:], q)
+}
+
+// bucketQuantile returns the upper bound, 2^i µs, of the bucket i of a
+// power-of-two histogram that holds quantile q (0 when it is empty).
+func bucketQuantile(h []uint64, q float64) time.Duration {
+	var total, acc uint64
+	for _, n := range h {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	for i, n := range h {
+		acc += n
+		if float64(acc) >= q*float64(total) {
+			return time.Duration(1<<i) * time.Microsecond
+		}
+	}
+	return time.Duration(1<<(len(h)-1)) * time.Microsecond
 }
 
 // queueBuckets is the size of the queue delay histogram (up to 2^20 µs).
@@ -121,6 +158,11 @@ type xpool struct {
 	maxWait atomic.Int64
 	waits   [queueBuckets]atomic.Uint64
 	overrun atomic.Uint64
+	// processing time, receive to transcoded send (TranscodeStats.Latency)
+	lat      [queueBuckets]atomic.Uint64
+	latSum   atomic.Int64
+	latMax   atomic.Int64
+	frameOvr atomic.Uint64
 }
 
 // xjob is one packet for a worker.
@@ -130,6 +172,7 @@ type xjob struct {
 	n    int
 	rtp  bool
 	when int64 // monoNow() at hand-off
+	rx   int64 // receive time: the kernel's with the epoll relay, else the read's
 }
 
 func (e *Engine) startTranscoders() {
@@ -182,10 +225,24 @@ func (e *Engine) xrun(j xjob, pkt []byte) {
 	x := j.x
 	if j.rtp {
 		_ = x.pipe.HandleRTP(pkt)
+		e.xp.processed(monoNow() - j.rx)
 	}
 	if now-x.lastSR >= int64(srInterval) && x.pipe.Stats().PacketsOut > 0 {
 		x.lastSR = now
 		x.sendRTCP(x.pipe.AppendSenderReport(x.sr[:0], time.Now()))
+	}
+}
+
+// processed records one packet's processing time d (ns).
+func (xp *xpool) processed(d int64) {
+	d = max(d, 0)
+	xp.lat[min(bits.Len64(uint64(d/1000)), queueBuckets-1)].Add(1)
+	xp.latSum.Add(d)
+	if d > xp.latMax.Load() {
+		xp.latMax.Store(d)
+	}
+	if d > int64(overrun) {
+		xp.frameOvr.Add(1)
 	}
 }
 
@@ -202,21 +259,23 @@ type xstream struct {
 	cb     cryptoBufs
 }
 
-// submit hands a received packet to the stream's worker; it never blocks.
+// submit hands a packet received at rx (monoNow's clock) to the stream's
+// worker; it never blocks.
 // RTCP from the peer is consumed here: each leg gets reports generated
 // for its own stream.
-func (x *xstream) submit(rtp bool, b []byte, now int64) {
+func (x *xstream) submit(rtp bool, b []byte, rx int64) {
 	if !rtp {
 		return
 	}
+	now := monoNow()
 	if x.worker == nil { // inline
-		x.e.xrun(xjob{x: x, n: len(b), rtp: true, when: now}, b)
+		x.e.xrun(xjob{x: x, n: len(b), rtp: true, when: now, rx: rx}, b)
 		return
 	}
 	buf := x.pool.bufs.Get().(*[readBufSize]byte)
 	n := copy(buf[:], b)
 	select {
-	case x.worker <- xjob{x: x, buf: buf, n: n, rtp: true, when: now}:
+	case x.worker <- xjob{x: x, buf: buf, n: n, rtp: true, when: now, rx: rx}:
 		x.pool.queued.Add(1)
 	default:
 		x.pool.bufs.Put(buf)
@@ -297,7 +356,10 @@ func (e *Engine) TranscodeStats() TranscodeStats {
 	}
 	for i := range st.QueueDelay {
 		st.QueueDelay[i] = e.xp.waits[i].Load()
+		st.Latency[i] = e.xp.lat[i].Load()
 	}
+	st.LatencySum, st.MaxLatency = time.Duration(e.xp.latSum.Load()), time.Duration(e.xp.latMax.Load())
+	st.FrameOverruns = e.xp.frameOvr.Load()
 	return st
 }
 

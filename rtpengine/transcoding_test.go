@@ -275,8 +275,18 @@ func TestTranscodedCall(t *testing.T) {
 			if tc.aEvPT != 0 && (ptsB[tc.bEvPT] != 3 || ptsA[tc.aEvPT] != 3) {
 				t.Errorf("events: B got %v, A got %v", ptsB, ptsA)
 			}
-			if st := e.TranscodeStats(); st.Dropped != 0 || (st.Queued < 150) != tc.inline {
+			st := e.TranscodeStats()
+			if st.Dropped != 0 || (st.Queued < 150) != tc.inline {
 				t.Errorf("transcode stats %+v", st)
+			}
+			// Every RTP packet both ways was timed, receive to transcoded send.
+			var timed uint64
+			for _, n := range st.Latency {
+				timed += n
+			}
+			if timed < 150 || st.MaxLatency <= 0 || st.LatencySum < time.Duration(timed)*time.Microsecond/2 ||
+				st.LatencyQuantile(0.5) <= 0 || st.LatencyQuantile(0.5) > st.LatencyQuantile(1) {
+				t.Errorf("processing time: %d packets timed, sum %v, max %v, p50 %v", timed, st.LatencySum, st.MaxLatency, st.LatencyQuantile(0.5))
 			}
 			if _, err := e.Delete("x", ""); err != nil {
 				t.Fatal(err)

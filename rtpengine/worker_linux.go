@@ -79,6 +79,8 @@ type worker struct {
 	iovs  [relayBatch]unix.Iovec
 	names [relayBatch]unix.RawSockaddrInet6
 	bufs  [relayBatch][readBufSize]byte
+	// ctrl receives each datagram's kernel receive time (SO_TIMESTAMPNS)
+	ctrl [relayBatch][rxCmsgSpace]byte
 	// send queue: packets of the ring going out of socket qfd
 	qfd    int
 	qn     int
@@ -130,6 +132,7 @@ func newWorker(rl *relay) (*worker, error) {
 		w.msgs[i].hdr.SetIovlen(1)
 		w.msgs[i].hdr.Name = (*byte)(unsafe.Pointer(&w.names[i]))
 		w.msgs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		w.msgs[i].hdr.Control = &w.ctrl[i][0]
 		w.qmsgs[i].hdr.Iov = &w.qiovs[i]
 		w.qmsgs[i].hdr.SetIovlen(1)
 		w.qmsgs[i].hdr.Name = (*byte)(unsafe.Pointer(&w.qnames[i]))
@@ -285,6 +288,7 @@ func (w *worker) serve(s *mediaSock) {
 	}
 	for i := range relayBatch {
 		w.msgs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		w.msgs[i].hdr.SetControllen(rxCmsgSpace)
 	}
 	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&w.msgs[0])),
 		relayBatch, unix.MSG_DONTWAIT, 0, 0)
@@ -300,15 +304,38 @@ func (w *worker) serve(s *mediaSock) {
 		return
 	}
 	r.errs = 0
-	now := monoNow()
+	now, wall := monoNow(), time.Now().UnixNano()
 	for i := range int(n) {
 		src, ok := fromSockaddr(&w.names[i])
 		if !ok {
 			continue
 		}
-		w.forward(r, w.bufs[i][:w.msgs[i].n], src, now)
+		w.forward(r, w.bufs[i][:w.msgs[i].n], src, rxTime(&w.msgs[i].hdr, now, wall))
 	}
 	w.flush()
+}
+
+// rxCmsgSpace holds one SCM_TIMESTAMPNS control message: a cmsghdr and
+// a timespec (CMSG_SPACE(16) on 64-bit Linux; checked in a test).
+const rxCmsgSpace = 32
+
+// rxTime is the monotonic time (monoNow's clock) at which the kernel
+// received the datagram of h, from its SCM_TIMESTAMPNS (wall clock) and the
+// clocks read together after the receive, now and wall; without a usable
+// timestamp it is now. It is never after now and at most a second before
+// it (a wall clock step never makes a packet older than that).
+func rxTime(h *unix.Msghdr, now, wall int64) int64 {
+	if uint64(h.Controllen) < uint64(unix.CmsgLen(0)) || h.Flags&unix.MSG_CTRUNC != 0 {
+		return now
+	}
+	c := (*unix.Cmsghdr)(unsafe.Pointer(h.Control))
+	if c.Level != unix.SOL_SOCKET || c.Type != unix.SCM_TIMESTAMPNS ||
+		uint64(c.Len) < uint64(unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{})))) {
+		return now
+	}
+	ts := (*unix.Timespec)(unsafe.Add(unsafe.Pointer(h.Control), unix.CmsgLen(0)))
+	age := wall - ts.Nano()
+	return now - min(max(age, 0), int64(time.Second))
 }
 
 // forward runs the relay pipeline on one received datagram.
@@ -465,6 +492,9 @@ func openRaw(a netip.AddrPort, dscp int) (*mediaSock, error) {
 		sa = &unix.SockaddrInet4{Port: int(a.Port()), Addr: addr.As4()}
 	}
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, socketReadBuffer)
+	// Kernel receive timestamps: a packet's processing time counts from
+	// its arrival, queueing in the socket buffer included.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 	if dscp >= 0 {
 		setTOS(uintptr(fd), dscp<<2, v6)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -137,4 +138,59 @@ func TestEpollRelayDualStack(t *testing.T) {
 	expectRTP(t, b, 1, sbcB)
 	b.send(rtpPacket(0, 2, 0, 2, 20), sbcB)
 	expectRTP(t, a, 2, sbcA)
+}
+
+// TestKernelReceiveTime: a raw media socket delivers each datagram's
+// kernel receive time, and rxTime turns it into the engine's monotonic
+// clock: a datagram that waited 30 ms in the socket buffer is dated about
+// 30 ms before the read, and a missing or wild timestamp falls back to
+// the read time or is clamped to a second.
+func TestKernelReceiveTime(t *testing.T) {
+	if got := unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{}))); got > rxCmsgSpace {
+		t.Fatalf("CMSG_SPACE(timespec) = %d, buffer %d", got, rxCmsgSpace)
+	}
+	s, err := openRaw(netip.MustParseAddrPort("127.0.0.1:0"), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rawClose(s.fd)
+	sa, err := unix.Getsockname(s.fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	var w worker
+	buf := make([]byte, 64)
+	w.iovs[0].Base = &buf[0]
+	w.iovs[0].SetLen(len(buf))
+	h := &w.msgs[0].hdr
+	h.Iov = &w.iovs[0]
+	h.SetIovlen(1)
+	h.Control = &w.ctrl[0][0]
+	h.SetControllen(rxCmsgSpace)
+	if _, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(s.fd), uintptr(unsafe.Pointer(h)), unix.MSG_DONTWAIT); errno != 0 {
+		t.Fatal(errno)
+	}
+	now, wall := monoNow(), time.Now().UnixNano()
+	if age := time.Duration(now - rxTime(h, now, wall)); age < 29*time.Millisecond || age > time.Second {
+		t.Fatalf("datagram aged %v in the socket buffer, want about 30 ms", age)
+	}
+	if got := rxTime(h, now, wall+int64(time.Hour)); got != now-int64(time.Second) {
+		t.Errorf("wall clock an hour ahead: %d, want now - 1 s", now-got)
+	}
+	if got := rxTime(h, now, wall-int64(time.Hour)); got != now {
+		t.Errorf("wall clock an hour behind: %d before now, want now", now-got)
+	}
+	h.SetControllen(0)
+	if got := rxTime(h, now, wall); got != now {
+		t.Errorf("no control message: %d before now, want now", now-got)
+	}
 }

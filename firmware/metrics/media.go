@@ -1,6 +1,9 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/openborder/openborder/rtpengine"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // mediaCollector reads the media plane's snapshot at scrape time.
 type mediaCollector struct {
@@ -10,7 +13,7 @@ type mediaCollector struct {
 	srtpErrors, stun, dtlsPackets, dtls           *prometheus.Desc
 	poolCap, poolUse                              *prometheus.Desc
 	xcode, xcodeDropped, xcodeOverruns, recording *prometheus.Desc
-	xcodeTotal                                    *prometheus.Desc
+	xcodeTotal, xcodeLatency, xcodeFrameOverruns  *prometheus.Desc
 	kernMode, kernStreams, kernPackets, kernBytes *prometheus.Desc
 	kernOffloads, kernFailures                    *prometheus.Desc
 }
@@ -39,6 +42,10 @@ func newMediaCollector(src Media) *mediaCollector {
 			"Packets dropped at a full transcoding worker queue (media.transcoding.workers > 0)."),
 		xcodeOverruns: d("transcode_overruns_total",
 			"Packets that waited more than 20 ms for a transcoding worker (media.transcoding.workers > 0)."),
+		xcodeLatency: d("transcode_processing_seconds",
+			"Transcoded packets by the engine's processing time, from the packet's kernel receive time to the transcoded packet sent."),
+		xcodeFrameOverruns: d("transcode_frame_overruns_total",
+			"Transcoded packets whose processing time (transcode_processing_seconds) exceeded one 20 ms frame."),
 		recording: d("recordings", "Calls being recorded now."),
 		kernMode: d("kernel_forwarding_mode",
 			"In-kernel forwarding: 1 for the mode in force (off, on, or fallback when auto found the kernel unable).", "mode"),
@@ -54,7 +61,7 @@ func newMediaCollector(src Media) *mediaCollector {
 func (c *mediaCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.calls, c.streams, c.packets, c.bytes, c.lost, c.dropped,
 		c.srtpErrors, c.stun, c.dtlsPackets, c.dtls, c.poolCap, c.poolUse,
-		c.xcode, c.xcodeTotal, c.xcodeDropped, c.xcodeOverruns, c.recording,
+		c.xcode, c.xcodeTotal, c.xcodeDropped, c.xcodeOverruns, c.xcodeLatency, c.xcodeFrameOverruns, c.recording,
 		c.kernMode, c.kernStreams, c.kernPackets, c.kernBytes, c.kernOffloads, c.kernFailures} {
 		ch <- d
 	}
@@ -86,6 +93,8 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	n(c.xcodeTotal, m.Transcode.Started)
 	n(c.xcodeDropped, m.Transcode.Dropped)
 	n(c.xcodeOverruns, m.Transcode.Overruns)
+	n(c.xcodeFrameOverruns, m.Transcode.FrameOverruns)
+	ch <- latencyHistogram(c.xcodeLatency, &m.Transcode)
 	g(c.recording, float64(m.Recordings))
 	k := m.Kernel
 	if k.Mode == "" {
@@ -107,4 +116,19 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.poolCap, float64(p.Capacity), p.Name)
 		g(c.poolUse, float64(p.InUse), p.Name)
 	}
+}
+
+// latencyHistogram exposes the power-of-two microsecond buckets of the
+// transcoding processing time as a Prometheus histogram in seconds (the
+// last bucket, open-ended, is +Inf).
+func latencyHistogram(d *prometheus.Desc, st *rtpengine.TranscodeStats) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(st.Latency)-1)
+	var count uint64
+	for i, n := range st.Latency {
+		count += n
+		if i < len(st.Latency)-1 {
+			buckets[float64(uint64(1)<<i)/1e6] = count
+		}
+	}
+	return prometheus.MustNewConstHistogram(d, count, st.LatencySum.Seconds(), buckets)
 }

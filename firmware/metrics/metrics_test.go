@@ -23,10 +23,18 @@ type fakeMedia struct{}
 
 func (fakeMedia) Metrics() rtpengine.Metrics {
 	return rtpengine.Metrics{Calls: 2, Streams: 4,
-		Pools:   []rtpengine.PoolMetrics{{Name: "access", Capacity: 500, InUse: 2}},
-		Traffic: rtpengine.Traffic{PacketsIn: 1000, PacketsOut: 990, Lost: 10, DTLSHandshakes: 1},
-		Kernel:  rtpengine.KernelMetrics{Mode: "on", Offloaded: 3, Packets: 600, Bytes: 103200, Offloads: 4, Failures: 1}}
+		Pools:     []rtpengine.PoolMetrics{{Name: "access", Capacity: 500, InUse: 2}},
+		Traffic:   rtpengine.Traffic{PacketsIn: 1000, PacketsOut: 990, Lost: 10, DTLSHandshakes: 1},
+		Kernel:    rtpengine.KernelMetrics{Mode: "on", Offloaded: 3, Packets: 600, Bytes: 103200, Offloads: 4, Failures: 1},
+		Transcode: rtpengine.TranscodeStats{Latency: xcodeLatency, LatencySum: 2 * time.Second, FrameOverruns: 3}}
 }
+
+// xcodeLatency: 100 packets under 64 µs, 7 under
+// 32.8 ms (bucket 15), 3 in the open last bucket.
+var xcodeLatency = func() (h [22]uint64) {
+	h[6], h[15], h[21] = 100, 7, 3
+	return h
+}()
 
 // value finds one sample by metric name and label values.
 func value(t *testing.T, r *Registry, name string, labels map[string]string) float64 {
@@ -115,6 +123,34 @@ func TestSignallingCounters(t *testing.T) {
 			t.Errorf("kernel mode %s = %v, want %v", mode, v, want)
 		}
 	}
+	if v := value(t, r, "openborder_media_transcode_frame_overruns_total", nil); v != 3 {
+		t.Errorf("transcode frame overruns = %v", v)
+	}
+	h := histogram(t, r, "openborder_media_transcode_processing_seconds")
+	if h.GetSampleCount() != 110 || h.GetSampleSum() != 2 {
+		t.Errorf("processing time: %d samples, sum %v; want 110, 2", h.GetSampleCount(), h.GetSampleSum())
+	}
+	for _, b := range h.GetBucket() {
+		want := map[float64]uint64{64e-6: 100, 32e-6: 0, 0.016384: 100, 0.032768: 107, 1.048576: 107}
+		if w, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
+			t.Errorf("bucket le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
+		}
+	}
+}
+
+func histogram(t *testing.T, r *Registry, name string) *dto.Histogram {
+	t.Helper()
+	fams, err := r.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetHistogram()
+		}
+	}
+	t.Fatalf("no histogram %s", name)
+	return nil
 }
 
 func TestCallOutcomesAndTrunkRatios(t *testing.T) {

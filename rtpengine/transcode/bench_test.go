@@ -25,36 +25,43 @@ func BenchmarkFrame(b *testing.B) {
 			name += fmt.Sprintf("/complexity=%d", max(c.complexity, 0))
 		}
 		b.Run(name, func(b *testing.B) {
-			t := &testing.T{}
-			src := newSource(t, c.in, ptOf[c.in], 1000, 10000)
-			pkts := make([][]byte, 50)
-			for i := range pkts {
-				pkts[i] = src.next()
-			}
-			sent := 0
-			p, err := New(Config{In: Codec{Name: c.in, PT: ptOf[c.in]}, Out: Codec{Name: c.out, PT: ptOf[c.out]},
-				OpusComplexity: c.complexity, Output: func(pkt []byte) { sent += len(pkt) }})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(pkts[0])))
-			seq, ts := uint16(0), uint32(0)
-			step := uint32(clockRate(c.in) / 50)
-			for i := 0; b.Loop(); i++ {
-				pk := pkts[i%len(pkts)]
-				pk[2], pk[3] = byte(seq>>8), byte(seq)
-				pk[4], pk[5], pk[6], pk[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
-				seq++
-				ts += step
-				if err := p.HandleRTP(pk); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if sent == 0 {
-				b.Fatal("nothing sent")
-			}
+			benchPipeline(b, c.in, c.out, Config{OpusComplexity: c.complexity})
 		})
+	}
+}
+
+// benchPipeline feeds one pipeline from in to out (cfg adds its settings)
+// with 20 ms frames of a 1 kHz tone, one per iteration.
+func benchPipeline(b *testing.B, in, out string, cfg Config) {
+	t := &testing.T{}
+	src := newSource(t, in, ptOf[in], 1000, 10000)
+	pkts := make([][]byte, 50)
+	for i := range pkts {
+		pkts[i] = src.next()
+	}
+	sent := 0
+	cfg.In, cfg.Out = Codec{Name: in, PT: ptOf[in]}, Codec{Name: out, PT: ptOf[out]}
+	cfg.Output = func(pkt []byte) { sent += len(pkt) }
+	p, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkts[0])))
+	seq, ts := uint16(0), uint32(0)
+	step := uint32(clockRate(in) / 50)
+	for i := 0; b.Loop(); i++ {
+		pk := pkts[i%len(pkts)]
+		pk[2], pk[3] = byte(seq>>8), byte(seq)
+		pk[4], pk[5], pk[6], pk[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+		seq++
+		ts += step
+		if err := p.HandleRTP(pk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if sent == 0 {
+		b.Fatal("nothing sent")
 	}
 }
 

@@ -53,14 +53,23 @@ func main() {
 	complexity := flag.Int("complexity", 0, "Opus encoder complexity (0: engine default)")
 	workers := flag.Int("workers", 0, "transcoding worker goroutines (0: the engine's default for the relay, -1: inline)")
 	relay := flag.String("relay", "", "media relay: epoll or goroutine (default: the engine's)")
+	ngAddr := flag.String("ng", "", "set the calls up over this ng control socket (loopback, e.g. Sipwise rtpengine's) instead of the built-in engine")
+	relayPID := flag.Int("relay-pid", 0, "with -ng: the relay's process id, for its CPU time")
 	peer := flag.Bool("peer", false, "run as the load generator (started by xcodeload itself)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the engine's CPU profile over the send window to this file")
 	flag.Parse()
 	var err error
-	if *peer {
+	switch {
+	case *peer:
 		err = runPeer(*calls, *duration, os.Stdin, os.Stdout)
-	} else {
-		err = run(*calls, *duration, *complexity, *workers, rtpengine.RelayMode(*relay))
+	case *ngAddr != "":
+		var ap netip.AddrPort
+		if ap, err = netip.ParseAddrPort(*ngAddr); err == nil {
+			err = run(options{calls: *calls, duration: *duration, ng: ap, relayPID: *relayPID})
+		}
+	default:
+		err = run(options{calls: *calls, duration: *duration, complexity: *complexity, workers: *workers,
+			relay: rtpengine.RelayMode(*relay)})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xcodeload:", err)
@@ -76,14 +85,27 @@ func sdp(port int, addr netip.Addr, fmts string, attrs ...string) []byte {
 	return []byte(strings.Join(l, "\r\n") + "\r\n")
 }
 
+// mport returns the port of an SDP's first m= line (0 if none).
 func mport(b []byte) int {
-	for _, l := range strings.Split(string(b), "\r\n") {
-		if strings.HasPrefix(l, "m=") {
-			p, _ := strconv.Atoi(strings.Fields(l)[1])
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[0], "m=") {
+			p, _ := strconv.Atoi(f[1])
 			return p
 		}
 	}
 	return 0
+}
+
+// mconn returns the last c= address of an SDP (the media-level one when
+// there is one).
+func mconn(b []byte) string {
+	addr := ""
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(l), "c=")); strings.HasPrefix(l, "c=") && len(f) == 3 {
+			addr = f[2]
+		}
+	}
+	return addr
 }
 
 func cpu() time.Duration {
@@ -109,27 +131,55 @@ func ints(line, key string, n int) ([]int, error) {
 	return out, nil
 }
 
-// run is the engine side: it starts the peer process, sets up the calls
-// between the peer's sockets and measures its own CPU while they run.
-func run(calls int, duration time.Duration, complexity, workers int, relay rtpengine.RelayMode) error {
-	e, err := rtpengine.New(rtpengine.Config{
-		Interfaces: []rtpengine.InterfaceConfig{
-			{Name: "access", Addr: aIP, PortMin: 30000, PortMax: 30000 + 4*calls + 20},
-			{Name: "core", Addr: bIP, PortMin: 40000, PortMax: 40000 + 4*calls + 20},
-		},
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Relay:     relay,
-		Transcode: rtpengine.TranscodeConfig{OpusComplexity: complexity, Workers: workers, QueueLen: 4096},
-	})
+// options are the engine side's settings.
+type options struct {
+	calls      int
+	duration   time.Duration
+	complexity int
+	workers    int
+	relay      rtpengine.RelayMode
+	// ng, when valid, is the ng control socket of an external relay
+	// (Sipwise rtpengine) to set the calls up on instead of the built-in
+	// engine; relayPID is that relay's process for its CPU time.
+	ng       netip.AddrPort
+	relayPID int
+}
+
+// relayUnderTest sets calls up on the relay measured.
+type relayUnderTest interface {
+	// setup sets call i up between the peer's ports a (Opus) and b (PCMU)
+	// and returns the relay's ports the A and the B leg send to.
+	setup(ctx context.Context, i, a, b int) (sbcA, sbcB int, err error)
+	// cpu is the relay process's CPU time so far.
+	cpu() (time.Duration, error)
+	// report is what the relay itself measured over the run; dropped
+	// the packets it counted as dropped (0 when it does not say).
+	report() string
+	dropped() uint64
+	teardown(ctx context.Context, i int)
+	close()
+}
+
+// run is the control side: it starts the peer process, sets up the calls
+// between the peer's sockets and measures the relay's CPU while they run.
+func run(o options) error {
+	var r relayUnderTest
+	var err error
+	if o.ng.IsValid() {
+		r, err = newNGRelay(o)
+	} else {
+		r, err = newEngineRelay(o)
+	}
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	defer r.close()
+	calls := o.calls
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "-peer", "-calls", strconv.Itoa(calls), "-duration", duration.String())
+	cmd := exec.Command(self, "-peer", "-calls", strconv.Itoa(calls), "-duration", o.duration.String())
 	cmd.Stderr = os.Stderr
 	toPeer, err := cmd.StdinPipe()
 	if err != nil {
@@ -155,20 +205,17 @@ func run(calls int, duration time.Duration, complexity, workers int, relay rtpen
 	ctx := context.Background()
 	sbc := make([]string, 0, 2*calls)
 	for i := range calls {
-		id := "load-" + strconv.Itoa(i)
-		offer, err := e.Offer(ctx, rtpengine.OfferRequest{CallID: id, FromTag: "A",
-			SDP:   sdp(ports[2*i], aIP, "111", "a=rtpmap:111 opus/48000/2"),
-			Flags: rtpengine.Flags{FromInterface: "access", ToInterface: "core", Codecs: []string{"PCMU"}}})
+		sa, sb, err := r.setup(ctx, i, ports[2*i], ports[2*i+1])
 		if err != nil {
-			return fmt.Errorf("offer %d: %w", i, err)
+			return err
 		}
-		answer, err := e.Answer(ctx, rtpengine.AnswerRequest{CallID: id, FromTag: "A", ToTag: "B",
-			SDP: sdp(ports[2*i+1], bIP, "0")})
-		if err != nil {
-			return fmt.Errorf("answer %d: %w", i, err)
-		}
-		sbc = append(sbc, strconv.Itoa(mport(answer)), strconv.Itoa(mport(offer)))
+		sbc = append(sbc, strconv.Itoa(sa), strconv.Itoa(sb))
 	}
+	defer func() {
+		for i := range calls {
+			r.teardown(ctx, i)
+		}
+	}()
 	if _, err := fmt.Fprintf(toPeer, "sbc %s\n", strings.Join(sbc, " ")); err != nil {
 		return err
 	}
@@ -179,44 +226,130 @@ func run(calls int, duration time.Duration, complexity, workers int, relay rtpen
 	if err != nil {
 		return err
 	}
-	c0, t0 := cpu(), time.Now()
+	c0, err := r.cpu()
+	if err != nil {
+		stopProfile()
+		return err
+	}
+	p0, err := procCPU(cmd.Process.Pid)
+	if err != nil {
+		stopProfile()
+		return err
+	}
+	m0, err := machineCPU()
+	if err != nil {
+		stopProfile()
+		return err
+	}
+	t0 := time.Now()
 	if line, err = rd.ReadString('\n'); err != nil || strings.TrimSpace(line) != "stop" {
 		stopProfile()
 		return fmt.Errorf("peer did not finish: %q %v", line, err)
 	}
-	c1, wall := cpu(), time.Since(t0)
+	wall := time.Since(t0)
+	c1, err := r.cpu()
+	if err != nil {
+		stopProfile()
+		return err
+	}
+	p1, err := procCPU(cmd.Process.Pid)
 	stopProfile()
+	if err != nil {
+		return err
+	}
+	m1, err := machineCPU()
+	if err != nil {
+		return err
+	}
 	result, err := rd.ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("peer result: %w", err)
 	}
-	st := e.TranscodeStats()
-	pct := func(q float64) string { // upper bound of the bucket holding quantile q
-		var total, acc uint64
-		for _, n := range st.QueueDelay {
-			total += n
-		}
-		for i, n := range st.QueueDelay {
-			acc += n
-			if total > 0 && float64(acc) >= q*float64(total) {
-				return (time.Duration(1<<i) * time.Microsecond).String()
-			}
-		}
-		return "-"
-	}
 	frames := float64(calls) * float64(wall) / float64(20*time.Millisecond)
-	fmt.Printf("calls=%d relay=%s workers=%d %s engine_cpu=%.1f%% engine_cpu_per_call_frame=%.1fus "+
-		"queue_dropped=%d queue_wait_p50<%s p99<%s max=%v queue_overruns=%d\n",
-		calls, orDefault(string(relay)), workers, strings.TrimSpace(result), 100*float64(c1-c0)/float64(wall),
-		float64((c1-c0).Microseconds())/frames, st.Dropped, pct(0.5), pct(0.99),
-		st.MaxQueueDelay.Round(10*time.Microsecond), st.Overruns)
-	for i := range calls {
-		_, _ = e.Delete("load-"+strconv.Itoa(i), "")
-	}
-	if strings.Contains(result, "FAIL") || st.Dropped > 0 {
+	// other_cpu: the machine's busy time that is neither the relay's nor
+	// the peer's (other processes, kernel threads such as ksoftirqd).
+	pct := func(d time.Duration) float64 { return 100 * float64(d) / float64(wall) }
+	fmt.Printf("calls=%d %s relay_cpu=%.1f%% relay_cpu_per_call_frame=%.1fus peer_cpu=%.1f%% machine_busy=%.1f%% other_cpu=%.1f%% %s\n",
+		calls, strings.TrimSpace(result), pct(c1-c0), float64((c1-c0).Microseconds())/frames, pct(p1-p0),
+		pct(m1-m0), pct(max(0, (m1-m0)-(c1-c0)-(p1-p0))), r.report())
+	if strings.Contains(result, "FAIL") || r.dropped() > 0 {
 		return fmt.Errorf("loss, late frames or drops")
 	}
 	return nil
+}
+
+// engineRelay is the built-in engine, in this process.
+type engineRelay struct {
+	o options
+	e *rtpengine.Engine
+}
+
+func newEngineRelay(o options) (*engineRelay, error) {
+	e, err := rtpengine.New(rtpengine.Config{
+		Interfaces: []rtpengine.InterfaceConfig{
+			{Name: "access", Addr: aIP, PortMin: 30000, PortMax: 30000 + 4*o.calls + 20},
+			{Name: "core", Addr: bIP, PortMin: 40000, PortMax: 40000 + 4*o.calls + 20},
+		},
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Relay:     o.relay,
+		Transcode: rtpengine.TranscodeConfig{OpusComplexity: o.complexity, Workers: o.workers, QueueLen: 4096},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &engineRelay{o: o, e: e}, nil
+}
+
+func (r *engineRelay) setup(ctx context.Context, i, a, b int) (int, int, error) {
+	id := "load-" + strconv.Itoa(i)
+	offer, err := r.e.Offer(ctx, rtpengine.OfferRequest{CallID: id, FromTag: "A",
+		SDP:   sdp(a, aIP, "111", "a=rtpmap:111 opus/48000/2"),
+		Flags: rtpengine.Flags{FromInterface: "access", ToInterface: "core", Codecs: []string{"PCMU"}}})
+	if err != nil {
+		return 0, 0, fmt.Errorf("offer %d: %w", i, err)
+	}
+	answer, err := r.e.Answer(ctx, rtpengine.AnswerRequest{CallID: id, FromTag: "A", ToTag: "B",
+		SDP: sdp(b, bIP, "0")})
+	if err != nil {
+		return 0, 0, fmt.Errorf("answer %d: %w", i, err)
+	}
+	return mport(answer), mport(offer), nil
+}
+
+func (r *engineRelay) cpu() (time.Duration, error) { return cpu(), nil }
+
+func (r *engineRelay) report() string {
+	st := r.e.TranscodeStats()
+	return fmt.Sprintf("relay=%s workers=%d queue_dropped=%d queue_wait_p50<%s p99<%s max=%v queue_overruns=%d "+
+		"engine_processing_p50<%v p99<%v max=%v engine_frame_overruns=%d",
+		orDefault(string(r.o.relay)), r.o.workers, st.Dropped,
+		bucketQuantile(st.QueueDelay[:], 0.5), bucketQuantile(st.QueueDelay[:], 0.99),
+		st.MaxQueueDelay.Round(10*time.Microsecond), st.Overruns,
+		st.LatencyQuantile(0.5), st.LatencyQuantile(0.99), st.MaxLatency.Round(10*time.Microsecond), st.FrameOverruns)
+}
+
+func (r *engineRelay) dropped() uint64 { return r.e.TranscodeStats().Dropped }
+
+func (r *engineRelay) teardown(_ context.Context, i int) {
+	_, _ = r.e.Delete("load-"+strconv.Itoa(i), "")
+}
+
+func (r *engineRelay) close() { r.e.Close() }
+
+// bucketQuantile returns the upper bound (2^i µs) of the bucket of a
+// power-of-two histogram holding quantile q.
+func bucketQuantile(h []uint64, q float64) time.Duration {
+	var total, acc uint64
+	for _, n := range h {
+		total += n
+	}
+	for i, n := range h {
+		acc += n
+		if total > 0 && float64(acc) >= q*float64(total) {
+			return time.Duration(1<<i) * time.Microsecond
+		}
+	}
+	return 0
 }
 
 // startProfile starts a CPU profile into path and returns its stop
