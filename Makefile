@@ -8,7 +8,7 @@ CONFIG ?= configs/default.yaml
 
 # System packages needed to build and run, and the real peers tests use.
 RUN_PKGS  := pkg-config gcc libopus-dev libopusfile-dev
-TEST_PKGS := sip-tester kamailio tshark sox iproute2 procps freeradius freeradius-utils snmpd snmp smitools baresip chromium coturn sipvicious
+TEST_PKGS := sip-tester kamailio tshark sox iproute2 iptables procps freeradius freeradius-utils snmpd snmp smitools baresip chromium coturn sipvicious
 
 .PHONY: all build run test unit e2e bench fuzz-short lint deps-run deps-test clean webphone
 
