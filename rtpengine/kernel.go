@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"github.com/openborder/openborder/rtpengine/kfwd"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -246,4 +248,17 @@ func (e *Engine) KernelMetrics() KernelMetrics {
 		m.Offloads, m.Failures = k.offloads.Load(), k.failures.Load()
 	}
 	return m
+}
+
+// codecClock is the clock rate of a "NAME/clock" codec name; 8000 when
+// unknown (the G.711 family's).
+func codecClock(codec string) int {
+	_, c, ok := strings.Cut(codec, "/")
+	if !ok {
+		return 8000
+	}
+	if n, err := strconv.Atoi(c); err == nil && n > 0 {
+		return n
+	}
+	return 8000
 }

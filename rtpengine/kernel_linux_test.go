@@ -124,6 +124,19 @@ func TestKernelForwardingLifecycle(t *testing.T) {
 		if sa.Lost != 0 {
 			t.Fatalf("lost %d", sa.Lost)
 		}
+		// b's receiver report about what it got from a (through the
+		// kernel) gives the a-stream's loss and jitter; RTCP stays in
+		// user space.
+		rtcpB := newPeerAt(t, b.addr.Port()+1)
+		rr := rtcpRR(0xB, 0xA, 0, 0)
+		put32(rr[12:], 5)   // cumulative lost
+		put32(rr[20:], 160) // jitter: 160 ticks of 8 kHz = 20 ms
+		rtcpB.send(rr, lo(int(sbcB.Port())+1))
+		waitFor(t, 2*time.Second, "RTCP loss", func() bool {
+			st, _ := e.Query("kf")
+			s := st.Legs[0].Streams[0]
+			return s.Lost == 5 && s.Jitter == 20*time.Millisecond
+		})
 
 		// The caller's source moves (new port, new SSRC) after its old
 		// source fell silent: the latch moves per policy and so does

@@ -148,3 +148,36 @@ func TestKernelModeConfig(t *testing.T) {
 		t.Error("mode always accepted")
 	}
 }
+
+func TestRTCPReportBlock(t *testing.T) {
+	rr := rtcpRR(9, 1, 0, 0)
+	put32(rr[12:], 0x05000007) // fraction lost 5/256, cumulative lost 7
+	put32(rr[20:], 480)        // jitter
+	for _, tt := range []struct {
+		name   string
+		b      []byte
+		lost   uint64
+		jitter uint32
+		ok     bool
+	}{
+		{"receiver report", rr, 7, 480, true},
+		{"after a sender report without blocks", append(rtcpSR(1, 2, 3), rr...), 7, 480, true},
+		{"negative cumulative loss", func() []byte {
+			b := append([]byte(nil), rr...)
+			put32(b[12:], 0x00ffffff)
+			return b
+		}(), 0, 480, true},
+		{"no report block", rtcpSR(1, 2, 3), 0, 0, false},
+		{"truncated block", rr[:20], 0, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lost, jit, ok := unpackRR(parseRTCPInfo(tt.b).rr)
+			if lost != tt.lost || jit != tt.jitter || ok != tt.ok {
+				t.Fatalf("lost %d jitter %d ok %v, want %d %d %v", lost, jit, ok, tt.lost, tt.jitter, tt.ok)
+			}
+		})
+	}
+	if codecClock("opus/48000") != 48000 || codecClock("") != 8000 || codecClock("PCMU/x") != 8000 {
+		t.Fatal("codecClock")
+	}
+}

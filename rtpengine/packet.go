@@ -132,6 +132,28 @@ type rtcpInfo struct {
 	// xr is the VoIP metrics block of an RTCP XR packet (RFC 3611 4.7),
 	// packed by packXR; 0 if none.
 	xr uint64
+	// rr is the first report block of an SR or RR (the sender's view of
+	// the stream it receives), packed by packRR; 0 if none.
+	rr uint64
+}
+
+// packRR packs a report block's cumulative number of packets lost (24
+// bits, negative values as 0) and interarrival jitter (timestamp units)
+// into one word for an atomic store; bit 63 marks a present report.
+func packRR(rb []byte) uint64 {
+	lost := uint64(binary.BigEndian.Uint32(rb[4:]) & 0xffffff)
+	if lost&0x800000 != 0 {
+		lost = 0 // negative: duplicates outnumber losses
+	}
+	return 1<<63 | lost<<32 | uint64(binary.BigEndian.Uint32(rb[12:]))
+}
+
+// unpackRR returns what packRR packed; ok is false for no report.
+func unpackRR(v uint64) (lost uint64, jitter uint32, ok bool) {
+	if v>>63 == 0 {
+		return 0, 0, false
+	}
+	return (v >> 32) & 0xffffff, uint32(v), true
 }
 
 // packXR packs the VoIP metrics an endpoint keeps from RFC 3611 4.7 into
@@ -176,6 +198,9 @@ func parseRTCPInfo(b []byte) rtcpInfo {
 				}
 				q += bl
 			}
+		}
+		if blocks > 0 && rc > 0 && ri.rr == 0 && blocks+24 <= len(p) {
+			ri.rr = packRR(p[blocks:])
 		}
 		if blocks > 0 && ri.lsr == 0 {
 			for i := 0; i < rc && blocks+24*(i+1) <= len(p); i++ {

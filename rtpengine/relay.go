@@ -142,6 +142,11 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (pkt []byte, ou
 		if ri.xr != 0 {
 			c.xr.Store(ri.xr)
 		}
+		if ri.rr != 0 {
+			if p := ep.partner.Load(); p != nil {
+				p.c.rr.Store(ri.rr)
+			}
+		}
 		if ri.lsr != 0 {
 			if d, found := ep.sentSRs.rtt(ri.lsr, ri.dlsr, now); found {
 				c.rttNs.Store(int64(d))

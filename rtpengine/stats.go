@@ -19,6 +19,10 @@ type counters struct {
 	xr                   atomic.Uint64 // latest RTCP XR VoIP metrics (packXR)
 	lastRecv             atomic.Int64  // monoNow() of the last accepted packet; 0 = never
 	stun, dtls           atomic.Uint64
+	// rr is the latest RTCP report block about the stream this endpoint
+	// receives, as the other leg's peer reported it (packRR): the loss
+	// and jitter of a stream forwarded in the kernel come from there.
+	rr atomic.Uint64
 	// srtpErrors counts packets that failed SRTP authentication, replay
 	// checks or protection (also counted in dropped).
 	srtpErrors atomic.Uint64
@@ -205,6 +209,15 @@ func (ep *endpoint) snapshot() StreamStats {
 		RTT:        time.Duration(c.rttNs.Load()),
 	}
 	st.XR = unpackXR(c.xr.Load())
+	if ep.kernLast.Load() != 0 {
+		// The kernel forwarded (part of) this stream, unseen by the
+		// sequence statistics: the receiving peer's own report counts
+		// the whole stream.
+		if lost, jit, ok := unpackRR(c.rr.Load()); ok {
+			st.Lost = max(st.Lost, lost)
+			st.Jitter = time.Duration(jit) * time.Second / time.Duration(codecClock(ep.codec))
+		}
+	}
 	if p := ep.latRTP.Load(); p != nil {
 		st.Peer = *p
 	} else if p := ep.sigRTP.Load(); p != nil {
