@@ -85,7 +85,8 @@ type endpoint struct {
 	// kernel forwarded as lost.
 	kern     *offload
 	kernOn   atomic.Bool // kern is installed in the kernel
-	kick     chan struct{}
+	kick     chan *call
+	owner    *call // the call kick names
 	kernLast atomic.Int64
 	seqGen   atomic.Uint32
 	// peerNames are the payload type names of the peer's latest SDP

@@ -77,6 +77,7 @@ type call struct {
 // monologue is one participant (SIP tag) of a call and our endpoints
 // facing it, one per m= line (nil where the stream is rejected).
 type monologue struct {
+	call   *call
 	tag    string
 	pool   *pool
 	eps    []*endpoint

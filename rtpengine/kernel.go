@@ -210,7 +210,7 @@ func (e *Engine) kernelYield(c *call) {
 }
 
 // kernelKick is the channel new endpoints wake the manager with.
-func (e *Engine) kernelKick() chan struct{} {
+func (e *Engine) kernelKick() chan *call {
 	if e.kern != nil {
 		return e.kern.kick
 	}

@@ -24,7 +24,7 @@ import (
 type kernel struct {
 	e    *Engine
 	conn *kfwd.Conn
-	kick chan struct{}
+	kick chan *call
 
 	offloaded                          atomic.Int64
 	packets, bytes, offloads, failures atomic.Uint64
@@ -41,7 +41,7 @@ func newKernel(e *Engine) (*kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &kernel{e: e, conn: conn, kick: make(chan struct{}, 1)}
+	k := &kernel{e: e, conn: conn, kick: make(chan *call, kickQueue)}
 	if b, err := os.ReadFile(acctSysctl); err != nil || strings.TrimSpace(string(b)) != "1" {
 		if err := os.WriteFile(acctSysctl, []byte("1"), 0o644); err != nil {
 			e.log.Warn("kernel forwarding: conntrack accounting is off and cannot be turned on; offloaded streams count no packets",
@@ -130,10 +130,14 @@ func (k *kernel) close() {
 	_ = k.conn.Close()
 }
 
-// wake asks the manager to look again (never blocks).
-func (k *kernel) wake() {
+// kickQueue bounds the calls waiting for the manager to look at them;
+// beyond it the periodic round catches up.
+const kickQueue = 1024
+
+// wake asks the manager to look at c again (never blocks).
+func (k *kernel) wake(c *call) {
 	select {
-	case k.kick <- struct{}{}:
+	case k.kick <- c:
 	default:
 	}
 }
@@ -148,22 +152,19 @@ func (k *kernel) loop() {
 		case <-k.e.stop:
 			return
 		case <-t.C:
-			k.round(true)
-		case <-k.kick:
-			k.round(false)
+			k.round()
+		case c := <-k.kick:
+			if c != nil {
+				k.reconcileCall(c, nil, monoNow())
+			}
 		}
 	}
 }
 
-// round reads the kernel's counters (poll) and reconciles every call.
-func (k *kernel) round(poll bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			k.e.log.Error("kernel forwarding manager panicked", "panic", v)
-		}
-	}()
+// round reads the kernel's counters and reconciles every call.
+func (k *kernel) round() {
 	var entries map[kfwd.Tuple]kfwd.Entry
-	if poll && k.offloaded.Load() > 0 {
+	if k.offloaded.Load() > 0 {
 		entries = make(map[kfwd.Tuple]kfwd.Entry, k.offloaded.Load())
 		for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 			list, err := k.conn.List(fam)
@@ -186,10 +187,21 @@ func (k *kernel) round(poll bool) {
 	k.e.mu.Unlock()
 	now := monoNow()
 	for _, c := range calls {
-		c.mu.Lock()
-		c.kernelPairs(func(ea, eb *endpoint) { k.reconcile(c, ea, eb, entries, now) })
-		c.mu.Unlock()
+		k.reconcileCall(c, entries, now)
 	}
+}
+
+// reconcileCall brings the kernel state of c's streams in line, adding
+// the counters of entries (nil: counters not read this time).
+func (k *kernel) reconcileCall(c *call, entries map[kfwd.Tuple]kfwd.Entry, now int64) {
+	defer func() {
+		if v := recover(); v != nil {
+			k.e.log.Error("kernel forwarding manager panicked", "call_id", c.id, "panic", v)
+		}
+	}()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.kernelPairs(func(ea, eb *endpoint) { k.reconcile(c, ea, eb, entries, now) })
 }
 
 // reconcile brings one stream's kernel state in line. Called with c.mu.
@@ -284,7 +296,7 @@ func (k *kernel) yield(c *call) {
 			k.remove(o)
 		}
 	})
-	k.wake()
+	k.wake(c)
 }
 
 // drop takes ep's stream back from the kernel (ep is being released).

@@ -10,7 +10,7 @@ import (
 
 // kernel is in-kernel forwarding, which only Linux has.
 type kernel struct {
-	kick                               chan struct{}
+	kick                               chan *call
 	offloaded                          atomic.Int64
 	packets, bytes, offloads, failures atomic.Uint64
 }

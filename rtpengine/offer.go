@@ -302,6 +302,7 @@ func (e *Engine) ensureEndpoints(m *monologue, streams []sdpStream, withRTCP boo
 			pp:    pp,
 			local: netip.AddrPortFrom(m.pool.cfg.Advertised, uint16(pp.port)),
 			kick:  e.kernelKick(),
+			owner: m.call,
 		}
 		if m.tap != nil {
 			ep.tap.Store(m.tap)
@@ -345,7 +346,7 @@ func (e *Engine) startReader(ep *endpoint, s *mediaSock, rtcp bool) error {
 }
 
 func (c *call) newMono(tag string, p *pool) *monologue {
-	m := &monologue{tag: tag, pool: p}
+	m := &monologue{call: c, tag: tag, pool: p}
 	c.mono[tag] = m
 	c.order = append(c.order, m)
 	return m

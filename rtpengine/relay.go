@@ -99,9 +99,9 @@ func (r *reader) learn(src netip.AddrPort, ssrc uint32, now int64) {
 	} else {
 		r.ep.latRTP.Store(&a)
 		if k := r.ep.kick; k != nil {
-			select { // the kernel forwarding manager looks again
-			case k <- struct{}{}:
-			default:
+			select { // the kernel forwarding manager looks at the call again
+			case k <- r.ep.owner:
+			default: // full: its next periodic round does
 			}
 		}
 	}
