@@ -15,6 +15,8 @@ import (
 
 	"github.com/openborder/openborder/rtpengine/kfwd"
 	"golang.org/x/sys/unix"
+
+	"github.com/openborder/openborder/test/testenv"
 )
 
 // inNetns runs fn on an OS thread inside a fresh network namespace
@@ -23,15 +25,14 @@ import (
 // discarded afterwards, so the host's namespace is never touched.
 func inNetns(t *testing.T, hooks bool, fn func()) {
 	t.Helper()
+	testenv.RequireTool(t, "ip")
+	testenv.RequireTool(t, "iptables")
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespace, conntrack)")
-	}
-	if _, err := exec.LookPath("iptables"); err != nil {
-		t.Skip("needs iptables")
+		testenv.SkipUnlessCI(t, "needs root (network namespace, conntrack)")
 	}
 	ns := fmt.Sprintf("obkfe%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v: %s", err, out)
+		testenv.SkipUnlessCI(t, "ip netns add: %v: %s", err, out)
 	}
 	defer func() { _ = exec.Command("ip", "netns", "del", ns).Run() }()
 	cmds := [][]string{{"ip", "link", "set", "lo", "up"}}

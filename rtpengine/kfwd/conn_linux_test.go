@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/openborder/openborder/test/testenv"
 )
 
 // inNetns runs fn on an OS thread inside a fresh network namespace with
@@ -21,20 +23,19 @@ import (
 // is discarded afterwards, so the test process stays where it was.
 func inNetns(t *testing.T, fn func()) {
 	t.Helper()
+	testenv.RequireTool(t, "ip")
+	testenv.RequireTool(t, "iptables")
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespace, conntrack)")
-	}
-	if _, err := exec.LookPath("iptables"); err != nil {
-		t.Skip("needs iptables")
+		testenv.SkipUnlessCI(t, "needs root (network namespace, conntrack)")
 	}
 	ns := fmt.Sprintf("obkf%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v: %s", err, out)
+		testenv.SkipUnlessCI(t, "ip netns add: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
 	for _, args := range [][]string{
 		{"ip", "link", "set", "lo", "up"},
-		{"sysctl", "-qw", "net.netfilter.nf_conntrack_acct=1"},
+		{"sh", "-c", "echo 1 > /proc/sys/net/netfilter/nf_conntrack_acct"},
 		{"iptables", "-t", "nat", "-A", "OUTPUT", "-p", "udp", "--dport", "1", "-j", "ACCEPT"},
 		{"iptables", "-A", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"},
 	} {
