@@ -28,6 +28,33 @@ type kernel struct {
 
 	offloaded                          atomic.Int64
 	packets, bytes, offloads, failures atomic.Uint64
+	// deferred counts hand-overs put off because a packet was waiting
+	// in a socket (tests and debugging).
+	deferred atomic.Uint64
+}
+
+// queued reports whether datagrams wait in s's receive queue.
+func queued(s *mediaSock) bool {
+	n := 0
+	ctl := func(fd uintptr) {
+		if v, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil {
+			n = v
+		}
+	}
+	switch {
+	case s == nil:
+	case s.conn != nil:
+		if rc, err := s.conn.SyscallConn(); err == nil {
+			_ = rc.Control(ctl)
+		}
+	case s.fd >= 0:
+		s.mu.RLock()
+		if !s.closed {
+			ctl(uintptr(s.fd))
+		}
+		s.mu.RUnlock()
+	}
+	return n > 0
 }
 
 const acctSysctl = "/proc/sys/net/netfilter/nf_conntrack_acct"
@@ -238,6 +265,12 @@ func (k *kernel) reconcile(c *call, ea, eb *endpoint, entries map[kfwd.Tuple]kfw
 // install hands a stream to the kernel.
 func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 	if ea.kern != nil || eb.kern != nil {
+		return
+	}
+	if queued(ea.pp.rtp) || queued(eb.pp.rtp) {
+		// A packet waits for the user-space relay: handed over now, it
+		// would have to be dropped (see reader.handle). Next round.
+		k.deferred.Add(1)
 		return
 	}
 	if err := k.conn.Forward(f.kfwdFlow()); err != nil {

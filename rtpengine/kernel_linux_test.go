@@ -234,3 +234,25 @@ func TestKernelForwardingUnavailable(t *testing.T) {
 		}
 	})
 }
+
+func TestQueuedSeesWaitingDatagrams(t *testing.T) {
+	s, err := openRaw(netip.AddrPortFrom(loopback, 0), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rawClose(s.fd)
+	sa, err := unix.Getsockname(s.fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := netip.AddrPortFrom(loopback, uint16(sa.(*unix.SockaddrInet4).Port))
+	if queued(s) {
+		t.Fatal("empty socket reported as queued")
+	}
+	p := newPeer(t)
+	p.send([]byte("x"), to)
+	waitFor(t, time.Second, "datagram queued", func() bool { return queued(s) })
+	if queued(nil) {
+		t.Fatal("nil socket reported as queued")
+	}
+}
