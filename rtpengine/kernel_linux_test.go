@@ -256,3 +256,48 @@ func TestQueuedSeesWaitingDatagrams(t *testing.T) {
 		t.Fatal("nil socket reported as queued")
 	}
 }
+
+func TestKernelForwardingRemovesStaleEntries(t *testing.T) {
+	inNetns(t, true, func() {
+		c, err := kfwd.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// What a killed sbcd leaves: one entry into its media ports, and
+		// one of somebody else's that must stay.
+		stale := kfwd.Flow{Orig: kfwd.Tuple{Src: lo(5000), Dst: lo(43300)}, DNAT: lo(6000), SNAT: lo(43302), Timeout: 60}
+		other := kfwd.Flow{Orig: kfwd.Tuple{Src: lo(5002), Dst: lo(9000)}, DNAT: lo(6002), SNAT: lo(9002), Timeout: 60}
+		for _, f := range []kfwd.Flow{stale, other} {
+			if err := c.Forward(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e := newTestEngine(t, 43300, netip.Addr{}, func(c *Config) { c.Kernel = KernelOn })
+		if en := kernelEntries(t, e); len(en) != 0 {
+			t.Fatalf("stale entries left: %+v", en)
+		}
+		if _, err := c.Get(other.Orig); err != nil {
+			t.Fatalf("an entry outside the media ports was removed: %v", err)
+		}
+	})
+}
+
+func TestKernelForwardingShutdownRemovesEntries(t *testing.T) {
+	inNetns(t, true, func() {
+		e := newTestEngine(t, 43340, netip.Addr{}, func(c *Config) { c.Kernel = KernelOn })
+		a, b := newPeer(t), newPeer(t)
+		sbcA, sbcB := relayCall(t, e, "bye", a, b)
+		a.send(rtpPacket(0, 1, 0, 0xA, 160), sbcA)
+		expectRTP(t, b, 1, sbcB)
+		b.send(rtpPacket(0, 1, 0, 0xB, 160), sbcB)
+		expectRTP(t, a, 1, sbcA)
+		waitFor(t, 2*time.Second, "offload", func() bool { return len(kernelEntries(t, e)) == 1 })
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if en := kernelEntries(t, e); len(en) != 0 {
+			t.Fatalf("entries after Close: %+v", en)
+		}
+	})
+}
