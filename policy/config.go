@@ -356,6 +356,10 @@ type RealmMediaConfig struct {
 	// Ringback is relay (callers hear what the callee sends) or local
 	// (sbcd plays ringback when the callee rings without media). Default relay.
 	Ringback string `yaml:"ringback"`
+	// NoKernelForwarding keeps every stream with a leg in this realm in
+	// user space when media.relay.kernel_forwarding is on or auto.
+	// Default false.
+	NoKernelForwarding bool `yaml:"no_kernel_forwarding"`
 }
 
 // NormalizationRef names rule sets applied on ingress and egress.

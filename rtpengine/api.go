@@ -86,6 +86,9 @@ type InterfaceConfig struct {
 	// DSCP is set on media sockets (IP_TOS = DSCP<<2). Default (0) 46 (EF);
 	// -1 leaves the socket's default (best effort).
 	DSCP int
+	// NoKernel keeps streams with a side in this pool in user space
+	// when Config.Kernel forwards in the kernel. Default false.
+	NoKernel bool
 }
 
 // Flags steer how an offer or answer is rewritten (the ng protocol's flags).

@@ -94,6 +94,8 @@ func kernelEligible(c *call, ea, eb *endpoint) (kernelFlow, string) {
 			return f, "rtcp-mux"
 		case ep.pp == nil || ep.pp.rtp == nil:
 			return f, "no socket"
+		case ep.pool != nil && ep.pool.cfg.NoKernel:
+			return f, "interface opts out"
 		}
 	}
 	la, lb := ea.latRTP.Load(), eb.latRTP.Load()

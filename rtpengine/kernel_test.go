@@ -54,6 +54,9 @@ func TestKernelEligibility(t *testing.T) {
 		{"tone playing", true, func(c *call, ea, eb *endpoint) { c.player = new(service) }, "playback or service"},
 		{"partner gone", true, func(c *call, ea, eb *endpoint) { eb.partner.Store(nil) }, "not a relayed pair"},
 		{"deleted", true, func(c *call, ea, eb *endpoint) { c.deleted = true }, "deleted"},
+		{"interface opts out", true, func(c *call, ea, eb *endpoint) {
+			eb.pool = &pool{cfg: InterfaceConfig{Name: "core", NoKernel: true}}
+		}, "interface opts out"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +70,7 @@ func TestKernelEligibility(t *testing.T) {
 			c.rec, c.player, c.deleted = nil, nil, false // undo call-level changes
 			c.mu.Unlock()
 			eb.partner.Store(ea)
+			ea.pool, eb.pool = e.pools["access"], e.pools["core"]
 			for _, ep := range []*endpoint{ea, eb} { // undo the endpoint changes before release
 				ep.hold.Store(false)
 				ep.mux.Store(false)

@@ -190,6 +190,7 @@ func engineConfig(pol *policy.Set) rtpengine.Config {
 		cfg.Interfaces = append(cfg.Interfaces, rtpengine.InterfaceConfig{
 			Name: r.Name, Addr: r.MediaAddr, Advertised: r.MediaAdvertised,
 			PortMin: r.Media.PortMin, PortMax: r.Media.PortMax, DSCP: dscp,
+			NoKernel: r.Media.NoKernelForwarding,
 		})
 	}
 	return cfg

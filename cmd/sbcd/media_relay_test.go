@@ -34,6 +34,25 @@ func TestEngineConfigRelay(t *testing.T) {
 	}
 }
 
+func TestEngineConfigRealmKernelOptOut(t *testing.T) {
+	pol, err := policy.Parse("optout.yaml", []byte(`media: {relay: {kernel_forwarding: auto}}
+realms:
+  - name: access
+    listeners: [{transport: udp, address: "127.0.0.1:5060"}]
+    media: {no_kernel_forwarding: true}
+  - name: core
+    listeners: [{transport: udp, address: "127.0.0.1:5080"}]
+    media: {port_min: 30000, port_max: 30999}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifs := engineConfig(pol).Interfaces
+	if len(ifs) != 2 || !ifs[0].NoKernel || ifs[1].NoKernel {
+		t.Fatalf("interfaces %+v: want access opted out, core not", ifs)
+	}
+}
+
 func TestEngineConfigKernelForwarding(t *testing.T) {
 	for _, tt := range []struct {
 		yaml string
