@@ -109,13 +109,11 @@ const dspInjectQueue = 16
 
 // Tone levels and timing of digits the engine generates.
 const (
-	dtmfLevel      = -7.0 // dBm0, low-group tone
-	dtmfTwist      = 2.0  // dB, high group louder (Q.23 allows up to 4)
-	dtmfEndRepeats = 3
-	dtmfVolume     = 10
-	dtmfConvOn     = time.Minute // longest converted event
-	dtmfInjectMax  = 8 * time.Second
-	dtmfInjectMin  = 40 * time.Millisecond
+	dtmfLevel     = -7.0        // dBm0, low-group tone
+	dtmfTwist     = 2.0         // dB, high group louder (Q.23 allows up to 4)
+	dtmfConvOn    = time.Minute // longest converted event
+	dtmfInjectMax = 8 * time.Second
+	dtmfInjectMin = 40 * time.Millisecond
 )
 
 // DTMFStats counts the engine's digit processing.
@@ -171,13 +169,7 @@ type dsp struct {
 	convGen   *dtmf.Generator
 
 	// events written into the outgoing stream (out rfc4733)
-	em       bool
-	emFirst  bool
-	emCode   uint8
-	emTS     uint32
-	emDur    uint32
-	emTarget uint32 // 0: until the detector ends the digit
-	emEnds   int
+	em rfc4733.Emitter
 
 	// tone written into the outgoing audio (out inband)
 	gen     *dtmf.Generator
@@ -330,14 +322,14 @@ func (d *dsp) packet(b []byte, h *rtpHeader, now int64) ([]byte, bool) {
 	if d.in == DTMFInband {
 		d.detect(payload, kind, h)
 	}
-	if q := d.inject.Load(); q != nil && !d.em && d.gen == nil && d.out != DTMFInfo {
+	if q := d.inject.Load(); q != nil && !d.em.Active() && d.gen == nil && d.out != DTMFInfo {
 		select {
 		case dg := <-*q:
 			d.startInject(dg, h)
 		default:
 		}
 	}
-	if d.em {
+	if d.em.Active() {
 		return d.emit(b, h), true
 	}
 	if d.gen != nil {
@@ -391,17 +383,15 @@ func (d *dsp) detect(payload []byte, kind uint8, h *rtpHeader) {
 	for _, ev := range d.events {
 		switch ev.Kind {
 		case dtmf.Start:
-			if d.out == DTMFRFC4733 && !d.em {
+			if d.out == DTMFRFC4733 && !d.em.Active() {
 				if code, err := rfc4733.Code(ev.Key); err == nil {
-					d.startEvent(code, h.ts, 0)
+					d.em.Start(code, h.ts, 0)
 				}
 			}
 		case dtmf.End:
 			dur := time.Duration(ev.Duration) * time.Second / 8000
 			d.report(ev.Key, dur, MethodInband)
-			if d.em && d.emTarget == 0 && d.emEnds == 0 {
-				d.emEnds = dtmfEndRepeats
-			}
+			d.em.End()
 		}
 	}
 }
@@ -411,7 +401,7 @@ func (d *dsp) startInject(dg dspDigit, h *rtpHeader) {
 	samples := uint32(dg.dur * 8000 / time.Second)
 	if d.out == DTMFRFC4733 {
 		code, _ := rfc4733.Code(dg.key)
-		d.startEvent(code, h.ts, samples)
+		d.em.Start(code, h.ts, samples)
 		return
 	}
 	g, err := dtmf.NewGenerator(dtmf.GeneratorConfig{Level: dtmfLevel, Twist: dtmfTwist, On: dg.dur})
@@ -421,35 +411,17 @@ func (d *dsp) startInject(dg dspDigit, h *rtpHeader) {
 	d.gen, d.genLeft = g, int(samples)
 }
 
-func (d *dsp) startEvent(code uint8, ts, target uint32) {
-	d.em, d.emFirst, d.emCode, d.emTS, d.emDur, d.emTarget, d.emEnds = true, true, code, ts, 0, target, 0
-}
-
 // emit rewrites an audio packet into the next telephone-event packet of
 // the event being sent: same sequence number and SSRC, the event's
 // timestamp, the receiver's telephone-event payload type.
 func (d *dsp) emit(b []byte, h *rtpHeader) []byte {
-	if d.emEnds == 0 {
-		d.emDur += uint32(d.samples)
-		if d.emTarget > 0 && d.emDur >= d.emTarget {
-			d.emDur, d.emEnds = d.emTarget, dtmfEndRepeats
-		}
-	}
-	end := d.emEnds > 0
-	ev := rfc4733.Event{Code: d.emCode, End: end, Volume: dtmfVolume, Duration: uint16(min(d.emDur, rfc4733.MaxDuration))}
 	b = b[:h.headerLen+rfc4733.PayloadSize]
-	_ = ev.Put(b[h.headerLen:])
+	ts, marker := d.em.Next(b[h.headerLen:], uint32(d.samples))
 	b[1] = uint8(d.outEv)
-	if d.emFirst {
+	if marker {
 		b[1] |= 0x80
-		d.emFirst = false
 	}
-	binary.BigEndian.PutUint32(b[4:], d.emTS)
-	if end {
-		if d.emEnds--; d.emEnds == 0 {
-			d.em = false
-		}
-	}
+	binary.BigEndian.PutUint32(b[4:], ts)
 	return b
 }
 

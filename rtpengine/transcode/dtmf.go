@@ -57,13 +57,12 @@ type DTMF struct {
 	OnDigit func(key byte, dur time.Duration, method string)
 }
 
-// Generated digits: level of the low-group tone (dBm0), twist (dB), the
-// telephone-event volume and the end packets sent per event.
+// Generated digits: level of the low-group tone (dBm0) and twist (dB);
+// telephone-events are written by rfc4733.Emitter (volume 10, three end
+// packets).
 const (
 	toneLevel   = -7.0
 	toneTwist   = 2.0
-	evVolume    = 10
-	evEndRepeat = 3
 	convMax     = time.Minute // longest event converted to a tone
 	playMin     = 40 * time.Millisecond
 	playMax     = 8 * time.Second
@@ -93,13 +92,7 @@ type digits struct {
 	afterEv   bool // the input timeline ends with an event: older audio is dropped
 
 	// telephone-events written instead of audio frames (Out events)
-	em       bool
-	emFirst  bool
-	emCode   uint8
-	emTS     uint32
-	emDur    uint32
-	emTarget uint32 // 0: until the detector ends the digit
-	emEnds   int
+	em rfc4733.Emitter
 
 	// a tone written over the outgoing audio (played digit, Out tones)
 	gen     *dtmf.Generator
@@ -301,22 +294,16 @@ func (p *Pipeline) detect(pcm []int16) {
 	for _, ev := range d.detOut {
 		switch ev.Kind {
 		case dtmf.Start:
-			if d.cfg.Out == DTMFEvents && !d.em {
+			if d.cfg.Out == DTMFEvents && !d.em.Active() {
 				if code, err := rfc4733.Code(ev.Key); err == nil {
-					d.startEvent(code, p.anchorOut, 0)
+					d.em.Start(code, p.anchorOut, 0)
 				}
 			}
 		case dtmf.End:
 			p.report(ev.Key, d.det.Duration(ev.Duration), MethodInband)
-			if d.em && d.emTarget == 0 && d.emEnds == 0 {
-				d.emEnds = evEndRepeat
-			}
+			d.em.End()
 		}
 	}
-}
-
-func (d *digits) startEvent(code uint8, ts, target uint32) {
-	d.em, d.emFirst, d.emCode, d.emTS, d.emDur, d.emTarget, d.emEnds = true, true, code, ts, 0, target, 0
 }
 
 // frame gives the DTMF stage a frame of outgoing PCM before it is
@@ -327,14 +314,14 @@ func (p *Pipeline) frameDTMF(pcm []int16) bool {
 	if d == nil {
 		return false
 	}
-	if !d.em && d.gen == nil && d.cfg.Out != DTMFDrop {
+	if !d.em.Active() && d.gen == nil && d.cfg.Out != DTMFDrop {
 		select {
 		case in := <-d.inject:
 			p.startPlay(in)
 		default:
 		}
 	}
-	if d.em {
+	if d.em.Active() {
 		p.emitEvent()
 		return true
 	}
@@ -351,7 +338,7 @@ func (p *Pipeline) startPlay(in injected) {
 	d := p.dtmf
 	if d.cfg.Out == DTMFEvents {
 		code, _ := rfc4733.Code(in.key)
-		d.startEvent(code, p.ts, uint32(int64(in.dur)*int64(p.outClock)/int64(time.Second)))
+		d.em.Start(code, p.ts, uint32(int64(in.dur)*int64(p.outClock)/int64(time.Second)))
 		return
 	}
 	g, err := dtmf.NewGenerator(dtmf.GeneratorConfig{Rate: p.encRate, Level: toneLevel, Twist: toneTwist, On: in.dur})
@@ -366,22 +353,10 @@ func (p *Pipeline) startPlay(in injected) {
 // written in place of one outgoing audio frame.
 func (p *Pipeline) emitEvent() {
 	d := p.dtmf
-	if d.emEnds == 0 {
-		d.emDur += p.step
-		if d.emTarget > 0 && d.emDur >= d.emTarget {
-			d.emDur, d.emEnds = d.emTarget, evEndRepeat
-		}
-	}
-	end := d.emEnds > 0
-	ev := rfc4733.Event{Code: d.emCode, End: end, Volume: evVolume, Duration: uint16(min(d.emDur, rfc4733.MaxDuration))}
-	_ = ev.Put(p.out[12:])
+	ts, marker := d.em.Next(p.out[12:], p.step)
 	p.st.events.Add(1)
-	p.send(p.cfg.OutEventPT, d.emFirst, d.emTS, rfc4733.PayloadSize)
-	d.emFirst = false
-	if end {
-		if d.emEnds--; d.emEnds == 0 {
-			d.em = false
-			p.marker = true // the audio resumes
-		}
+	p.send(p.cfg.OutEventPT, marker, ts, rfc4733.PayloadSize)
+	if !d.em.Active() {
+		p.marker = true // the audio resumes
 	}
 }
