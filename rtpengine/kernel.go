@@ -161,6 +161,8 @@ type offload struct {
 	// failed: the kernel refused this flow; it is not tried again until
 	// the flow changes (new latch, new SDP).
 	failed bool
+	// since is monoNow() when the entry was made.
+	since int64
 }
 
 // kfwdFlow is the conntrack entry of f.

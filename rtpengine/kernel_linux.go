@@ -191,6 +191,7 @@ func (k *kernel) loop() {
 // round reads the kernel's counters and reconciles every call.
 func (k *kernel) round() {
 	var entries map[kfwd.Tuple]kfwd.Entry
+	dumped := monoNow()
 	if k.offloaded.Load() > 0 {
 		entries = make(map[kfwd.Tuple]kfwd.Entry, k.offloaded.Load())
 		for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
@@ -212,14 +213,14 @@ func (k *kernel) round() {
 		calls = append(calls, c)
 	}
 	k.e.mu.Unlock()
-	now := monoNow()
 	for _, c := range calls {
-		k.reconcileCall(c, entries, now)
+		k.reconcileCall(c, entries, dumped)
 	}
 }
 
 // reconcileCall brings the kernel state of c's streams in line, adding
-// the counters of entries (nil: counters not read this time).
+// the counters of entries, the table as dumped at now (nil: counters not
+// read this time).
 func (k *kernel) reconcileCall(c *call, entries map[kfwd.Tuple]kfwd.Entry, now int64) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -241,7 +242,8 @@ func (k *kernel) reconcile(c *call, ea, eb *endpoint, entries map[kfwd.Tuple]kfw
 		}
 		ea.kern, eb.kern, o = nil, nil, nil
 	}
-	if o != nil && entries != nil {
+	if o != nil && entries != nil && o.since < now {
+		// (An entry made after the dump is not in it.)
 		if en, ok := entries[o.flow.kfwdFlow().Orig]; ok {
 			pk, by := o.account(en, now)
 			k.packets.Add(pk)
@@ -281,7 +283,7 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 		eb.kern = ea.kern
 		return
 	}
-	o := &offload{a: ea, b: eb, flow: f}
+	o := &offload{a: ea, b: eb, flow: f, since: monoNow()}
 	ea.kern, eb.kern = o, o
 	ea.kernOn.Store(true)
 	eb.kernOn.Store(true)
