@@ -33,8 +33,32 @@ type srtpEar struct {
 	pcm     []int16
 	arrival []time.Time
 	ssrc    []uint32 // per frame
-	bad     int      // packets that did not decrypt (or came before a key)
+	bad     int      // packets that did not decrypt
+	// pending are packets that came before the answer's key (media may
+	// overtake the 183 or 180 that carries it); decrypted once it is in.
+	pending []heldPacket
 	done    chan struct{}
+}
+
+type heldPacket struct {
+	b  []byte
+	at time.Time
+}
+
+// take decrypts and decodes one packet; called with mu held and a key.
+func (s *srtpEar) take(b []byte, at time.Time) {
+	var out [1500]byte
+	dec, err := s.ctx.DecryptRTP(out[:0], b, nil)
+	switch {
+	case err != nil:
+		s.bad++
+	case dec[1]&0x7f == 0 && len(dec) == 172:
+		pcm := make([]int16, 160)
+		codecs.UlawDecodeFrame(pcm, dec[12:])
+		s.pcm = append(s.pcm, pcm...)
+		s.arrival = append(s.arrival, at)
+		s.ssrc = append(s.ssrc, binary.BigEndian.Uint32(dec[8:]))
+	}
 }
 
 func newSRTPEar(t *testing.T, ip string, port int) *srtpEar {
@@ -53,8 +77,6 @@ func newSRTPEar(t *testing.T, ip string, port int) *srtpEar {
 func (s *srtpEar) receive() {
 	defer close(s.done)
 	buf := make([]byte, 1500)
-	pcm := make([]int16, 160)
-	var hdr [1500]byte
 	for {
 		n, err := s.conn.Read(buf)
 		if err != nil {
@@ -65,18 +87,13 @@ func (s *srtpEar) receive() {
 		}
 		now := time.Now()
 		s.mu.Lock()
-		var dec []byte
-		if s.ctx != nil {
-			dec, err = s.ctx.DecryptRTP(hdr[:0], buf[:n], nil)
-		}
 		switch {
-		case s.ctx == nil || err != nil:
+		case s.ctx != nil:
+			s.take(buf[:n], now)
+		case len(s.pending) < 100:
+			s.pending = append(s.pending, heldPacket{append([]byte(nil), buf[:n]...), now})
+		default:
 			s.bad++
-		case dec[1]&0x7f == 0 && len(dec) == 172:
-			codecs.UlawDecodeFrame(pcm, dec[12:])
-			s.pcm = append(s.pcm, pcm...)
-			s.arrival = append(s.arrival, now)
-			s.ssrc = append(s.ssrc, binary.BigEndian.Uint32(dec[8:]))
 		}
 		s.mu.Unlock()
 	}
@@ -119,6 +136,10 @@ func (s *srtpEar) answered(body string) (changed bool, err error) {
 	}
 	changed = s.line != ""
 	s.line, s.ctx = line, ctx
+	for _, p := range s.pending {
+		s.take(p.b, p.at)
+	}
+	s.pending = nil
 	return changed, nil
 }
 
@@ -249,7 +270,6 @@ func TestSDESCallerHearsAnnouncement(t *testing.T) {
 	t.Parallel()
 	wavPath := filepath.Join(t.TempDir(), "not-in-service.wav")
 	writeToneWAV(t, wavPath, 1000, 1200*time.Millisecond)
-	start := time.Now()
 	ear, res, final, _ := srtpCallerCall(t, 137, func(c *policy.Config) {
 		c.Media.Announcements = map[string]policy.AnnouncementConfig{"404": {WAV: wavPath}}
 	}, 0, 404)
@@ -258,9 +278,12 @@ func TestSDESCallerHearsAnnouncement(t *testing.T) {
 	}
 	ear.mu.Lock()
 	defer ear.mu.Unlock()
+	if len(ear.arrival) == 0 {
+		t.Fatalf("no announcement frame decrypted (%d packets did not decrypt)", ear.bad)
+	}
 	runs := frameRuns(ear.pcm)
-	t.Logf("404 after %v; %d frames decrypted, runs %v; %d packets did not decrypt",
-		final.Sub(start), len(ear.pcm)/160, runs, ear.bad)
+	t.Logf("404 %v after the first frame; %d frames decrypted, runs %v; %d packets did not decrypt",
+		final.Sub(ear.arrival[0]), len(ear.pcm)/160, runs, ear.bad)
 	if ear.bad > 0 {
 		t.Errorf("%d packets to the caller did not decrypt under sbcd's answered key", ear.bad)
 	}
