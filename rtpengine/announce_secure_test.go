@@ -350,3 +350,64 @@ func BenchmarkPlayedFrameSend(b *testing.B) {
 		})
 	}
 }
+
+// TestPlayedAndRelayedShareContext: played frames and the relayed stream
+// that follows them go through one outgoing context (as playOut.send and
+// the relay's protect do), each SSRC across a sequence number wrap; the
+// peer's one inbound context, with replay protection, takes every packet
+// of both in order, and refuses a replayed one. In memory, no sockets.
+func TestPlayedAndRelayedShareContext(t *testing.T) {
+	for _, name := range []string{"AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM"} {
+		t.Run(name, func(t *testing.T) {
+			s, _ := suiteByName(name)
+			ours := newCrypto(1, s)
+			tx, err := newCipher(ours, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer := srtpCtx(t, ours, true)
+			var buf [readBufSize + 64]byte
+			roundTrip := func(pkt []byte) error {
+				enc, ok := tx.encrypt(buf[:0], pkt)
+				if !ok {
+					t.Fatal("encrypt failed")
+				}
+				dec, err := peer.DecryptRTP(nil, enc, nil)
+				if err == nil && string(dec) != string(pkt) {
+					t.Fatal("decrypted packet differs")
+				}
+				return err
+			}
+			// Ringback from 0xfff0 across the wrap (the rollover counter
+			// of the played SSRC goes to 1), then the callee's media from
+			// its own SSRC, also across a wrap, interleaved with the last
+			// played frames still in flight.
+			for i := range 40 {
+				seq := uint16(0xfff0 + i)
+				if err := roundTrip(rtpPacket(0, seq, uint32(i*160), 0xA11CE, 160)); err != nil {
+					t.Fatalf("played frame seq %d: %v", seq, err)
+				}
+			}
+			for i := range 40 {
+				seq := uint16(0xffe0 + i)
+				if err := roundTrip(rtpPacket(0, seq, uint32(i*160), 0xB0B, 160)); err != nil {
+					t.Fatalf("relayed packet seq %d: %v", seq, err)
+				}
+				if i < 3 {
+					if err := roundTrip(rtpPacket(0, uint16(0xfff0+40+i), uint32((40+i)*160), 0xA11CE, 160)); err != nil {
+						t.Fatalf("late played frame: %v", err)
+					}
+				}
+			}
+			// The next played frame goes through; its replay is refused.
+			next := uint16(0x1b) // 0xfff0+43 after the wrap
+			enc, _ := tx.encrypt(nil, rtpPacket(0, next, 43*160, 0xA11CE, 160))
+			if _, err := peer.DecryptRTP(nil, enc, nil); err != nil {
+				t.Fatalf("played frame seq %d: %v", next, err)
+			}
+			if _, err := peer.DecryptRTP(nil, enc, nil); err == nil {
+				t.Error("a replayed played frame was accepted")
+			}
+		})
+	}
+}
