@@ -236,3 +236,29 @@ func FuzzParseEntry(f *testing.F) {
 		_, _ = splitMessages(b)
 	})
 }
+
+func BenchmarkParseEntry(b *testing.B) {
+	f := Flow{Orig: Tuple{Src: ap("127.0.1.2:5000"), Dst: ap("127.0.0.1:20000")}, DNAT: ap("127.0.2.2:6000"), SNAT: ap("127.0.0.1:20002")}
+	msg, err := EncodeCreate(1, f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := msg[nlmsgHdrLen:]
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := ParseEntry(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeCreate(b *testing.B) {
+	f := Flow{Orig: Tuple{Src: ap("127.0.1.2:5000"), Dst: ap("127.0.0.1:20000")}, DNAT: ap("127.0.2.2:6000"), SNAT: ap("127.0.0.1:20002")}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeCreate(1, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
