@@ -69,6 +69,13 @@ func newKernel(e *Engine) (*kernel, error) {
 		return nil, err
 	}
 	k := &kernel{e: e, conn: conn, kick: make(chan *call, kickQueue)}
+	if err := k.selfTest(); err != nil {
+		_ = conn.Close()
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("%w (sbcd needs CAP_NET_ADMIN)", err)
+		}
+		return nil, err
+	}
 	if b, err := os.ReadFile(acctSysctl); err != nil || strings.TrimSpace(string(b)) != "1" {
 		if err := os.WriteFile(acctSysctl, []byte("1"), 0o644); err != nil {
 			e.log.Warn("kernel forwarding: conntrack accounting is off and cannot be turned on; offloaded streams count no packets",
@@ -76,10 +83,6 @@ func newKernel(e *Engine) (*kernel, error) {
 		} else {
 			e.log.Info("kernel forwarding: turned conntrack accounting on", "sysctl", "net.netfilter.nf_conntrack_acct")
 		}
-	}
-	if err := k.selfTest(); err != nil {
-		_ = conn.Close()
-		return nil, err
 	}
 	if n := k.cleanStale(); n > 0 {
 		e.log.Info("kernel forwarding: removed stale entries", "entries", n)
