@@ -31,6 +31,9 @@ type kernel struct {
 	// deferred counts hand-overs put off because a packet was waiting
 	// in a socket (tests and debugging).
 	deferred atomic.Uint64
+	// v6 is set when the start-up test forwarded IPv6 too (NAT hooks for
+	// IPv6 registered); IPv6 streams stay in user space otherwise.
+	v6 bool
 }
 
 // queued reports whether datagrams wait in s's receive queue.
@@ -69,12 +72,17 @@ func newKernel(e *Engine) (*kernel, error) {
 		return nil, err
 	}
 	k := &kernel{e: e, conn: conn, kick: make(chan *call, kickQueue)}
-	if err := k.selfTest(); err != nil {
+	if err := k.selfTest("udp4", net.IPv4(127, 0, 0, 1)); err != nil {
 		_ = conn.Close()
 		if errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("%w (sbcd needs CAP_NET_ADMIN)", err)
 		}
 		return nil, err
+	}
+	if err := k.selfTest("udp6", net.IPv6loopback); err != nil {
+		e.log.Warn("kernel forwarding: IPv6 streams stay in user space", "err", err)
+	} else {
+		k.v6 = true
 	}
 	if b, err := os.ReadFile(acctSysctl); err != nil || strings.TrimSpace(string(b)) != "1" {
 		if err := os.WriteFile(acctSysctl, []byte("1"), 0o644); err != nil {
@@ -91,11 +99,11 @@ func newKernel(e *Engine) (*kernel, error) {
 }
 
 // selfTest forwards one datagram A -> X to B (from Y) through an entry
-// like the ones streams get.
-func (k *kernel) selfTest() error {
+// like the ones streams get, on the loopback address lo.
+func (k *kernel) selfTest(network string, lo net.IP) error {
 	var socks [4]*net.UDPConn
 	for i := range socks {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		c, err := net.ListenUDP(network, &net.UDPAddr{IP: lo})
 		if err != nil {
 			return fmt.Errorf("self-test socket: %w", err)
 		}
@@ -116,8 +124,12 @@ func (k *kernel) selfTest() error {
 	buf := make([]byte, 32)
 	n, src, err := b.ReadFromUDPAddrPort(buf)
 	if err != nil || string(buf[:n]) != "openborder" || src != addr(y) {
-		return errors.New("a conntrack entry with NAT did not forward a datagram: are NAT hooks registered " +
-			"in this network namespace (e.g. iptables -t nat -A OUTPUT -p udp --dport 1 -j ACCEPT)?")
+		tool := "iptables"
+		if network == "udp6" {
+			tool = "ip6tables"
+		}
+		return fmt.Errorf("a conntrack entry with NAT did not forward a datagram over %s: are NAT hooks registered "+
+			"in this network namespace (e.g. %s -t nat -A OUTPUT -p udp --dport 1 -j ACCEPT)?", lo, tool)
 	}
 	return nil
 }
@@ -238,6 +250,9 @@ func (k *kernel) reconcileCall(c *call, entries map[kfwd.Tuple]kfwd.Entry, now i
 // reconcile brings one stream's kernel state in line. Called with c.mu.
 func (k *kernel) reconcile(c *call, ea, eb *endpoint, entries map[kfwd.Tuple]kfwd.Entry, now int64) {
 	f, reason := kernelEligible(c, ea, eb)
+	if reason == "" && !k.v6 && !f.aLocal.Addr().Unmap().Is4() {
+		reason = "ipv6 not forwarded here"
+	}
 	o := ea.kern
 	if o != nil && o.failed {
 		if reason == "" && o.flow == f {

@@ -38,6 +38,8 @@ func inNetns(t *testing.T, fn func()) {
 		{"sh", "-c", "echo 1 > /proc/sys/net/netfilter/nf_conntrack_acct"},
 		{"iptables", "-t", "nat", "-A", "OUTPUT", "-p", "udp", "--dport", "1", "-j", "ACCEPT"},
 		{"iptables", "-A", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"},
+		{"ip6tables", "-t", "nat", "-A", "OUTPUT", "-p", "udp", "--dport", "1", "-j", "ACCEPT"},
+		{"ip6tables", "-A", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"},
 	} {
 		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v: %s", args, err, out)
@@ -64,7 +66,7 @@ func inNetns(t *testing.T, fn func()) {
 
 func udp(t *testing.T, addr string) *net.UDPConn {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(ap(addr)))
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap(addr)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,4 +160,36 @@ func mustSend(t *testing.T, from *net.UDPConn, payload string, to *net.UDPConn) 
 	if _, err := from.WriteToUDPAddrPort([]byte(payload), to.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestForwardInKernelIPv6(t *testing.T) {
+	inNetns(t, func() {
+		c, err := Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		a, x, y, b := udp(t, "[::1]:5000"), udp(t, "[::1]:20000"), udp(t, "[::1]:20002"), udp(t, "[::1]:6000")
+		f := Flow{Orig: Tuple{Src: ap("[::1]:5000"), Dst: ap("[::1]:20000")}, DNAT: ap("[::1]:6000"), SNAT: ap("[::1]:20002"), Timeout: 30}
+		if err := c.Forward(f); err != nil {
+			t.Fatal(err)
+		}
+		mustSend(t, a, "a6", x)
+		expect(t, b, "a6", "[::1]:20002")
+		mustSend(t, b, "b6", y)
+		expect(t, a, "b6", "[::1]:20000")
+		list, err := c.List(unix.AF_INET6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range list {
+			if e.Orig == f.Orig {
+				if e.Reply != f.Reply() || e.OrigCnt.Packets != 1 || e.ReplyCnt.Packets != 1 {
+					t.Fatalf("entry %+v", e)
+				}
+				return
+			}
+		}
+		t.Fatalf("no IPv6 entry in %+v", list)
+	})
 }
