@@ -544,6 +544,13 @@ func (e *Engine) answerTranscode(c *call, a, b *monologue, ea, eb *endpoint, xo 
 		bEv = 0
 	}
 	tc := &e.cfg.Transcode
+	// Both directions of a call run on one worker (the pool's workers
+	// take calls in turn): a worker gets as many expensive directions
+	// (towards Opus) as cheap ones, and a call's two codecs share a cache.
+	var worker chan xjob
+	if tc.Workers > 0 {
+		worker = e.xp.workers[int(e.xp.next.Add(1))%len(e.xp.workers)]
+	}
 	mk := func(in, out format, inEv, outEv uint8, ptime int, to *endpoint, from, dst *monologue) (*xstream, error) {
 		x := &xstream{e: e, out: to, pool: e.xp, lastSR: monoNow() - int64(srInterval-srFirst)}
 		var dc *transcode.DTMF
@@ -565,9 +572,7 @@ func (e *Engine) answerTranscode(c *call, a, b *monologue, ea, eb *endpoint, xo 
 			return nil, fmt.Errorf("%w: %w", ErrNoCodec, err)
 		}
 		x.pipe = p
-		if tc.Workers > 0 {
-			x.worker = e.xp.workers[int(e.xp.next.Add(1))%len(e.xp.workers)]
-		}
+		x.worker = worker
 		return x, nil
 	}
 	ab, err := mk(xo.codec, bc, aEv, bEv, st.ptime, eb, a, b)

@@ -9,15 +9,23 @@
 // legs send 20 ms packets (pre-encoded Opus from A, PCMU from B: the
 // generator does no codec work).
 //
-// It reports per direction the frames sent and received (loss), the
-// latency from sending a frame to receiving its transcoded counterpart
-// (p50/p99/max as histogram bucket bounds; above 20 ms, one frame, counts
-// as late; more than 0.1% late frames or any loss fails the run), the engine's worker queue drops and waits (with a pool), and
-// the engine process's CPU over the send window.
+// It reports per direction the frames sent and received (loss); per frame
+// the latency from the time it was due to the kernel receive time of its
+// transcoded counterpart (p50/p99 as histogram bucket bounds; above 20 ms,
+// one frame, counts as late; more than 0.1% late frames or any loss fails
+// the run), the same from the time it was actually sent (path), and how
+// far the generator's sends lagged their schedule; the engine's own
+// processing time and frame overruns (kernel receive to transcoded send),
+// its worker queue drops and waits; the CPU of the relay, of the generator
+// and of everything else on the machine over the send window.
 //
-//	go run ./test/xcodeload -calls 250 -duration 20s [-cpuprofile FILE]
+//	go run ./test/xcodeload -calls 250 -duration 20s [-complexity C -bitrate B] [-cpuprofile FILE]
 //
-// Only 127.50.0.1 and 127.51.0.1 are used (loopback).
+// With -ng ADDR the calls are set up over that ng control socket instead,
+// on an external relay such as Sipwise rtpengine (see ng.go), with the same
+// generator and traffic; -relay-pid names its process for its CPU time.
+//
+// Only 127.50.0.1 and 127.51.0.1 (and the ng socket, on loopback) are used.
 package main
 
 import (
@@ -30,6 +38,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -50,7 +59,8 @@ var cpuProfile string
 func main() {
 	calls := flag.Int("calls", 250, "concurrent transcoded calls")
 	duration := flag.Duration("duration", 20*time.Second, "send window")
-	complexity := flag.Int("complexity", 0, "Opus encoder complexity (0: engine default)")
+	complexity := flag.Int("complexity", 0, "Opus encoder complexity (0: engine default, -1: complexity 0)")
+	bitrate := flag.Int("bitrate", 0, "Opus encoder bitrate, bit/s (0: engine default)")
 	workers := flag.Int("workers", 0, "transcoding worker goroutines (0: the engine's default for the relay, -1: inline)")
 	relay := flag.String("relay", "", "media relay: epoll or goroutine (default: the engine's)")
 	ngAddr := flag.String("ng", "", "set the calls up over this ng control socket (loopback, e.g. Sipwise rtpengine's) instead of the built-in engine")
@@ -68,7 +78,7 @@ func main() {
 			err = run(options{calls: *calls, duration: *duration, ng: ap, relayPID: *relayPID})
 		}
 	default:
-		err = run(options{calls: *calls, duration: *duration, complexity: *complexity, workers: *workers,
+		err = run(options{calls: *calls, duration: *duration, complexity: *complexity, bitrate: *bitrate, workers: *workers,
 			relay: rtpengine.RelayMode(*relay)})
 	}
 	if err != nil {
@@ -136,6 +146,7 @@ type options struct {
 	calls      int
 	duration   time.Duration
 	complexity int
+	bitrate    int
 	workers    int
 	relay      rtpengine.RelayMode
 	// ng, when valid, is the ng control socket of an external relay
@@ -290,9 +301,10 @@ func newEngineRelay(o options) (*engineRelay, error) {
 			{Name: "access", Addr: aIP, PortMin: 30000, PortMax: 30000 + 4*o.calls + 20},
 			{Name: "core", Addr: bIP, PortMin: 40000, PortMax: 40000 + 4*o.calls + 20},
 		},
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Relay:     o.relay,
-		Transcode: rtpengine.TranscodeConfig{OpusComplexity: o.complexity, Workers: o.workers, QueueLen: 4096},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Relay:  o.relay,
+		Transcode: rtpengine.TranscodeConfig{OpusComplexity: o.complexity, OpusBitrate: o.bitrate,
+			Workers: o.workers, QueueLen: 4096},
 	})
 	if err != nil {
 		return nil, err
@@ -320,9 +332,9 @@ func (r *engineRelay) cpu() (time.Duration, error) { return cpu(), nil }
 
 func (r *engineRelay) report() string {
 	st := r.e.TranscodeStats()
-	return fmt.Sprintf("relay=%s workers=%d queue_dropped=%d queue_wait_p50<%s p99<%s max=%v queue_overruns=%d "+
+	return fmt.Sprintf("relay=%s gomaxprocs=%d workers=%d queue_dropped=%d queue_wait_p50<%s p99<%s max=%v queue_overruns=%d "+
 		"engine_processing_p50<%v p99<%v max=%v engine_frame_overruns=%d",
-		orDefault(string(r.o.relay)), r.o.workers, st.Dropped,
+		orDefault(string(r.o.relay)), runtime.GOMAXPROCS(0), r.o.workers, st.Dropped,
 		bucketQuantile(st.QueueDelay[:], 0.5), bucketQuantile(st.QueueDelay[:], 0.99),
 		st.MaxQueueDelay.Round(10*time.Microsecond), st.Overruns,
 		st.LatencyQuantile(0.5), st.LatencyQuantile(0.99), st.MaxLatency.Round(10*time.Microsecond), st.FrameOverruns)
