@@ -14,7 +14,12 @@
 // its stream number, a sequence number and the monotonic send time in its
 // payload; the receiver derives per-stream loss (expected versus received),
 // reordering, duplicates, misrouted packets and the added latency
-// (receive time minus send time; p50/p99/max over all packets).
+// (receive time minus send time; p50/p99/max over all packets). The
+// arrival_* figures take the kernel's arrival timestamp of each datagram in
+// the receiving socket (SO_TIMESTAMPNS) instead of the time the tool read
+// it: on a loaded machine the tool's own receivers wait for a core, and
+// that wait is not latency the relay added. -warmup leaves a run's first
+// packets (latching, the hand-over to in-kernel forwarding) out of both.
 //
 // sbcd's CPU time (utime+stime from /proc/<pid>/stat) is read before and
 // after the measured window and reported as CPU seconds, percent of one

@@ -40,6 +40,7 @@ type options struct {
 	portMax   int
 	pprof     string
 	grace     time.Duration
+	warmup    time.Duration
 	// ng and relayPid drive a relay that is already running (another
 	// product speaking the ng protocol) instead of starting sbcd.
 	ng       string
@@ -70,6 +71,7 @@ func main() {
 	flag.IntVar(&o.portMax, "port-max", 39999, "last media port of sbcd")
 	flag.StringVar(&o.pprof, "pprof", "", "write a CPU profile of sbcd over the measured window to this file")
 	flag.DurationVar(&o.grace, "grace", time.Second, "how long to keep receiving after the last send")
+	flag.DurationVar(&o.warmup, "warmup", 0, "packets sent in this first part of the run count for loss but not in the latency figures")
 	flag.StringVar(&o.ng, "ng", "", "drive a running relay's ng socket at this loopback address instead of starting sbcd")
 	flag.IntVar(&o.relayPid, "relay-pid", 0, "with -ng: the relay's process id, for its CPU time")
 	flag.StringVar(&o.relayMode, "relay", "auto", "sbcd's media.relay.mode: auto, epoll or goroutine")
@@ -123,6 +125,9 @@ func (o options) validate() error {
 	}
 	if o.portMin < 1024 || o.portMax > 65535 || o.portMax-o.portMin+1 < 4*o.calls {
 		errs = append(errs, fmt.Errorf("-port-min %d -port-max %d: want >= 1024, <= 65535 and 4 ports per call", o.portMin, o.portMax))
+	}
+	if o.warmup < 0 || o.warmup >= o.duration {
+		errs = append(errs, fmt.Errorf("-warmup %v: want 0 up to less than -duration", o.warmup))
 	}
 	if o.grace < 0 || o.grace > time.Minute {
 		errs = append(errs, fmt.Errorf("-grace %v: want 0..1m", o.grace))
@@ -383,6 +388,7 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	var stopRx atomic.Bool
 	var wg sync.WaitGroup
 	for _, r := range rcv {
+		r.latencyFrom = int64(start.Add(o.warmup).Sub(base))
 		wg.Go(func() { r.run(&stopRx, deadline, base) })
 	}
 	defer func() { stopRx.Store(true); wg.Wait() }()
@@ -439,10 +445,12 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	if err != nil {
 		return nil, err
 	}
-	h := new(histogram)
-	var misrouted, malformed, readErrs, authFails uint64
+	h, arr := new(histogram), new(histogram)
+	var misrouted, malformed, readErrs, authFails, unstamped uint64
 	for _, r := range rcv {
 		h.merge(r.hist)
+		arr.merge(r.arrival)
+		unstamped += r.unstamped
 		misrouted += r.misrouted
 		malformed += r.malformed
 		readErrs += r.readErrors
@@ -476,10 +484,20 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	res.add("send_errors", "%d", snd.errors)
 	res.add("read_errors", "%d", readErrs)
 	res.add("send_lag_max_ms", "%.1f", float64(snd.maxLag)/1e6)
+	res.add("warmup_s", "%.1f", o.warmup.Seconds())
+	res.add("latency_samples", "%d", h.n)
 	res.add("latency_p50_us", "%d", h.quantile(0.50))
 	res.add("latency_p99_us", "%d", h.quantile(0.99))
 	res.add("latency_p999_us", "%d", h.quantile(0.999))
 	res.add("latency_max_us", "%d", h.maxNs/1000)
+	// To the datagram's arrival in the receiving socket (the kernel's
+	// timestamp): what the path and the relay add, without the time the
+	// tool's own receivers took to get to the packet.
+	res.add("arrival_p50_us", "%d", arr.quantile(0.50))
+	res.add("arrival_p99_us", "%d", arr.quantile(0.99))
+	res.add("arrival_p999_us", "%d", arr.quantile(0.999))
+	res.add("arrival_max_us", "%d", arr.maxNs/1000)
+	res.add("unstamped", "%d", unstamped)
 	if relayPid != "" {
 		res.add("sbcd_cpu_s", "%.2f", cpu.Seconds())
 		res.add("sbcd_cpu_pct", "%.1f", 100*cpu.Seconds()/window.Seconds())

@@ -27,6 +27,13 @@ func openSock() (udpSock, error) {
 	if err != nil {
 		return udpSock{fd: -1}, fmt.Errorf("socket: %w", err)
 	}
+	// The kernel stamps every datagram with its arrival time in this
+	// socket (SCM_TIMESTAMPNS): the arrival latency without the tool's
+	// own wait to read it.
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1); err != nil {
+		syscall.Close(fd)
+		return udpSock{fd: -1}, fmt.Errorf("SO_TIMESTAMPNS: %w", err)
+	}
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: loopback.As4()}); err != nil {
 		syscall.Close(fd)
 		return udpSock{fd: -1}, fmt.Errorf("bind: %w", err)
@@ -75,6 +82,13 @@ type receiver struct {
 	// shared slice, each context used by the one receiver of its fd.
 	fdDec []*srtp.Context
 	hist  *histogram
+	// arrival holds the latencies to the kernel's arrival timestamp in
+	// the receiving socket; unstamped counts datagrams without one.
+	arrival   *histogram
+	unstamped uint64
+	// latencyFrom: packets sent before this time since base (-warmup)
+	// count for loss only.
+	latencyFrom int64
 
 	misrouted, malformed, readErrors, wakeups, authFailures uint64
 }
@@ -84,7 +98,7 @@ func newReceiver() (*receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	return &receiver{epfd: ep, hist: new(histogram)}, nil
+	return &receiver{epfd: ep, hist: new(histogram), arrival: new(histogram)}, nil
 }
 
 func (r *receiver) add(fd int) error {
@@ -104,6 +118,11 @@ func (r *receiver) run(stop *atomic.Bool, deadline, base time.Time) {
 	events := make([]syscall.EpollEvent, 256)
 	buf := make([]byte, 2048)
 	plain := make([]byte, 2048)
+	rd := newStampedReader(buf)
+	// The kernel's stamps are CLOCK_REALTIME, the probes' send times
+	// monotonic since base: baseWall converts (the wall clock is assumed
+	// not to be stepped during a run; slewing moves it by ppm).
+	baseWall := base.UnixNano()
 	for !stop.Load() && time.Now().Before(deadline) {
 		n, err := syscall.EpollWait(r.epfd, events, 20)
 		if err != nil {
@@ -117,7 +136,7 @@ func (r *receiver) run(stop *atomic.Bool, deadline, base time.Time) {
 		r.wakeups++
 		for i := range n {
 			fd := int(events[i].Fd)
-			nr, err := syscall.Read(fd, buf)
+			nr, rxWall, err := rd.read(fd)
 			if err != nil {
 				if !errors.Is(err, syscall.EAGAIN) {
 					r.readErrors++ // e.g. ECONNREFUSED from an ICMP error
@@ -142,7 +161,15 @@ func (r *receiver) run(stop *atomic.Bool, deadline, base time.Time) {
 				continue
 			}
 			r.streams[stream].record(seq)
+			if sent < r.latencyFrom {
+				continue
+			}
 			r.hist.add(int64(now) - sent)
+			if rxWall == 0 {
+				r.unstamped++
+			} else {
+				r.arrival.add(rxWall - baseWall - sent)
+			}
 		}
 	}
 }

@@ -1,0 +1,63 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/binary"
+	"syscall"
+	"unsafe"
+)
+
+// stampedReader reads one datagram with recvmsg(2) and the kernel's
+// arrival timestamp (SCM_TIMESTAMPNS) beside it, without allocating.
+type stampedReader struct {
+	iov syscall.Iovec
+	oob [64]byte
+	msg syscall.Msghdr
+}
+
+func newStampedReader(buf []byte) *stampedReader {
+	r := new(stampedReader)
+	r.iov.Base = &buf[0]
+	r.iov.SetLen(len(buf))
+	r.msg.Iov = &r.iov
+	r.msg.Iovlen = 1
+	r.msg.Control = &r.oob[0]
+	return r
+}
+
+// read receives into the buffer given to newStampedReader; wallNs is the
+// arrival time (CLOCK_REALTIME, ns), 0 when the kernel sent no stamp.
+func (r *stampedReader) read(fd int) (n int, wallNs int64, err error) {
+	r.msg.SetControllen(len(r.oob))
+	r.msg.Flags = 0
+	got, _, errno := syscall.Syscall(syscall.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.msg)), 0)
+	if errno != 0 {
+		return 0, 0, errno
+	}
+	return int(got), arrivalStamp(r.oob[:r.msg.Controllen]), nil
+}
+
+// arrivalStamp finds SCM_TIMESTAMPNS in a control message buffer and
+// returns its time in ns; 0 without one.
+func arrivalStamp(oob []byte) int64 {
+	const hdr = syscall.SizeofCmsghdr
+	for len(oob) >= hdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			return 0
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS && l >= hdr+16 {
+			sec := int64(binary.NativeEndian.Uint64(oob[hdr:]))
+			nsec := int64(binary.NativeEndian.Uint64(oob[hdr+8:]))
+			return sec*1e9 + nsec
+		}
+		step := (l + 7) &^ 7 // CMSG_ALIGN
+		if step > len(oob) {
+			return 0
+		}
+		oob = oob[step:]
+	}
+	return 0
+}
