@@ -50,6 +50,12 @@ type TranscodeConfig struct {
 	OpusFEC        bool
 	// Depth is the reorder buffer depth in packets (default transcode.DefaultDepth).
 	Depth int
+	// WorkerNice, when above 0, runs each pool worker on its own OS
+	// thread that much lower in priority (nice, Linux), so that the
+	// kernel runs the relay threads, which feed the workers and forward
+	// plain streams, before codec work. Default 0: off (docs/benchmarks.md,
+	// "Transcoding", for what it did and did not change).
+	WorkerNice int
 }
 
 const (
@@ -74,8 +80,8 @@ func (c TranscodeConfig) withDefaults(relay RelayMode) (TranscodeConfig, error) 
 	if c.QueueLen == 0 {
 		c.QueueLen = defaultXcodeQueue
 	}
-	if c.Workers < WorkersInline || c.QueueLen < 0 || c.MaxSessions < 0 || c.Depth < 0 || c.Depth > 8 {
-		return c, fmt.Errorf("%w: transcode: negative workers, queue or sessions, or depth above 8", ErrBadConfig)
+	if c.Workers < WorkersInline || c.QueueLen < 0 || c.MaxSessions < 0 || c.Depth < 0 || c.Depth > 8 || c.WorkerNice < 0 || c.WorkerNice > 19 {
+		return c, fmt.Errorf("%w: transcode: negative workers, queue or sessions, depth above 8, or worker nice outside 0-19", ErrBadConfig)
 	}
 	if c.OpusComplexity < -1 || c.OpusComplexity > 10 || (c.OpusBitrate != 0 && (c.OpusBitrate < 6000 || c.OpusBitrate > 510000)) {
 		return c, fmt.Errorf("%w: transcode: opus complexity -1..10 and bitrate 6000..510000", ErrBadConfig)
@@ -189,6 +195,15 @@ func (e *Engine) startTranscoders() {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
+			if tc.WorkerNice > 0 {
+				// The thread keeps its lower priority: the goroutine
+				// ends locked, so the runtime discards the thread
+				// rather than reuse it for other goroutines.
+				runtime.LockOSThread()
+				if err := niceThread(tc.WorkerNice); err != nil {
+					e.log.Warn("transcoding worker keeps its priority", "err", err)
+				}
+			}
 			e.xworker(ch)
 		}()
 	}

@@ -528,3 +528,18 @@ func rawClose(fd int) error { return unix.Close(fd) }
 
 // rawRelaySupported tells whether this build has the epoll relay.
 const rawRelaySupported = true
+
+// niceThread lowers the calling OS thread's scheduling priority by n
+// (the caller has locked its goroutine to the thread).
+func niceThread(n int) error {
+	tid := unix.Gettid()
+	cur, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
+	if err != nil {
+		return os.NewSyscallError("getpriority", err)
+	}
+	// getpriority(2) returns 20 - nice.
+	if err := unix.Setpriority(unix.PRIO_PROCESS, tid, min(20-cur+n, 19)); err != nil {
+		return os.NewSyscallError("setpriority", err)
+	}
+	return nil
+}

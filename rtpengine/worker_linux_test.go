@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -192,5 +193,25 @@ func TestKernelReceiveTime(t *testing.T) {
 	h.SetControllen(0)
 	if got := rxTime(h, now, wall); got != now {
 		t.Errorf("no control message: %d before now, want now", now-got)
+	}
+}
+
+// TestNiceWorkers: niceThread lowers the calling thread's priority (the
+// pool's workers with TranscodeConfig.WorkerNice), and only that thread's.
+func TestNiceWorkers(t *testing.T) {
+	ch := make(chan [2]int, 1)
+	go func() {
+		runtime.LockOSThread() // ends locked: the niced thread is discarded
+		before, _ := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
+		err := niceThread(5)
+		after, _ := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
+		if err != nil {
+			t.Error(err)
+		}
+		ch <- [2]int{20 - before, 20 - after}
+	}()
+	got := <-ch
+	if got[1] != min(got[0]+5, 19) {
+		t.Errorf("nice %d -> %d, want +5", got[0], got[1])
 	}
 }

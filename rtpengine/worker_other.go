@@ -23,3 +23,6 @@ func rawWrite(*mediaSock, []byte, netip.AddrPort) (int, error) { return 0, errNo
 func rawClose(int) error                                       { return nil }
 
 const rawRelaySupported = false
+
+// niceThread is not supported here: workers keep the process's priority.
+func niceThread(int) error { return errNoEpollRelay }

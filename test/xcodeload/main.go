@@ -60,6 +60,7 @@ func main() {
 	calls := flag.Int("calls", 250, "concurrent transcoded calls")
 	duration := flag.Duration("duration", 20*time.Second, "send window")
 	complexity := flag.Int("complexity", 0, "Opus encoder complexity (0: engine default, -1: complexity 0)")
+	nice := flag.Int("nice", 0, "run the transcoding workers on OS threads this much lower in priority (0: off)")
 	bitrate := flag.Int("bitrate", 0, "Opus encoder bitrate, bit/s (0: engine default)")
 	workers := flag.Int("workers", 0, "transcoding worker goroutines (0: the engine's default for the relay, -1: inline)")
 	relay := flag.String("relay", "", "media relay: epoll or goroutine (default: the engine's)")
@@ -78,7 +79,7 @@ func main() {
 			err = run(options{calls: *calls, duration: *duration, ng: ap, relayPID: *relayPID})
 		}
 	default:
-		err = run(options{calls: *calls, duration: *duration, complexity: *complexity, bitrate: *bitrate, workers: *workers,
+		err = run(options{calls: *calls, duration: *duration, complexity: *complexity, bitrate: *bitrate, workers: *workers, nice: *nice,
 			relay: rtpengine.RelayMode(*relay)})
 	}
 	if err != nil {
@@ -147,6 +148,7 @@ type options struct {
 	duration   time.Duration
 	complexity int
 	bitrate    int
+	nice       int
 	workers    int
 	relay      rtpengine.RelayMode
 	// ng, when valid, is the ng control socket of an external relay
@@ -304,7 +306,7 @@ func newEngineRelay(o options) (*engineRelay, error) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Relay:  o.relay,
 		Transcode: rtpengine.TranscodeConfig{OpusComplexity: o.complexity, OpusBitrate: o.bitrate,
-			Workers: o.workers, QueueLen: 4096},
+			Workers: o.workers, QueueLen: 4096, WorkerNice: o.nice},
 	})
 	if err != nil {
 		return nil, err
