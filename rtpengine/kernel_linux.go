@@ -293,7 +293,15 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 		k.deferred.Add(1)
 		return
 	}
+	// From here on the user-space relay drops this stream's packets
+	// instead of sending them: one sent from our ports after the entry
+	// exists would clash with it and leave with another source port,
+	// which a symmetric-RTP peer would latch to.
+	ea.kernOn.Store(true)
+	eb.kernOn.Store(true)
 	if err := k.conn.Forward(f.kfwdFlow()); err != nil {
+		ea.kernOn.Store(false)
+		eb.kernOn.Store(false)
 		k.failures.Add(1)
 		k.e.log.Warn("kernel forwarding refused; the stream stays in user space", "call_id", c.id, "flow", f.String(), "err", err)
 		// Not again for this flow: a new latch or SDP makes a new one.
@@ -303,8 +311,6 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 	}
 	o := &offload{a: ea, b: eb, flow: f, since: monoNow()}
 	ea.kern, eb.kern = o, o
-	ea.kernOn.Store(true)
-	eb.kernOn.Store(true)
 	k.offloaded.Add(1)
 	k.offloads.Add(1)
 	k.e.log.Debug("stream forwarded in the kernel", "call_id", c.id, "flow", f.String())
