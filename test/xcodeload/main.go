@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -335,11 +336,41 @@ func (r *engineRelay) cpu() (time.Duration, error) { return cpu(), nil }
 func (r *engineRelay) report() string {
 	st := r.e.TranscodeStats()
 	return fmt.Sprintf("relay=%s gomaxprocs=%d workers=%d queue_dropped=%d queue_wait_p50<%s p99<%s max=%v queue_overruns=%d "+
-		"engine_processing_p50<%v p99<%v max=%v engine_frame_overruns=%d",
+		"engine_processing_p50<%v p99<%v max=%v engine_frame_overruns=%d go_runnable_wait_p50<%v p99<%v p999<%v",
 		orDefault(string(r.o.relay)), runtime.GOMAXPROCS(0), r.o.workers, st.Dropped,
 		bucketQuantile(st.QueueDelay[:], 0.5), bucketQuantile(st.QueueDelay[:], 0.99),
 		st.MaxQueueDelay.Round(10*time.Microsecond), st.Overruns,
-		st.LatencyQuantile(0.5), st.LatencyQuantile(0.99), st.MaxLatency.Round(10*time.Microsecond), st.FrameOverruns)
+		st.LatencyQuantile(0.5), st.LatencyQuantile(0.99), st.MaxLatency.Round(10*time.Microsecond), st.FrameOverruns,
+		schedWait(0.5), schedWait(0.99), schedWait(0.999))
+}
+
+// schedWait is the q-quantile (bucket upper bound) of how long the
+// process's goroutines were runnable before they ran (Go runtime metric
+// /sched/latencies:seconds, since the process started): a transcoding
+// worker woken for a packet waits this long for a Go processor.
+func schedWait(q float64) time.Duration {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0
+	}
+	h := s[0].Value.Float64Histogram()
+	var n uint64
+	for _, c := range h.Counts {
+		n += c
+	}
+	if n == 0 {
+		return 0
+	}
+	rank := uint64(q * float64(n))
+	var cum uint64
+	for i, c := range h.Counts {
+		cum += c
+		if cum > rank {
+			return time.Duration(h.Buckets[i+1] * float64(time.Second)).Round(time.Microsecond)
+		}
+	}
+	return time.Duration(h.Buckets[len(h.Buckets)-1] * float64(time.Second))
 }
 
 func (r *engineRelay) dropped() uint64 { return r.e.TranscodeStats().Dropped }
