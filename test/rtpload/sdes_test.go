@@ -74,9 +74,6 @@ func TestCryptoKeyErrors(t *testing.T) {
 // every packet crosses, and in sdes mode the plain side reads plain RTP
 // (a packet still encrypted would not parse as a probe of its stream).
 func TestRelaySDESThroughSbcd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts sbcd")
-	}
 	for _, mode := range []string{"none", "sdes"} {
 		t.Run(mode, func(t *testing.T) {
 			o := options{calls: 10, pps: 50, duration: 2 * time.Second, payload: 160, srtp: mode,
