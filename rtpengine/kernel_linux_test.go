@@ -5,11 +5,7 @@ package rtpengine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
-	"runtime"
 	"testing"
 	"time"
 
@@ -19,50 +15,17 @@ import (
 	"github.com/openborder/openborder/test/testenv"
 )
 
-// inNetns runs fn on an OS thread inside a fresh network namespace
-// with loopback up; hooks also registers conntrack and the NAT hooks
-// there (what docs/operations.md asks of the operator). The thread is
-// discarded afterwards, so the host's namespace is never touched.
+// inNetns runs fn inside a fresh network namespace; hooks also
+// registers conntrack and the NAT hooks there (what docs/operations.md
+// asks of the operator).
 func inNetns(t *testing.T, hooks bool, fn func()) {
 	t.Helper()
-	testenv.RequireTool(t, "ip")
-	testenv.RequireTool(t, "iptables")
-	if os.Geteuid() != 0 {
-		testenv.SkipUnlessCI(t, "needs root (network namespace, conntrack)")
-	}
-	ns := fmt.Sprintf("obkfe%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		testenv.SkipUnlessCI(t, "ip netns add: %v: %s", err, out)
-	}
-	defer func() { _ = exec.Command("ip", "netns", "del", ns).Run() }()
-	cmds := [][]string{{"ip", "link", "set", "lo", "up"}}
+	var setup [][]string
 	if hooks {
-		cmds = append(cmds,
-			[]string{"iptables", "-t", "nat", "-A", "OUTPUT", "-p", "udp", "--dport", "1", "-j", "ACCEPT"},
-			[]string{"iptables", "-A", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"})
+		testenv.RequireTool(t, "iptables")
+		setup = testenv.KernelNATHooks
 	}
-	for _, args := range cmds {
-		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", args, err, out)
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			t.Error(err)
-			return
-		}
-		fn()
-	}()
-	<-done
+	testenv.InNetns(t, setup, fn)
 }
 
 // kernelEntries lists the NAT entries whose original destination is

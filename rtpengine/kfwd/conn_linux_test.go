@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"runtime"
 	"testing"
 	"time"
 
@@ -17,51 +14,12 @@ import (
 	"github.com/openborder/openborder/test/testenv"
 )
 
-// inNetns runs fn on an OS thread inside a fresh network namespace with
-// loopback up, conntrack accounting on and the NAT hooks registered
-// (an accepting nat OUTPUT rule), the set-up sbcd documents. The thread
-// is discarded afterwards, so the test process stays where it was.
+// inNetns runs fn inside a fresh network namespace with conntrack
+// accounting on and the NAT hooks registered, the set-up sbcd documents.
 func inNetns(t *testing.T, fn func()) {
 	t.Helper()
-	testenv.RequireTool(t, "ip")
 	testenv.RequireTool(t, "iptables")
-	if os.Geteuid() != 0 {
-		testenv.SkipUnlessCI(t, "needs root (network namespace, conntrack)")
-	}
-	ns := fmt.Sprintf("obkf%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		testenv.SkipUnlessCI(t, "ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	for _, args := range [][]string{
-		{"ip", "link", "set", "lo", "up"},
-		{"sh", "-c", "echo 1 > /proc/sys/net/netfilter/nf_conntrack_acct"},
-		{"iptables", "-t", "nat", "-A", "OUTPUT", "-p", "udp", "--dport", "1", "-j", "ACCEPT"},
-		{"iptables", "-A", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"},
-		{"ip6tables", "-t", "nat", "-A", "OUTPUT", "-p", "udp", "--dport", "1", "-j", "ACCEPT"},
-		{"ip6tables", "-A", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"},
-	} {
-		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", args, err, out)
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			t.Error(err)
-			return
-		}
-		fn()
-	}()
-	<-done
+	testenv.InNetns(t, testenv.KernelNATHooks, fn)
 }
 
 func udp(t *testing.T, addr string) *net.UDPConn {
