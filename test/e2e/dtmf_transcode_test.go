@@ -92,42 +92,8 @@ func (p *opusPeer) sendOpusEvents(t *testing.T, dst *net.UDPAddr, keys string) {
 // are counted once as rfc4733 and listed once in the CDR.
 func TestDTMFTranscodedCall(t *testing.T) {
 	t.Parallel()
-	const netN = 115
-	topo := Topology{Net: netN}
-	bin := needSbcd(t)
-	dir := t.TempDir()
-	cfg := topo.Config()
-	cfg.Realms[0].Media.Codecs = []string{"opus", "telephone-event"}
-	cfg.Realms[0].Media.DTMF = policy.DTMFRFC4733
-	cfg.Trunks[0].Codecs = []string{"PCMU"}
-	cfg.Trunks[0].DTMF = policy.DTMFInband
-	cfg.CDR = policy.CDRConfig{Dir: dir, Formats: []string{"jsonl"}}
-	admin := fmt.Sprintf("127.%d.3.1:9090", netN)
-	cfg.Admin.Address = admin
-	cfgPath := filepath.Join(dir, "sbcd.yaml")
-	if err := WriteConfig(cfgPath, cfg); err != nil {
-		t.Fatal(err)
-	}
-	sbcd := StartSbcd(t, bin, cfgPath)
-
-	calleeMedia := newMediaEnd(t, topo.GatewayIP(0), CalleeMediaPort)
-	callee := newSIPCallee(t, topo.GatewayIP(0), GatewayPort, calleeMedia)
-	ip := topo.CallerIP(0)
-	a := newOpusPeer(t, ip, CallerMediaPort)
-	caller, err := NewGoCaller(ip, CallerPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer caller.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	offer := fmt.Appendf(nil, "v=0\r\no=opus 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 111 110\r\n"+
-		"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\na=rtpmap:110 telephone-event/48000\r\na=fmtp:110 0-16\r\n"+
-		"a=rtcp-mux\r\na=sendrecv\r\n", ip, ip, CallerMediaPort)
-	answer, err := caller.Call(ctx, "1000", topo.AccessSIP(), offer)
-	if err != nil {
-		t.Fatalf("call: %v\n%s", err, sbcd.Dump(30))
-	}
+	oc := startOpusDTMFCall(t, 115, policy.DTMFInband, "a=fmtp:111 useinbandfec=1\r\n")
+	sbcd, calleeMedia, callee, a, caller, answer, ctx := oc.sbcd, oc.calleeMedia, oc.callee, oc.a, oc.caller, oc.answer, oc.ctx
 	if !strings.Contains(string(answer), "telephone-event/48000") {
 		t.Errorf("the Opus caller's answer lacks its telephone-event:\n%s", answer)
 	}
@@ -143,17 +109,10 @@ func TestDTMFTranscodedCall(t *testing.T) {
 	if err := caller.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var got string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if recs := readCDRsIfAny(filepath.Join(dir, "cdr.jsonl")); len(recs) > 0 {
-			got = recs[len(recs)-1].DTMF
-			break
-		}
-	}
-	if got != dtmfSeq {
+	if got := oc.lastCDRDTMF(); got != dtmfSeq {
 		t.Errorf("CDR dtmf %q, want %q", got, dtmfSeq)
 	}
-	m := scrape(t, admin)
+	m := scrape(t, oc.admin)
 	if k := `openborder_dtmf_digits_total{method="rfc4733"}`; m[k] != float64(len(dtmfSeq)) {
 		t.Errorf("%s = %v, want %d", k, m[k], len(dtmfSeq))
 	}
@@ -166,42 +125,8 @@ func TestDTMFTranscodedCall(t *testing.T) {
 // the transcoding pipeline, once each; the CDR lists all 32.
 func TestDTMFTranscodedInfo(t *testing.T) {
 	t.Parallel()
-	const netN = 119
-	topo := Topology{Net: netN}
-	bin := needSbcd(t)
-	dir := t.TempDir()
-	cfg := topo.Config()
-	cfg.Realms[0].Media.Codecs = []string{"opus", "telephone-event"}
-	cfg.Realms[0].Media.DTMF = policy.DTMFRFC4733
-	cfg.Trunks[0].Codecs = []string{"PCMU"}
-	cfg.Trunks[0].DTMF = policy.DTMFInfo
-	cfg.CDR = policy.CDRConfig{Dir: dir, Formats: []string{"jsonl"}}
-	admin := fmt.Sprintf("127.%d.3.1:9090", netN)
-	cfg.Admin.Address = admin
-	cfgPath := filepath.Join(dir, "sbcd.yaml")
-	if err := WriteConfig(cfgPath, cfg); err != nil {
-		t.Fatal(err)
-	}
-	sbcd := StartSbcd(t, bin, cfgPath)
-
-	calleeMedia := newMediaEnd(t, topo.GatewayIP(0), CalleeMediaPort)
-	callee := newSIPCallee(t, topo.GatewayIP(0), GatewayPort, calleeMedia)
-	ip := topo.CallerIP(0)
-	a := newOpusPeer(t, ip, CallerMediaPort)
-	caller, err := NewGoCaller(ip, CallerPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer caller.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	offer := fmt.Appendf(nil, "v=0\r\no=opus 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 111 110\r\n"+
-		"a=rtpmap:111 opus/48000/2\r\na=rtpmap:110 telephone-event/48000\r\na=fmtp:110 0-16\r\n"+
-		"a=rtcp-mux\r\na=sendrecv\r\n", ip, ip, CallerMediaPort)
-	answer, err := caller.Call(ctx, "1000", topo.AccessSIP(), offer)
-	if err != nil {
-		t.Fatalf("call: %v\n%s", err, sbcd.Dump(30))
-	}
+	oc := startOpusDTMFCall(t, 119, policy.DTMFInfo, "")
+	sbcd, calleeMedia, callee, a, caller, answer, ctx := oc.sbcd, oc.calleeMedia, oc.callee, oc.a, oc.caller, oc.answer, oc.ctx
 
 	// Caller -> callee: telephone-events become INFO.
 	a.sendOpusEvents(t, answerAddr(t, answer), dtmfSeq)
@@ -243,20 +168,79 @@ func TestDTMFTranscodedInfo(t *testing.T) {
 	if err := caller.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var got string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if recs := readCDRsIfAny(filepath.Join(dir, "cdr.jsonl")); len(recs) > 0 {
-			got = recs[len(recs)-1].DTMF
-			break
-		}
-	}
-	if got != dtmfSeq+dtmfSeq {
+	if got := oc.lastCDRDTMF(); got != dtmfSeq+dtmfSeq {
 		t.Errorf("CDR dtmf %q, want %q", got, dtmfSeq+dtmfSeq)
 	}
-	m := scrape(t, admin)
+	m := scrape(t, oc.admin)
 	for _, method := range []string{policy.DTMFRFC4733, policy.DTMFInfo} {
 		if k := fmt.Sprintf(`openborder_dtmf_digits_total{method="%s"}`, method); m[k] != float64(len(dtmfSeq)) {
 			t.Errorf("%s = %v, want %d", k, m[k], len(dtmfSeq))
 		}
 	}
+}
+
+// opusDTMFCall is a call from an Opus caller (access realm, rfc4733 at
+// 48 kHz) through a trunk that takes only PCMU and signals digits as
+// trunkDTMF says, with CDRs and the admin listener on.
+type opusDTMFCall struct {
+	sbcd        *Sbcd
+	calleeMedia *mediaEnd
+	callee      *sipCallee
+	a           *opusPeer
+	caller      *GoCaller
+	answer      []byte
+	ctx         context.Context
+	dir, admin  string
+}
+
+// startOpusDTMFCall sets the call up on net netN; fmtp is extra SDP
+// for the caller's Opus format. The caller is closed when the test ends.
+func startOpusDTMFCall(t *testing.T, netN int, trunkDTMF, fmtp string) *opusDTMFCall {
+	t.Helper()
+	topo := Topology{Net: netN}
+	bin := needSbcd(t)
+	oc := &opusDTMFCall{dir: t.TempDir(), admin: fmt.Sprintf("127.%d.3.1:9090", netN)}
+	cfg := topo.Config()
+	cfg.Realms[0].Media.Codecs = []string{"opus", "telephone-event"}
+	cfg.Realms[0].Media.DTMF = policy.DTMFRFC4733
+	cfg.Trunks[0].Codecs = []string{"PCMU"}
+	cfg.Trunks[0].DTMF = trunkDTMF
+	cfg.CDR = policy.CDRConfig{Dir: oc.dir, Formats: []string{"jsonl"}}
+	cfg.Admin.Address = oc.admin
+	cfgPath := filepath.Join(oc.dir, "sbcd.yaml")
+	if err := WriteConfig(cfgPath, cfg); err != nil {
+		t.Fatal(err)
+	}
+	oc.sbcd = StartSbcd(t, bin, cfgPath)
+
+	oc.calleeMedia = newMediaEnd(t, topo.GatewayIP(0), CalleeMediaPort)
+	oc.callee = newSIPCallee(t, topo.GatewayIP(0), GatewayPort, oc.calleeMedia)
+	ip := topo.CallerIP(0)
+	oc.a = newOpusPeer(t, ip, CallerMediaPort)
+	var err error
+	if oc.caller, err = NewGoCaller(ip, CallerPort); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { oc.caller.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	oc.ctx = ctx
+	offer := fmt.Appendf(nil, "v=0\r\no=opus 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 111 110\r\n"+
+		"a=rtpmap:111 opus/48000/2\r\n%sa=rtpmap:110 telephone-event/48000\r\na=fmtp:110 0-16\r\n"+
+		"a=rtcp-mux\r\na=sendrecv\r\n", ip, ip, CallerMediaPort, fmtp)
+	if oc.answer, err = oc.caller.Call(ctx, "1000", topo.AccessSIP(), offer); err != nil {
+		t.Fatalf("call: %v\n%s", err, oc.sbcd.Dump(30))
+	}
+	return oc
+}
+
+// lastCDRDTMF waits up to 5 s for the CDR file and returns the digits of
+// its last record.
+func (oc *opusDTMFCall) lastCDRDTMF() string {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if recs := readCDRsIfAny(filepath.Join(oc.dir, "cdr.jsonl")); len(recs) > 0 {
+			return recs[len(recs)-1].DTMF
+		}
+	}
+	return ""
 }
