@@ -3,9 +3,10 @@
 package main
 
 import (
-	"encoding/binary"
 	"syscall"
 	"unsafe"
+
+	"github.com/openborder/openborder/test/kstamp"
 )
 
 // stampedReader reads one datagram with recvmsg(2) and the kernel's
@@ -35,29 +36,5 @@ func (r *stampedReader) read(fd int) (n int, wallNs int64, err error) {
 	if errno != 0 {
 		return 0, 0, errno
 	}
-	return int(got), arrivalStamp(r.oob[:r.msg.Controllen]), nil
-}
-
-// arrivalStamp finds SCM_TIMESTAMPNS in a control message buffer and
-// returns its time in ns; 0 without one.
-func arrivalStamp(oob []byte) int64 {
-	const hdr = syscall.SizeofCmsghdr
-	for len(oob) >= hdr {
-		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < hdr || l > len(oob) {
-			return 0
-		}
-		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS && l >= hdr+16 {
-			sec := int64(binary.NativeEndian.Uint64(oob[hdr:]))
-			nsec := int64(binary.NativeEndian.Uint64(oob[hdr+8:]))
-			return sec*1e9 + nsec
-		}
-		step := (l + 7) &^ 7 // CMSG_ALIGN
-		if step > len(oob) {
-			return 0
-		}
-		oob = oob[step:]
-	}
-	return 0
+	return int(got), kstamp.Arrival(r.oob[:r.msg.Controllen]), nil
 }

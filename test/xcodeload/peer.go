@@ -22,6 +22,7 @@ import (
 	"github.com/openborder/openborder/codecs"
 	"github.com/openborder/openborder/codecs/opus"
 	"github.com/openborder/openborder/test/audiocheck"
+	"github.com/openborder/openborder/test/kstamp"
 )
 
 // The load generator keeps its own cost low so that it disturbs the relay
@@ -367,7 +368,7 @@ func receive(legs []*leg, sched []int64, m *measures, stop *atomic.Bool) error {
 				}
 				wall := time.Now().UnixNano()
 				for i := range int(got) {
-					l.frame(bufs[i][:msgs[i].n], kernelTime(&msgs[i].hdr, wall), sched, m)
+					l.frame(bufs[i][:msgs[i].n], kernelTime(&msgs[i].hdr, ctrl[i][:], wall), sched, m)
 				}
 				if got < peerBatch {
 					break
@@ -409,13 +410,9 @@ func (l *leg) frame(b []byte, rx int64, sched []int64, m *measures) {
 
 // kernelTime returns a datagram's SCM_TIMESTAMPNS receive time (wall
 // clock, ns), or wall when it has none.
-func kernelTime(h *unix.Msghdr, wall int64) int64 {
-	if uint64(h.Controllen) < uint64(unix.CmsgLen(0)) {
-		return wall
+func kernelTime(h *unix.Msghdr, ctrl []byte, wall int64) int64 {
+	if t := kstamp.Arrival(ctrl[:min(uint64(h.Controllen), uint64(len(ctrl)))]); t != 0 {
+		return t
 	}
-	c := (*unix.Cmsghdr)(unsafe.Pointer(h.Control))
-	if c.Level != unix.SOL_SOCKET || c.Type != unix.SCM_TIMESTAMPNS {
-		return wall
-	}
-	return (*unix.Timespec)(unsafe.Add(unsafe.Pointer(h.Control), unix.CmsgLen(0))).Nano()
+	return wall
 }
