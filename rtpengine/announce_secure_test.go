@@ -2,7 +2,6 @@ package rtpengine
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/binary"
 	"math"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 	"github.com/pion/srtp/v3"
 
@@ -233,30 +231,7 @@ func TestPlayDTLSICE(t *testing.T) {
 	}
 
 	ourFP := fingerprintValue(sdpLine(early, "fingerprint"))
-	client, err := dtls.ClientWithOptions(&dtlsPC{p: a, to: sbcA}, net.UDPAddrFromAddrPort(sbcA),
-		dtls.WithCertificates(cert),
-		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80),
-		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
-		dtls.WithInsecureSkipVerify(true),
-		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if got := certFingerprint(raw[0]); got != ourFP {
-				t.Errorf("sbcd's certificate %s does not match its a=fingerprint %s", got, ourFP)
-			}
-			return nil
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := client.HandshakeContext(hctx); err != nil {
-		t.Fatalf("handshake: %v", err)
-	}
-	state, _ := client.ConnectionState()
-	cfg := srtp.Config{Profile: srtp.ProtectionProfileAes128CmHmacSha1_80}
-	if err := cfg.ExtractSessionKeysFromDTLS(&state, true); err != nil {
-		t.Fatal(err)
-	}
+	cfg := dtlsClientKeys(ctx, t, a, sbcA, cert, ourFP)
 	in, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile, srtp.SRTPReplayProtection(64))
 	if err != nil {
 		t.Fatal(err)

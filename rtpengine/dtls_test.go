@@ -3,6 +3,7 @@ package rtpengine
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"net"
 	"net/netip"
@@ -137,30 +138,7 @@ func TestDTLSToPlainRelay(t *testing.T) {
 		t.Fatalf("plain media reached the DTLS leg before keys: %x", m[:12])
 	}
 
-	client, err := dtls.ClientWithOptions(&dtlsPC{p: a, to: sbcA}, net.UDPAddrFromAddrPort(sbcA),
-		dtls.WithCertificates(cert),
-		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80),
-		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
-		dtls.WithInsecureSkipVerify(true),
-		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if got := certFingerprint(raw[0]); got != ourFP {
-				t.Errorf("sbcd's certificate %s does not match its a=fingerprint %s", got, ourFP)
-			}
-			return nil
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := client.HandshakeContext(hctx); err != nil {
-		t.Fatalf("handshake: %v", err)
-	}
-	state, _ := client.ConnectionState()
-	cfg := srtp.Config{Profile: srtp.ProtectionProfileAes128CmHmacSha1_80}
-	if err := cfg.ExtractSessionKeysFromDTLS(&state, true); err != nil {
-		t.Fatal(err)
-	}
+	cfg := dtlsClientKeys(ctx, t, a, sbcA, cert, ourFP)
 	out, _ := srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, cfg.Profile)
 	in, _ := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile)
 
@@ -244,4 +222,36 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// dtlsClientKeys runs a DTLS-SRTP client handshake from peer a to
+// sbcd's media address sbcA with cert, checks that sbcd's certificate
+// matches the fingerprint ourFP it announced, and returns the SRTP keys.
+func dtlsClientKeys(ctx context.Context, t *testing.T, a *demuxPeer, sbcA netip.AddrPort, cert tls.Certificate, ourFP string) srtp.Config {
+	t.Helper()
+	client, err := dtls.ClientWithOptions(&dtlsPC{p: a, to: sbcA}, net.UDPAddrFromAddrPort(sbcA),
+		dtls.WithCertificates(cert),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80),
+		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+		dtls.WithInsecureSkipVerify(true),
+		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if got := certFingerprint(raw[0]); got != ourFP {
+				t.Errorf("sbcd's certificate %s does not match its a=fingerprint %s", got, ourFP)
+			}
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.HandshakeContext(hctx); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	state, _ := client.ConnectionState()
+	cfg := srtp.Config{Profile: srtp.ProtectionProfileAes128CmHmacSha1_80}
+	if err := cfg.ExtractSessionKeysFromDTLS(&state, true); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
