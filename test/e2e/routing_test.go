@@ -165,6 +165,11 @@ func TestRoutingQualityAvoidsLossyTrunk(t *testing.T) {
 		if r := caller.call("2000", 1200*time.Millisecond); r.Code != 200 {
 			t.Fatalf("call %d: %d", i, r.Code)
 		}
+		// sbcd answers the BYE before it scores the call: the next call
+		// must not be routed before this one's sample is in.
+		if err := e.sbcd.WaitCount("call ended", i+1, 5*time.Second); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
 	}
 	// Until a has 3 calls it is not judged; then its MOS sends calls to b.
 	a, _ := gwA.counts()

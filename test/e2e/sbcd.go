@@ -234,6 +234,21 @@ func (s *Sbcd) WaitMsg(msg string, timeout time.Duration) (LogLine, error) {
 	return l, nil
 }
 
+// WaitCount waits until n log lines carry the given msg.
+func (s *Sbcd) WaitCount(msg string, n int, timeout time.Duration) error {
+	seen := 0
+	_, err := s.WaitFor(func(l LogLine) bool {
+		if l.Msg() == msg {
+			seen++
+		}
+		return seen >= n
+	}, timeout)
+	if err != nil {
+		return fmt.Errorf("waiting for %d lines %q (saw %d): %w", n, msg, seen, err)
+	}
+	return nil
+}
+
 // CallEnded waits for the "call ended" line of the A-leg Call-ID.
 func (s *Sbcd) CallEnded(callID string, timeout time.Duration) (LogLine, error) {
 	l, err := s.WaitFor(func(l LogLine) bool {
