@@ -143,7 +143,7 @@ func TestWebSocketKeepalive(t *testing.T) {
 		r.Listeners = append(r.Listeners, policy.ListenerConfig{Transport: "ws",
 			Address: fmt.Sprintf("%s:%d", topo.AccessIP(), wsPort),
 			WebSocket: policy.WebSocketConfig{PingInterval: 300 * time.Millisecond,
-				PongTimeout: 400 * time.Millisecond}})
+				PongTimeout: time.Second}})
 		c.Routes = append(c.Routes, policy.RouteConfig{Name: "core-in",
 			Match: policy.MatchConfig{SourceRealm: "core"}, Registered: "access"})
 	})
