@@ -6,7 +6,10 @@ import "fmt"
 const (
 	DefaultTranscodeQueue  = 1024
 	DefaultOpusComplexity  = 3
-	DefaultOpusBitrate     = 24000
+	DefaultOpusBitrate     = 32000
+	// OpusLowDelay and OpusVoIP are the values of opus_application.
+	OpusLowDelay = "lowdelay"
+	OpusVoIP     = "voip"
 	DefaultReorderDepth    = 2
 	DefaultRecordingQueue  = 4096
 	DefaultRecordingFormat = "wav"
@@ -32,10 +35,14 @@ type TranscodingConfig struct {
 	MaxSessions int `yaml:"max_sessions"`
 	// OpusComplexity is the Opus encoder complexity, 0-10. Default 3.
 	OpusComplexity *int `yaml:"opus_complexity"`
-	// OpusBitrate is the Opus encoder bitrate in bit/s, 6000-510000. Default 24000.
+	// OpusBitrate is the Opus encoder bitrate in bit/s, 6000-510000. Default 32000.
 	OpusBitrate int `yaml:"opus_bitrate"`
 	// OpusFEC adds Opus in-band forward error correction. Default false.
 	OpusFEC bool `yaml:"opus_fec"`
+	// OpusApplication is the libopus application of the encoders:
+	// lowdelay (CELT only, about a third of the CPU) or voip (the speech
+	// modes, needed for in-band FEC). Default lowdelay, voip with opus_fec.
+	OpusApplication string `yaml:"opus_application"`
 	// ReorderDepth is how many later packets the decode side waits for
 	// before it conceals a missing one, 1-8. Default 2.
 	ReorderDepth int `yaml:"reorder_depth"`
@@ -79,6 +86,12 @@ func (c *Config) mediaServicesDefaults(dir string) {
 	setInt(&t.Queue, DefaultTranscodeQueue)
 	setIntPtr(&t.OpusComplexity, DefaultOpusComplexity)
 	setInt(&t.OpusBitrate, DefaultOpusBitrate)
+	if t.OpusApplication == "" {
+		t.OpusApplication = OpusLowDelay
+		if t.OpusFEC {
+			t.OpusApplication = OpusVoIP
+		}
+	}
 	setInt(&t.ReorderDepth, DefaultReorderDepth)
 	r := &c.Media.Recording
 	if len(r.Formats) == 0 {
@@ -104,6 +117,10 @@ func (v *validator) mediaServices() {
 	}
 	if t.OpusBitrate < 6000 || t.OpusBitrate > 510000 {
 		v.errAt(p+".opus_bitrate", "%d is outside 6000-510000 bit/s", t.OpusBitrate)
+	}
+	v.enum(p+".opus_application", t.OpusApplication, OpusLowDelay, OpusVoIP)
+	if t.OpusFEC && t.OpusApplication == OpusLowDelay {
+		v.errAt(p+".opus_fec", "in-band FEC needs the speech modes of opus_application: voip")
 	}
 	if t.ReorderDepth < 1 || t.ReorderDepth > 8 {
 		v.errAt(p+".reorder_depth", "%d is outside 1-8", t.ReorderDepth)

@@ -13,7 +13,8 @@ func TestMediaServicesConfig(t *testing.T) {
 	m := s.Config().Media
 	tr, rec := m.Transcoding, m.Recording
 	if !tr.TranscodingEnabled() || tr.Workers != 2 || tr.MaxSessions != 300 || *tr.OpusComplexity != 0 ||
-		tr.OpusBitrate != 16000 || !tr.OpusFEC || tr.ReorderDepth != 3 || tr.Queue != DefaultTranscodeQueue {
+		tr.OpusBitrate != 16000 || !tr.OpusFEC || tr.ReorderDepth != 3 || tr.Queue != DefaultTranscodeQueue ||
+		tr.OpusApplication != OpusVoIP { // FEC needs the speech modes
 		t.Errorf("transcoding %+v", tr)
 	}
 	if want := filepath.Join("testdata", "recordings"); rec.Directory != want { // relative to the file
@@ -32,7 +33,7 @@ func TestMediaServicesConfig(t *testing.T) {
 	}
 	m = d.Config().Media
 	if !m.Transcoding.TranscodingEnabled() || *m.Transcoding.OpusComplexity != DefaultOpusComplexity ||
-		m.Transcoding.OpusBitrate != DefaultOpusBitrate || m.Transcoding.ReorderDepth != DefaultReorderDepth ||
+		m.Transcoding.OpusBitrate != DefaultOpusBitrate || m.Transcoding.ReorderDepth != DefaultReorderDepth || m.Transcoding.OpusApplication != OpusLowDelay ||
 		m.Recording.Directory != "" || !m.Recording.HasFormat("wav") || m.Recording.HasFormat("pcap") {
 		t.Errorf("defaults %+v %+v", m.Transcoding, m.Recording)
 	}

@@ -205,6 +205,6 @@ func transcodeConfig(t policy.TranscodingConfig) rtpengine.TranscodeConfig {
 	return rtpengine.TranscodeConfig{
 		Disabled: !t.TranscodingEnabled(), Workers: t.Workers, QueueLen: t.Queue,
 		MaxSessions: t.MaxSessions, OpusComplexity: complexity, OpusBitrate: t.OpusBitrate,
-		OpusFEC: t.OpusFEC, Depth: t.ReorderDepth,
+		OpusFEC: t.OpusFEC, OpusVoIP: t.OpusApplication == policy.OpusVoIP, Depth: t.ReorderDepth,
 	}
 }

@@ -184,6 +184,7 @@ func newEncoder(name string, rate int, cfg *Config) (encoder, error) {
 		e, err := opus.NewEncoder(opus.EncoderConfig{
 			SampleRate: rate, Channels: 1, FrameDuration: cfg.Ptime,
 			Complexity: cfg.OpusComplexity, Bitrate: cfg.OpusBitrate, FEC: cfg.OpusFEC,
+			Application: opusApplication(cfg),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: opus encoder: %w", ErrCodec, err)
@@ -191,4 +192,14 @@ func newEncoder(name string, rate int, cfg *Config) (encoder, error) {
 		return opusEnc{e: e}, nil
 	}
 	return nil, fmt.Errorf("%w: %q", ErrCodec, name)
+}
+
+// opusApplication is the libopus application of the pipeline's encoder:
+// VoIP when asked for or when in-band FEC needs its speech modes, else
+// restricted low delay (Config.OpusVoIP).
+func opusApplication(cfg *Config) opus.Application {
+	if cfg.OpusVoIP || cfg.OpusFEC {
+		return opus.VoIP
+	}
+	return opus.LowDelay
 }

@@ -16,11 +16,12 @@ const (
 	DefaultPtime = 20 * time.Millisecond
 	DefaultDepth = 2
 	// DefaultOpusComplexity and DefaultOpusBitrate are the Opus encoder
-	// settings chosen from docs/benchmarks.md: at 8 and 16 kHz input,
-	// complexity 3 at 24 kbit/s gives a 1 kHz tone a better SNR than
-	// complexity 10 at the libopus default bitrate, for a third of the CPU.
+	// settings chosen from docs/dsp.md: at 8 and 16 kHz input the
+	// restricted low-delay encoder (Config.OpusVoIP false) at complexity
+	// 3 and 32 kbit/s gives a 1 kHz tone 33 dB SNR for 17 µs a frame,
+	// where the VoIP encoder needs 50 µs for 34-36 dB.
 	DefaultOpusComplexity = 3
-	DefaultOpusBitrate    = 24000
+	DefaultOpusBitrate    = 32000
 )
 
 // Buffer sizes: 120 ms at 48 kHz is the longest Opus packet.
@@ -51,6 +52,12 @@ type Config struct {
 	OpusComplexity int
 	OpusBitrate    int
 	OpusFEC        bool
+	// OpusVoIP runs the Opus encoder as libopus application VoIP, whose
+	// speech modes (SILK, hybrid) carry in-band FEC; OpusFEC implies it.
+	// Default false: restricted low delay (CELT only), which at 8 and
+	// 16 kHz input costs about a third of the VoIP encoder's CPU for a
+	// tone SNR within 1.5 dB at the default bitrate (docs/dsp.md).
+	OpusVoIP bool
 	// DTMF, when set, detects, converts and reports digits (see DTMF).
 	// Default nil: telephone-events are re-mapped when both sides have
 	// a telephone-event payload type, else dropped.

@@ -54,6 +54,13 @@ var (
 	bIP = netip.MustParseAddr("127.51.0.1")
 )
 
+// peerPoll, above 0, makes the generator's receivers sleep this long
+// between collections instead of waiting in epoll for each packet, as a
+// NIC coalesces interrupts: a sleeping receiver is not woken, so the
+// relay's sends stop paying for the generator's wake-ups, which on
+// loopback are charged to the sender.
+var peerPoll time.Duration
+
 // cpuProfile names the file for the engine's CPU profile ("" for none).
 var cpuProfile string
 
@@ -62,11 +69,13 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "send window")
 	complexity := flag.Int("complexity", 0, "Opus encoder complexity (0: engine default, -1: complexity 0)")
 	nice := flag.Int("nice", 0, "run the transcoding workers on OS threads this much lower in priority (0: off)")
+	voip := flag.Bool("voip", false, "Opus encoders as libopus application VoIP (SILK) instead of the engine's default, restricted low delay (CELT)")
 	bitrate := flag.Int("bitrate", 0, "Opus encoder bitrate, bit/s (0: engine default)")
 	workers := flag.Int("workers", 0, "transcoding worker goroutines (0: the engine's default for the relay, -1: inline)")
 	relay := flag.String("relay", "", "media relay: epoll or goroutine (default: the engine's)")
 	ngAddr := flag.String("ng", "", "set the calls up over this ng control socket (loopback, e.g. Sipwise rtpengine's) instead of the built-in engine")
 	relayPID := flag.Int("relay-pid", 0, "with -ng: the relay's process id, for its CPU time")
+	flag.DurationVar(&peerPoll, "peer-poll", 0, "the generator's receivers collect what arrived this often instead of being woken by each packet (0: woken)")
 	peer := flag.Bool("peer", false, "run as the load generator (started by xcodeload itself)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the engine's CPU profile over the send window to this file")
 	flag.Parse()
@@ -80,7 +89,7 @@ func main() {
 			err = run(options{calls: *calls, duration: *duration, ng: ap, relayPID: *relayPID})
 		}
 	default:
-		err = run(options{calls: *calls, duration: *duration, complexity: *complexity, bitrate: *bitrate, workers: *workers, nice: *nice,
+		err = run(options{calls: *calls, duration: *duration, complexity: *complexity, bitrate: *bitrate, voip: *voip, workers: *workers, nice: *nice,
 			relay: rtpengine.RelayMode(*relay)})
 	}
 	if err != nil {
@@ -149,6 +158,7 @@ type options struct {
 	duration   time.Duration
 	complexity int
 	bitrate    int
+	voip       bool
 	nice       int
 	workers    int
 	relay      rtpengine.RelayMode
@@ -193,7 +203,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "-peer", "-calls", strconv.Itoa(calls), "-duration", o.duration.String())
+	cmd := exec.Command(self, "-peer", "-calls", strconv.Itoa(calls), "-duration", o.duration.String(), "-peer-poll", peerPoll.String())
 	cmd.Stderr = os.Stderr
 	toPeer, err := cmd.StdinPipe()
 	if err != nil {
@@ -306,7 +316,7 @@ func newEngineRelay(o options) (*engineRelay, error) {
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Relay:  o.relay,
-		Transcode: rtpengine.TranscodeConfig{OpusComplexity: o.complexity, OpusBitrate: o.bitrate,
+		Transcode: rtpengine.TranscodeConfig{OpusComplexity: o.complexity, OpusBitrate: o.bitrate, OpusVoIP: o.voip,
 			Workers: o.workers, QueueLen: 4096, WorkerNice: o.nice},
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,6 +107,10 @@ type measures struct {
 	e2e    latency
 	e2eMax maxDur
 	late   atomic.Int64
+	// lateAt counts the late frames by the second of the run they were
+	// due in: a start-up transient, a steady trickle and a stall look
+	// different.
+	lateAt [600]atomic.Int64
 	// path: kernel receive time minus the time the original was actually
 	// sent (the relay and the two kernels only). pathLate above 20 ms.
 	path     latency
@@ -260,11 +265,17 @@ func runPeer(calls int, duration time.Duration, in io.Reader, out io.Writer) err
 	if gotA+gotB < 2*want || uint64(m.late.Load())*1000 > 2*want {
 		verdict = "FAIL"
 	}
+	var by []string
+	for i := range m.lateAt {
+		if n := m.lateAt[i].Load(); n > 0 {
+			by = append(by, fmt.Sprintf("%d:%d", i, n))
+		}
+	}
 	fmt.Fprintf(out, "frames_per_direction=%d opus_to_pcmu_received=%d pcmu_to_opus_received=%d loss=%d wrong=%d "+
-		"latency_p50<%v p99<%v max=%v late_over_20ms=%d "+
+		"latency_p50<%v p99<%v max=%v late_over_20ms=%d late_by_second=%s "+
 		"path_p50<%v p99<%v max=%v path_over_20ms=%d sender_lag_p50<%v p99<%v max=%v %s\n",
 		want, gotB, gotA, 2*want-min(2*want, gotA+gotB), wrong,
-		m.e2e.quantile(0.5), m.e2e.quantile(0.99), m.e2eMax.get(), m.late.Load(),
+		m.e2e.quantile(0.5), m.e2e.quantile(0.99), m.e2eMax.get(), m.late.Load(), strings.Join(by, ","),
 		m.path.quantile(0.5), m.path.quantile(0.99), m.pathMax.get(), m.pathLate.Load(),
 		m.lag.quantile(0.5), m.lag.quantile(0.99), m.lagMax.get(), verdict)
 	return nil
@@ -347,8 +358,15 @@ func receive(legs []*leg, sched []int64, m *measures, stop *atomic.Bool) error {
 		msgs[i].hdr.SetIovlen(1)
 		msgs[i].hdr.Control = &ctrl[i][0]
 	}
+	wait, nap := 50, unix.NsecToTimespec(int64(peerPoll))
+	if peerPoll > 0 {
+		wait = 0
+	}
 	for !stop.Load() {
-		n, err := unix.EpollWait(epfd, events[:], 50)
+		if peerPoll > 0 {
+			_ = unix.Nanosleep(&nap, nil) // on this thread: no wake-up by the runtime
+		}
+		n, err := unix.EpollWait(epfd, events[:], wait)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -399,6 +417,7 @@ func (l *leg) frame(b []byte, rx int64, sched []int64, m *measures) {
 	m.e2eMax.note(d)
 	if d > 20*time.Millisecond {
 		m.late.Add(1)
+		m.lateAt[min(k/50, uint64(len(m.lateAt)-1))].Add(1)
 	}
 	p := time.Duration(rx - l.from.sentAt[k].Load())
 	m.path.add(p)
