@@ -35,6 +35,7 @@ type options struct {
 	srtp      string
 	maxLoss   float64
 	receivers int
+	poll      time.Duration
 	direct    bool
 	portMin   int
 	portMax   int
@@ -66,6 +67,7 @@ func main() {
 	flag.StringVar(&o.srtp, "srtp", "none", "none (plain RTP/AVP both sides) or sdes (tag A speaks SDES-SRTP, tag B plain RTP: the relay decrypts one way and encrypts the other)")
 	flag.Float64Var(&o.maxLoss, "max-loss", 0.01, "exit non-zero when more than this percentage of packets is lost")
 	flag.IntVar(&o.receivers, "receivers", 2, "receiver goroutines (each with its own epoll set)")
+	flag.DurationVar(&o.poll, "poll", 0, "receivers collect what arrived this often instead of being woken by each datagram, as a NIC coalesces interrupts (0: woken); on loopback a receiver's wake-up is charged to the relay's send")
 	flag.BoolVar(&o.direct, "direct", false, "no sbcd: connect each call's two sockets to each other (baseline)")
 	flag.IntVar(&o.portMin, "port-min", 20000, "first media port of sbcd")
 	flag.IntVar(&o.portMax, "port-max", 39999, "last media port of sbcd")
@@ -373,7 +375,7 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 		if err != nil {
 			return nil, err
 		}
-		r.fdStream, r.streams, r.fdDec = fdStream, streams, fdDec
+		r.fdStream, r.streams, r.fdDec, r.poll = fdStream, streams, fdDec, o.poll
 		rcv = append(rcv, r)
 	}
 	for s := range nStreams {

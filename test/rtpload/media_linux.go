@@ -89,6 +89,9 @@ type receiver struct {
 	// latencyFrom: packets sent before this time since base (-warmup)
 	// count for loss only.
 	latencyFrom int64
+	// poll, above 0, collects what arrived every poll instead of waiting
+	// in epoll to be woken by each datagram (options.poll).
+	poll time.Duration
 
 	misrouted, malformed, readErrors, wakeups, authFailures uint64
 }
@@ -123,8 +126,15 @@ func (r *receiver) run(stop *atomic.Bool, deadline, base time.Time) {
 	// monotonic since base: baseWall converts (the wall clock is assumed
 	// not to be stepped during a run; slewing moves it by ppm).
 	baseWall := base.UnixNano()
+	wait, nap := 20, syscall.NsecToTimespec(int64(r.poll))
+	if r.poll > 0 {
+		wait = 0
+	}
 	for !stop.Load() && time.Now().Before(deadline) {
-		n, err := syscall.EpollWait(r.epfd, events, 20)
+		if r.poll > 0 {
+			_ = syscall.Nanosleep(&nap, nil) // this thread sleeps: no wake-up per datagram
+		}
+		n, err := syscall.EpollWait(r.epfd, events, wait)
 		if err != nil {
 			if errors.Is(err, syscall.EINTR) {
 				continue
