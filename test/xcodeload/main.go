@@ -17,9 +17,18 @@
 // far the generator's sends lagged their schedule; the engine's own
 // processing time and frame overruns (kernel receive to transcoded send),
 // its worker queue drops and waits; the CPU of the relay, of the generator
-// and of everything else on the machine over the send window.
+// and of everything else on the machine over the send window; the late
+// frames by the second they were due in.
 //
-//	go run ./test/xcodeload -calls 250 -duration 20s [-complexity C -bitrate B] [-cpuprofile FILE]
+// -ramp starts the calls' media one after another over that time, as
+// calls arrive at a real border, instead of all 250 within one 20 ms
+// frame. -peer-poll makes the generator's receivers collect what arrived
+// on a timer, as a NIC coalesces interrupts, instead of being woken by
+// every packet: on loopback the wake-up of the receiving thread is paid
+// by the engine's send, and the generator's 25,000 wake-ups a second
+// compete with the engine for the same two cores.
+//
+//	go run ./test/xcodeload -calls 250 -duration 30s [-ramp 5s] [-peer-poll 1ms] [-complexity C -bitrate B -voip] [-cpuprofile FILE]
 //
 // With -ng ADDR the calls are set up over that ng control socket instead,
 // on an external relay such as Sipwise rtpengine (see ng.go), with the same
@@ -41,8 +50,10 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -66,7 +77,8 @@ var cpuProfile string
 
 func main() {
 	calls := flag.Int("calls", 250, "concurrent transcoded calls")
-	duration := flag.Duration("duration", 20*time.Second, "send window")
+	duration := flag.Duration("duration", 20*time.Second, "how long each call sends")
+	ramp := flag.Duration("ramp", 0, "start the calls' media one after another over this time (e.g. 5s: 50 calls a second at 250 calls) instead of all in the first 20 ms; the send window is duration+ramp")
 	complexity := flag.Int("complexity", 0, "Opus encoder complexity (0: engine default, -1: complexity 0)")
 	nice := flag.Int("nice", 0, "run the transcoding workers on OS threads this much lower in priority (0: off)")
 	voip := flag.Bool("voip", false, "Opus encoders as libopus application VoIP (SILK) instead of the engine's default, restricted low delay (CELT)")
@@ -82,14 +94,14 @@ func main() {
 	var err error
 	switch {
 	case *peer:
-		err = runPeer(*calls, *duration, os.Stdin, os.Stdout)
+		err = runPeer(*calls, *duration, *ramp, os.Stdin, os.Stdout)
 	case *ngAddr != "":
 		var ap netip.AddrPort
 		if ap, err = netip.ParseAddrPort(*ngAddr); err == nil {
-			err = run(options{calls: *calls, duration: *duration, ng: ap, relayPID: *relayPID})
+			err = run(options{calls: *calls, duration: *duration, ramp: *ramp, ng: ap, relayPID: *relayPID})
 		}
 	default:
-		err = run(options{calls: *calls, duration: *duration, complexity: *complexity, bitrate: *bitrate, voip: *voip, workers: *workers, nice: *nice,
+		err = run(options{calls: *calls, duration: *duration, ramp: *ramp, complexity: *complexity, bitrate: *bitrate, voip: *voip, workers: *workers, nice: *nice,
 			relay: rtpengine.RelayMode(*relay)})
 	}
 	if err != nil {
@@ -156,6 +168,7 @@ func ints(line, key string, n int) ([]int, error) {
 type options struct {
 	calls      int
 	duration   time.Duration
+	ramp       time.Duration
 	complexity int
 	bitrate    int
 	voip       bool
@@ -203,7 +216,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "-peer", "-calls", strconv.Itoa(calls), "-duration", o.duration.String(), "-peer-poll", peerPoll.String())
+	cmd := exec.Command(self, "-peer", "-calls", strconv.Itoa(calls), "-duration", o.duration.String(), "-ramp", o.ramp.String(), "-peer-poll", peerPoll.String())
 	cmd.Stderr = os.Stderr
 	toPeer, err := cmd.StdinPipe()
 	if err != nil {
@@ -260,17 +273,19 @@ func run(o options) error {
 		stopProfile()
 		return err
 	}
-	m0, err := machineCPU()
+	m0, s0, err := machineCPU()
 	if err != nil {
 		stopProfile()
 		return err
 	}
 	t0 := time.Now()
+	stolen := watchSteal(t0)
 	if line, err = rd.ReadString('\n'); err != nil || strings.TrimSpace(line) != "stop" {
 		stopProfile()
 		return fmt.Errorf("peer did not finish: %q %v", line, err)
 	}
 	wall := time.Since(t0)
+	stealBySecond := stolen()
 	c1, err := r.cpu()
 	if err != nil {
 		stopProfile()
@@ -281,7 +296,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	m1, err := machineCPU()
+	m1, s1, err := machineCPU()
 	if err != nil {
 		return err
 	}
@@ -289,13 +304,15 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("peer result: %w", err)
 	}
-	frames := float64(calls) * float64(wall) / float64(20*time.Millisecond)
+	// Every call sends duration/20ms frames each way, within the window
+	// (duration plus the ramp).
+	frames := float64(calls) * float64(o.duration/(20*time.Millisecond))
 	// other_cpu: the machine's busy time that is neither the relay's nor
 	// the peer's (other processes, kernel threads such as ksoftirqd).
 	pct := func(d time.Duration) float64 { return 100 * float64(d) / float64(wall) }
-	fmt.Printf("calls=%d %s relay_cpu=%.1f%% relay_cpu_per_call_frame=%.1fus peer_cpu=%.1f%% machine_busy=%.1f%% other_cpu=%.1f%% %s\n",
+	fmt.Printf("calls=%d %s relay_cpu=%.1f%% relay_cpu_per_call_frame=%.1fus peer_cpu=%.1f%% machine_busy=%.1f%% other_cpu=%.1f%% steal_ms=%d steal_by_second=%s %s\n",
 		calls, strings.TrimSpace(result), pct(c1-c0), float64((c1-c0).Microseconds())/frames, pct(p1-p0),
-		pct(m1-m0), pct(max(0, (m1-m0)-(c1-c0)-(p1-p0))), r.report())
+		pct(m1-m0), pct(max(0, (m1-m0)-(c1-c0)-(p1-p0))), (s1 - s0).Milliseconds(), stealBySecond, r.report())
 	if strings.Contains(result, "FAIL") || r.dropped() > 0 {
 		return fmt.Errorf("loss, late frames or drops")
 	}
@@ -429,4 +446,52 @@ func orDefault(s string) string {
 		return "default"
 	}
 	return s
+}
+
+// watchSteal samples the machine's steal time (/proc/stat) every 100 ms
+// from t0 until the returned function is called, which renders the
+// steal by second of the run ("second:ms,..."), to set beside the late
+// frames by second: a second in which the hypervisor ran something else
+// instead of this machine shows here.
+func watchSteal(t0 time.Time) func() string {
+	var mu sync.Mutex
+	by := map[int]time.Duration{}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		_, last, err := machineCPU()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for err == nil {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				var st time.Duration
+				if _, st, err = machineCPU(); err == nil && st > last {
+					mu.Lock()
+					by[int(now.Sub(t0)/time.Second)] += st - last
+					mu.Unlock()
+					last = st
+				}
+			}
+		}
+	}()
+	return func() string {
+		close(done)
+		<-finished
+		mu.Lock()
+		defer mu.Unlock()
+		secs := make([]int, 0, len(by))
+		for s := range by {
+			secs = append(secs, s)
+		}
+		slices.Sort(secs)
+		out := make([]string, len(secs))
+		for i, s := range secs {
+			out[i] = fmt.Sprintf("%d:%d", s, by[s].Milliseconds())
+		}
+		return strings.Join(out, ",")
+	}
 }

@@ -148,29 +148,34 @@ func procCPU(pid int) (time.Duration, error) {
 }
 
 // machineCPU returns the CPU time all cores spent busy (everything but
-// idle and iowait in /proc/stat) so far.
-func machineCPU() (time.Duration, error) {
+// idle, iowait and steal in /proc/stat) so far, and the time the
+// hypervisor took from them (steal), in 10 ms ticks.
+func machineCPU() (busy, steal time.Duration, err error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 8 || f[0] != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: unexpected first line %.60q", line)
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %.60q", line)
 	}
-	var busy uint64
+	var ticks, stolen uint64
 	for i, v := range f[1:] {
 		n, err := strconv.ParseUint(v, 10, 63)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/stat: %w", err)
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
 		}
 		// user nice system idle iowait irq softirq steal guest guest_nice;
-		// guest time is already in user.
-		if i != 3 && i != 4 && i < 8 {
-			busy += n
+		// guest time is already in user. Steal is time the hypervisor
+		// ran something else while this machine had work: not busy.
+		switch {
+		case i == 7:
+			stolen = n
+		case i != 3 && i != 4 && i < 7:
+			ticks += n
 		}
 	}
 	const userHZ = 100
-	return time.Duration(busy) * time.Second / userHZ, nil
+	return time.Duration(ticks) * time.Second / userHZ, time.Duration(stolen) * time.Second / userHZ, nil
 }

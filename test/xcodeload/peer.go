@@ -51,8 +51,11 @@ type leg struct {
 	sbc  netip.AddrPort
 	sa   unix.RawSockaddrInet4
 	slot time.Duration // offset of this call's packets in each 20 ms
-	pt   byte          // payload type expected back
-	size int           // datagram size expected back (0: any)
+	// start is the tick at which the call's first frame is due: calls
+	// join over the ramp, frame k of the call is due at tick start+k.
+	start int
+	pt    byte // payload type expected back
+	size  int  // datagram size expected back (0: any)
 	// sentAt[k] is the wall time (ns) at which frame k left this leg;
 	// written by the sender before the frame is sent.
 	sentAt []atomic.Int64
@@ -146,7 +149,7 @@ func openLeg(ip netip.Addr) (*leg, error) {
 // runPeer is the load generator: it opens two sockets per call, tells the
 // other side their ports, learns the relay's, sends for duration and
 // reports.
-func runPeer(calls int, duration time.Duration, in io.Reader, out io.Writer) error {
+func runPeer(calls int, duration, ramp time.Duration, in io.Reader, out io.Writer) error {
 	as, bs := make([]*leg, calls), make([]*leg, calls)
 	var legs []*leg
 	defer func() {
@@ -182,6 +185,7 @@ func runPeer(calls int, duration time.Duration, in io.Reader, out io.Writer) err
 		return err
 	}
 	ticks := int(duration / (20 * time.Millisecond))
+	rampTicks := int(ramp / (20 * time.Millisecond))
 	for i := range calls {
 		for j, l := range []*leg{as[i], bs[i]} {
 			ip := aIP
@@ -195,6 +199,7 @@ func runPeer(calls int, duration time.Duration, in io.Reader, out io.Writer) err
 			l.sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ip.As4()}
 			binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&l.sa.Port))[:], l.sbc.Port())
 			l.slot = time.Duration(i%slots) * 20 * time.Millisecond / slots
+			l.start = i * rampTicks / calls
 			l.sentAt = make([]atomic.Int64, ticks)
 		}
 		as[i].from, bs[i].from = bs[i], as[i]
@@ -220,7 +225,7 @@ func runPeer(calls int, duration time.Duration, in io.Reader, out io.Writer) err
 		ulawFrames[f] = u
 	}
 
-	sched := make([]int64, ticks) // wall time each tick was due
+	sched := make([]int64, ticks+rampTicks) // wall time each tick was due
 	var m measures
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -240,7 +245,7 @@ func runPeer(calls int, duration time.Duration, in io.Reader, out io.Writer) err
 	}
 
 	fmt.Fprintln(out, "start")
-	sendErr := send(as, bs, ticks, sched, opusFrames[:], ulawFrames[:], &m)
+	sendErr := send(as, bs, ticks+rampTicks, sched, opusFrames[:], ulawFrames[:], &m)
 	fmt.Fprintln(out, "stop")
 	time.Sleep(300 * time.Millisecond) // let the last frames arrive
 	stop.Store(true)
@@ -282,22 +287,27 @@ func runPeer(calls int, duration time.Duration, in io.Reader, out io.Writer) err
 }
 
 // send runs the schedule on a locked OS thread: every 20 ms each call's
-// two legs send a frame, the calls spread over the 20 ms in slots groups.
+// two legs send a frame, the calls spread over the 20 ms in slots groups;
+// a call sends its frames from its start tick on, one per tick.
 func send(as, bs []*leg, ticks int, sched []int64, opusFrames, ulawFrames [][]byte, m *measures) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	calls := len(as)
 	var pkt [12 + 1500]byte
 	t0 := time.Now()
-	for k := range ticks {
-		start := t0.Add(time.Duration(k) * 20 * time.Millisecond)
-		sched[k] = start.UnixNano()
+	for t := range ticks {
+		start := t0.Add(time.Duration(t) * 20 * time.Millisecond)
+		sched[t] = start.UnixNano()
 		for g := range slots {
 			due := start.Add(time.Duration(g) * 20 * time.Millisecond / slots)
 			if d := time.Until(due); d > 0 {
 				time.Sleep(d)
 			}
 			for i := g; i < calls; i += slots {
+				k := t - as[i].start // the call's own frame number
+				if k < 0 || k >= len(as[i].sentAt) {
+					continue
+				}
 				for side, l := range []*leg{as[i], bs[i]} {
 					payload, pt, step := opusFrames[k%50], byte(111), uint32(960)
 					if side == 1 {
@@ -409,15 +419,16 @@ func (l *leg) frame(b []byte, rx int64, sched []int64, m *measures) {
 	// One frame out per frame in, in order: the k-th packet received is
 	// the transcoded k-th frame sent.
 	k := l.got.Add(1) - 1
-	if k >= uint64(len(sched)) {
+	if k >= uint64(len(l.sentAt)) {
 		return
 	}
-	d := time.Duration(rx-sched[k]) - l.slot
+	due := k + uint64(l.start) // the tick the original was due in
+	d := time.Duration(rx-sched[due]) - l.slot
 	m.e2e.add(d)
 	m.e2eMax.note(d)
 	if d > 20*time.Millisecond {
 		m.late.Add(1)
-		m.lateAt[min(k/50, uint64(len(m.lateAt)-1))].Add(1)
+		m.lateAt[min(due/50, uint64(len(m.lateAt)-1))].Add(1)
 	}
 	p := time.Duration(rx - l.from.sentAt[k].Load())
 	m.path.add(p)
