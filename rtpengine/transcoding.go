@@ -32,10 +32,12 @@ type TranscodeConfig struct {
 	// packet. Default 0: inline with the goroutine relay (one reader
 	// goroutine per socket, so a transcoded stream delays only itself;
 	// measured better than a pool there, docs/benchmarks.md), a pool of
-	// 4×runtime.GOMAXPROCS(0) workers with the epoll relay (whose few
+	// 8×runtime.GOMAXPROCS(0) workers with the epoll relay (whose few
 	// threads serve every socket and must never run codec work; a worker
 	// in a cgo codec call can lose its processor, so more workers than
-	// processors keep the processors busy: measured, docs/benchmarks.md).
+	// processors keep the processors busy, and the fewer streams a
+	// worker carries, the fewer wait when its thread is preempted:
+	// measured, docs/benchmarks.md).
 	Workers int
 	// QueueLen bounds each worker's queue of packets; a packet arriving
 	// at a full queue is dropped and counted. Default 1024.
@@ -77,7 +79,7 @@ func (c TranscodeConfig) withDefaults(relay RelayMode) (TranscodeConfig, error) 
 	if c.Workers == 0 {
 		c.Workers = WorkersInline
 		if relay == RelayEpoll {
-			c.Workers = 4 * runtime.GOMAXPROCS(0)
+			c.Workers = 8 * runtime.GOMAXPROCS(0)
 		}
 	}
 	if c.QueueLen == 0 {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	// Before the media engine sizes its workers by it.
+	log.Info("go processors", "procs", rtpengine.SpareProc(), "cpus", runtime.NumCPU())
 	serveFn := serve
 	if *mediaOnly {
 		serveFn = serveMediaNode

@@ -323,9 +323,14 @@ func run(o options) error {
 type engineRelay struct {
 	o options
 	e *rtpengine.Engine
+	// gc holds the Go GC cycle count at the first and the last cpu()
+	// call: the cycles that ran in the send window.
+	gc      [2]uint64
+	gcCalls int
 }
 
 func newEngineRelay(o options) (*engineRelay, error) {
+	rtpengine.SpareProc() // as sbcd does (GOMAXPROCS in the environment wins)
 	e, err := rtpengine.New(rtpengine.Config{
 		Interfaces: []rtpengine.InterfaceConfig{
 			{Name: "access", Addr: aIP, PortMin: 30000, PortMax: 30000 + 4*o.calls + 20},
@@ -358,17 +363,25 @@ func (r *engineRelay) setup(ctx context.Context, i, a, b int) (int, int, error) 
 	return mport(answer), mport(offer), nil
 }
 
-func (r *engineRelay) cpu() (time.Duration, error) { return cpu(), nil }
+func (r *engineRelay) cpu() (time.Duration, error) {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		r.gc[min(r.gcCalls, 1)] = s[0].Value.Uint64()
+		r.gcCalls++
+	}
+	return cpu(), nil
+}
 
 func (r *engineRelay) report() string {
 	st := r.e.TranscodeStats()
 	return fmt.Sprintf("relay=%s gomaxprocs=%d workers=%d queue_dropped=%d queue_wait_p50<%s p99<%s max=%v queue_overruns=%d "+
-		"engine_processing_p50<%v p99<%v max=%v engine_frame_overruns=%d go_runnable_wait_p50<%v p99<%v p999<%v",
+		"engine_processing_p50<%v p99<%v max=%v engine_frame_overruns=%d go_runnable_wait_p50<%v p99<%v p999<%v go_gc_cycles_in_window=%d",
 		orDefault(string(r.o.relay)), runtime.GOMAXPROCS(0), r.o.workers, st.Dropped,
 		bucketQuantile(st.QueueDelay[:], 0.5), bucketQuantile(st.QueueDelay[:], 0.99),
 		st.MaxQueueDelay.Round(10*time.Microsecond), st.Overruns,
 		st.LatencyQuantile(0.5), st.LatencyQuantile(0.99), st.MaxLatency.Round(10*time.Microsecond), st.FrameOverruns,
-		schedWait(0.5), schedWait(0.99), schedWait(0.999))
+		schedWait(0.5), schedWait(0.99), schedWait(0.999), r.gc[1]-r.gc[0])
 }
 
 // schedWait is the q-quantile (bucket upper bound) of how long the
