@@ -4,12 +4,12 @@ import "fmt"
 
 // Defaults of the media services (transcoding, recording).
 const (
-	DefaultTranscodeQueue  = 1024
-	DefaultOpusComplexity  = 3
-	DefaultOpusBitrate     = 32000
+	DefaultTranscodeQueue = 1024
+	DefaultOpusComplexity = 3
+	DefaultOpusBitrate    = 32000
 	// OpusLowDelay and OpusVoIP are the values of opus_application.
-	OpusLowDelay = "lowdelay"
-	OpusVoIP     = "voip"
+	OpusLowDelay           = "lowdelay"
+	OpusVoIP               = "voip"
 	DefaultReorderDepth    = 2
 	DefaultRecordingQueue  = 4096
 	DefaultRecordingFormat = "wav"
