@@ -4,17 +4,20 @@ import "fmt"
 
 // Defaults of the media services (transcoding, recording).
 const (
-	DefaultTranscodeQueue = 1024
-	DefaultOpusComplexity = 3
-	DefaultOpusBitrate    = 32000
-	// OpusLowDelay and OpusVoIP are the values of opus_application.
-	OpusLowDelay           = "lowdelay"
-	OpusVoIP               = "voip"
+	DefaultTranscodeQueue  = 1024
+	DefaultOpusComplexity  = 3
+	DefaultOpusBitrate     = 32000
 	DefaultReorderDepth    = 2
 	DefaultRecordingQueue  = 4096
 	DefaultRecordingFormat = "wav"
 	maxTranscodeWorkers    = 256
 	maxMediaServicesQueue  = 1 << 16
+)
+
+// OpusLowDelay and OpusVoIP are the values of opus_application.
+const (
+	OpusLowDelay = "lowdelay"
+	OpusVoIP     = "voip"
 )
 
 // TranscodingConfig configures the media engine's codec conversion.

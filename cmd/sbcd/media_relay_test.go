@@ -75,3 +75,28 @@ func TestEngineConfigKernelForwarding(t *testing.T) {
 		}
 	}
 }
+
+func TestEngineConfigOpusApplication(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		yaml string
+		voip bool
+	}{
+		{"default: low delay", "", false},
+		{"voip", "media: {transcoding: {opus_application: voip}}\n", true},
+		{"fec brings voip", "media: {transcoding: {opus_fec: true}}\n", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pol, err := policy.Parse("opus.yaml", []byte(tt.yaml+`realms:
+  - name: access
+    listeners: [{transport: udp, address: "127.0.0.1:5060"}]
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := engineConfig(pol).Transcode.OpusVoIP; got != tt.voip {
+				t.Fatalf("OpusVoIP %v, want %v", got, tt.voip)
+			}
+		})
+	}
+}

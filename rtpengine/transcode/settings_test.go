@@ -186,3 +186,49 @@ func segmentalSNR(ref, got []int16, maxDelay int) (float64, int) {
 	}
 	return sum / float64(n), delay
 }
+
+// TestOpusApplicationModes checks which Opus modes the PCMU → Opus
+// encoder uses (the TOC byte's configuration, RFC 6716 3.1): CELT by
+// default, SILK when VoIP is asked for or in-band FEC needs it.
+func TestOpusApplicationModes(t *testing.T) {
+	tests := []struct {
+		name      string
+		voip, fec bool
+		celt      bool
+	}{
+		{"default", false, false, true},
+		{"voip", true, false, false},
+		{"fec", false, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newSource(t, PCMU, 0, 1000, 10000)
+			var configs []byte
+			p, err := New(Config{In: Codec{Name: PCMU, PT: 0}, Out: Codec{Name: Opus, PT: 111},
+				OpusVoIP: tc.voip, OpusFEC: tc.fec, Output: func(b []byte) {
+					var h rtpHeader
+					if err := parseRTP(b, &h); err != nil || len(h.payload) == 0 {
+						t.Fatalf("bad packet: %v", err)
+					}
+					configs = append(configs, h.payload[0]>>3)
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 25 {
+				if err := p.HandleRTP(src.next()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(configs) == 0 {
+				t.Fatal("no packet")
+			}
+			for _, c := range configs {
+				// configurations 0-11 are SILK-only, 12-15 hybrid, 16-31 CELT-only
+				if isCELT := c >= 16; isCELT != tc.celt {
+					t.Fatalf("TOC configuration %d, want CELT-only %v (all: %v)", c, tc.celt, configs)
+				}
+			}
+		})
+	}
+}
