@@ -74,34 +74,11 @@ func BenchmarkFrameDTMF(b *testing.B) {
 		for _, withDTMF := range []bool{false, true} {
 			name := fmt.Sprintf("%s_to_%s/dtmf=%v", c.in, c.out, withDTMF)
 			b.Run(name, func(b *testing.B) {
-				src := newSource(&testing.T{}, c.in, ptOf[c.in], 1000, 10000)
-				pkts := make([][]byte, 50)
-				for i := range pkts {
-					pkts[i] = src.next()
-				}
-				cfg := Config{In: Codec{Name: c.in, PT: ptOf[c.in]}, Out: Codec{Name: c.out, PT: ptOf[c.out]},
-					OutEventPT: 101, Output: func([]byte) {}}
+				cfg := Config{OutEventPT: 101}
 				if withDTMF {
 					cfg.DTMF = &DTMF{Detect: true, Out: DTMFEvents, OnDigit: func(byte, time.Duration, string) {}}
 				}
-				p, err := New(cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				b.SetBytes(int64(len(pkts[0])))
-				seq, ts := uint16(0), uint32(0)
-				step := uint32(clockRate(c.in) / 50)
-				for i := 0; b.Loop(); i++ {
-					pk := pkts[i%len(pkts)]
-					pk[2], pk[3] = byte(seq>>8), byte(seq)
-					pk[4], pk[5], pk[6], pk[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
-					seq++
-					ts += step
-					if err := p.HandleRTP(pk); err != nil {
-						b.Fatal(err)
-					}
-				}
+				benchPipeline(b, c.in, c.out, cfg)
 			})
 		}
 	}
