@@ -72,15 +72,7 @@ func TestDTLSSRTPPeerToPlainRTP(t *testing.T) {
 			close(connected)
 		}
 	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
+	offerSDP := gatheredOffer(t, pc)
 
 	caller, err := NewGoCaller(ip, CallerPort)
 	if err != nil {
@@ -89,7 +81,7 @@ func TestDTLSSRTPPeerToPlainRTP(t *testing.T) {
 	defer caller.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	answer, err := caller.Call(ctx, "bob", e.topo.AccessSIP(), []byte(pc.LocalDescription().SDP))
+	answer, err := caller.Call(ctx, "bob", e.topo.AccessSIP(), []byte(offerSDP))
 	if err != nil {
 		t.Fatalf("call: %v\n%s", err, e.sbcd.Dump(30))
 	}

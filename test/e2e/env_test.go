@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,23 +18,13 @@ type env struct {
 	sbcd    *Sbcd
 }
 
-// newEnv writes the topology's config (changed by mutate), starts sbcd and
+// newEnv is newGoEnv for tests whose peers are sipp: it writes the
+// topology's config (changed by mutate), starts sbcd and
 // waits until it is ready.
 func newEnv(t *testing.T, net int, mutate func(*policy.Config)) *env {
 	t.Helper()
 	RequireTool(t, "sipp")
-	bin := needSbcd(t)
-	e := &env{t: t, topo: Topology{Net: net}, dir: t.TempDir()}
-	e.cfg = e.topo.Config()
-	if mutate != nil {
-		mutate(e.cfg)
-	}
-	e.cfgPath = filepath.Join(e.dir, "sbcd.yaml")
-	if err := WriteConfig(e.cfgPath, e.cfg); err != nil {
-		t.Fatal(err)
-	}
-	e.sbcd = StartSbcd(t, bin, e.cfgPath)
-	return e
+	return newGoEnv(t, net, mutate)
 }
 
 // withSecondGateway adds gateway 2 (priority 2) to trunk pbx.

@@ -12,18 +12,21 @@ import (
 	"github.com/openborder/openborder/policy"
 )
 
-// frameRuns splits 20 ms frames into runs of tone and silence: the
-// length of each run in frames, starting with a tone run.
-func frameRuns(pcm []int16) []int {
+// frameRuns splits 8 kHz audio into 20 ms frames and returns the runs
+// of tone and silence in frames, starting with a tone run.
+func frameRuns(pcm []int16) []int { return runsAt(pcm, 160) }
+
+// runsAt splits audio into 20 ms frames of frame samples and returns the
+// runs of tone and silence in frames, starting with a tone run.
+func runsAt(pcm []int16, frame int) []int {
 	var runs []int
-	on := true
-	n := 0
-	for i := 0; i+160 <= len(pcm); i += 160 {
+	on, n := true, 0
+	for i := 0; i+frame <= len(pcm); i += frame {
 		var e float64
-		for _, v := range pcm[i : i+160] {
+		for _, v := range pcm[i : i+frame] {
 			e += float64(v) * float64(v)
 		}
-		loud := math.Sqrt(e/160) > 100
+		loud := math.Sqrt(e/float64(frame)) > 100
 		if len(runs) == 0 && n == 0 && !loud {
 			continue // before the first burst
 		}

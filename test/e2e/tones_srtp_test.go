@@ -149,16 +149,11 @@ func (s *srtpEar) answered(body string) (changed bool, err error) {
 // returns the caller's ear, the final response and when it arrived.
 func srtpCallerCall(t *testing.T, netN int, mutate func(*policy.Config), ring time.Duration, fail int) (*srtpEar, Message, time.Time, *sipCallee) {
 	t.Helper()
-	topo := Topology{Net: netN}
-	bin := needSbcd(t)
-	cfg := topo.Config()
-	cfg.Realms[1].Media.SRTP = "none"
-	mutate(cfg)
-	cfgPath := filepath.Join(t.TempDir(), "sbcd.yaml")
-	if err := WriteConfig(cfgPath, cfg); err != nil {
-		t.Fatal(err)
-	}
-	sbcd := StartSbcd(t, bin, cfgPath)
+	e := newGoEnv(t, netN, func(cfg *policy.Config) {
+		cfg.Realms[1].Media.SRTP = "none"
+		mutate(cfg)
+	})
+	topo, sbcd := e.topo, e.sbcd
 	calleeMedia := newMediaEnd(t, topo.GatewayIP(0), CalleeMediaPort)
 	callee := newSIPCallee(t, topo.GatewayIP(0), GatewayPort, calleeMedia)
 	callee.ring, callee.fail = ring, fail

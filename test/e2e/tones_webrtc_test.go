@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,29 +15,6 @@ import (
 	"github.com/openborder/openborder/policy"
 	"github.com/openborder/openborder/test/audiocheck"
 )
-
-// runsAt splits audio into 20 ms frames of frame samples and returns the
-// runs of tone and silence in frames, starting with a tone run.
-func runsAt(pcm []int16, frame int) []int {
-	var runs []int
-	on, n := true, 0
-	for i := 0; i+frame <= len(pcm); i += frame {
-		var e float64
-		for _, v := range pcm[i : i+frame] {
-			e += float64(v) * float64(v)
-		}
-		loud := math.Sqrt(e/float64(frame)) > 100
-		if len(runs) == 0 && n == 0 && !loud {
-			continue // before the first burst
-		}
-		if loud != on {
-			runs = append(runs, n)
-			on, n = loud, 0
-		}
-		n++
-	}
-	return append(runs, n)
-}
 
 // TestWebRTCCallerHearsRingback: a WebRTC caller (pion/webrtc: ICE,
 // DTLS-SRTP, rtcp-mux, BUNDLE, Opus only) calls a PCMU trunk whose callee
@@ -51,20 +27,15 @@ func runsAt(pcm []int16, frame int) []int {
 func TestWebRTCCallerHearsRingback(t *testing.T) {
 	t.Parallel()
 	const netN = 136
-	topo := Topology{Net: netN}
-	bin := needSbcd(t)
-	cfg := topo.Config()
-	cfg.Realms[0].Media.SRTP = "webrtc"
-	cfg.Realms[0].Media.Codecs = []string{"opus"}
-	cfg.Realms[0].Media.Tones = "FR"
-	cfg.Realms[0].Media.Ringback = policy.RingbackLocal
-	cfg.Realms[1].Media.SRTP = "none"
-	cfg.Trunks[0].Codecs = []string{"PCMU"}
-	cfgPath := filepath.Join(t.TempDir(), "sbcd.yaml")
-	if err := WriteConfig(cfgPath, cfg); err != nil {
-		t.Fatal(err)
-	}
-	sbcd := StartSbcd(t, bin, cfgPath)
+	e := newGoEnv(t, netN, func(cfg *policy.Config) {
+		cfg.Realms[0].Media.SRTP = "webrtc"
+		cfg.Realms[0].Media.Codecs = []string{"opus"}
+		cfg.Realms[0].Media.Tones = "FR"
+		cfg.Realms[0].Media.Ringback = policy.RingbackLocal
+		cfg.Realms[1].Media.SRTP = "none"
+		cfg.Trunks[0].Codecs = []string{"PCMU"}
+	})
+	topo, sbcd := e.topo, e.sbcd
 	calleeMedia := newMediaEnd(t, topo.GatewayIP(0), CalleeMediaPort)
 	callee := newSIPCallee(t, topo.GatewayIP(0), GatewayPort, calleeMedia)
 	callee.ring = 2500 * time.Millisecond
@@ -77,15 +48,7 @@ func TestWebRTCCallerHearsRingback(t *testing.T) {
 			once.Do(func() { connected <- time.Now() })
 		}
 	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
+	offerSDP := gatheredOffer(t, pc)
 
 	caller, err := NewGoCaller(topo.CallerIP(0), CallerPort)
 	if err != nil {
@@ -112,7 +75,7 @@ func TestWebRTCCallerHearsRingback(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	res, err := caller.Invite(ctx, "bob", topo.AccessSIP(), []byte(pc.LocalDescription().SDP))
+	res, err := caller.Invite(ctx, "bob", topo.AccessSIP(), []byte(offerSDP))
 	if err != nil {
 		t.Fatalf("INVITE: %v\n%s", err, sbcd.Dump(30))
 	}

@@ -57,16 +57,8 @@ func TestWebRTCOpusToPCMUTranscoded(t *testing.T) {
 			once.Do(func() { close(connected) })
 		}
 	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if sdp := pc.LocalDescription().SDP; !strings.Contains(sdp, "a=group:BUNDLE") || !strings.Contains(sdp, "a=rtcp-mux") {
+	offerSDP := gatheredOffer(t, pc)
+	if sdp := offerSDP; !strings.Contains(sdp, "a=group:BUNDLE") || !strings.Contains(sdp, "a=rtcp-mux") {
 		t.Fatalf("the peer's offer is not a BUNDLE/rtcp-mux offer:\n%s", sdp)
 	}
 
@@ -77,7 +69,7 @@ func TestWebRTCOpusToPCMUTranscoded(t *testing.T) {
 	defer caller.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	answer, err := caller.Call(ctx, "bob", topo.AccessSIP(), []byte(pc.LocalDescription().SDP))
+	answer, err := caller.Call(ctx, "bob", topo.AccessSIP(), []byte(offerSDP))
 	if err != nil {
 		t.Fatalf("call: %v\n%s", err, sbcd.Dump(30))
 	}
@@ -229,4 +221,20 @@ func opusWebRTCPeer(t *testing.T) (*webrtc.PeerConnection, *webrtc.TrackLocalSta
 		defer mu.Unlock()
 		return append([]int16(nil), pcm...)
 	}
+}
+
+// gatheredOffer makes pc's offer, sets it as the local description and
+// waits for ICE gathering: the SDP to send, every candidate in it.
+func gatheredOffer(t *testing.T, pc *webrtc.PeerConnection) string {
+	t.Helper()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return pc.LocalDescription().SDP
 }
