@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/openborder/openborder/test/e2e"
+
+	"github.com/openborder/openborder/test/procstat"
 )
 
 type options struct {
@@ -140,7 +142,7 @@ func run(o options) error {
 	defer func() { _ = uasCmd.Process.Kill(); _ = uasCmd.Wait() }()
 	time.Sleep(300 * time.Millisecond)
 
-	cpu0, err := cpuTime(pid)
+	cpu0, err := procstat.ProcessCPU(pid)
 	if err != nil {
 		return err
 	}
@@ -200,7 +202,7 @@ func run(o options) error {
 	elapsed := time.Since(start)
 	close(stopFDs)
 	peakFDs := <-fds
-	cpu1, err := cpuTime(pid)
+	cpu1, err := procstat.ProcessCPU(pid)
 	if err != nil {
 		return err
 	}

@@ -14,31 +14,6 @@ const clockTick = 100
 
 var errProc = errors.New("load: cannot read /proc")
 
-// cpuTime returns utime+stime of a process.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errProc, err)
-	}
-	// fields after the command name, which is in parentheses and may hold spaces
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("%w: stat %q", errProc, s)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("%w: stat has %d fields", errProc, len(f))
-	}
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("%w: %w", errProc, err)
-	}
-	return time.Duration(ut+st) * time.Second / clockTick, nil
-}
-
 // memory returns VmRSS and VmHWM (peak RSS) in KiB.
 func memory(pid int) (rss, hwm int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

@@ -169,34 +169,6 @@ func TestMediaTarget(t *testing.T) {
 	}
 }
 
-func TestParseStatCPU(t *testing.T) {
-	// comm with a space and a parenthesis; utime 250, stime 50 ticks
-	line := "4242 (sb cd) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 100 1000 200"
-	got, err := parseStatCPU(line)
-	if err != nil || got != 3*time.Second {
-		t.Errorf("got %v %v, want 3s", got, err)
-	}
-	for _, bad := range []string{"", "4242 sbcd S 1", "1 (x) S 1 2 3", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 -5 3"} {
-		if _, err := parseStatCPU(bad); !errors.Is(err, errProc) {
-			t.Errorf("%q: err = %v", bad, err)
-		}
-	}
-}
-
-func TestParseProcStat(t *testing.T) {
-	// user 100, nice 10, system 50, idle 1000, iowait 7, irq 3, softirq 37, steal 0, guest 20
-	stat := "cpu  100 10 50 1000 7 3 37 0 20 0\ncpu0 50 5 25 500 3 1 18 0 10 0\n"
-	got, err := parseProcStat(stat)
-	if err != nil || got != 2*time.Second {
-		t.Errorf("got %v %v, want 2s (200 busy jiffies)", got, err)
-	}
-	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 3", "cpu 1 x 3 4 5 6 7 8"} {
-		if _, err := parseProcStat(bad); !errors.Is(err, errProc) {
-			t.Errorf("%q: err = %v", bad, err)
-		}
-	}
-}
-
 func TestParseMetrics(t *testing.T) {
 	text := `# HELP openborder_media_kernel_streams Media streams forwarded in the kernel now.
 # TYPE openborder_media_kernel_streams gauge

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openborder/openborder/test/procstat"
 )
 
 // inNetnsEnv marks the copy of the tool that runs inside the namespace.
@@ -71,9 +73,6 @@ func runInNetns(args []string) (int, error) {
 // /proc/stat. On loopback the kernel's forwarding work runs in softirq
 // context of whichever process sends, so only this figure sees it.
 func sysBusy() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errProc, err)
-	}
-	return parseProcStat(string(b))
+	busy, steal, err := procstat.MachineCPU()
+	return busy + steal, err
 }

@@ -4,15 +4,20 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"strconv"
 	"time"
+
+	"github.com/openborder/openborder/test/procstat"
 )
 
 // cpuTime returns utime+stime of a process ("self" for this one).
 func cpuTime(pid string) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errProc, err)
+	n := procstat.Self
+	if pid != "self" {
+		var err error
+		if n, err = strconv.Atoi(pid); err != nil {
+			return 0, fmt.Errorf("%w: pid %q", procstat.ErrProc, pid)
+		}
 	}
-	return parseStatCPU(string(b))
+	return procstat.ProcessCPU(n)
 }

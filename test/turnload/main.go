@@ -32,7 +32,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +40,8 @@ import (
 
 	"github.com/pion/logging"
 	pturn "github.com/pion/turn/v5"
+
+	"github.com/openborder/openborder/test/procstat"
 )
 
 const (
@@ -212,7 +213,7 @@ func measure(addr string, pid, allocs, pps, size int, dur time.Duration) (result
 	}
 	time.Sleep(300 * time.Millisecond)
 	received.Store(0)
-	cpu0, err := procCPU(pid)
+	cpu0, err := procstat.ProcessCPU(pid)
 	if err != nil {
 		return result{}, err
 	}
@@ -232,7 +233,7 @@ func measure(addr string, pid, allocs, pps, size int, dur time.Duration) (result
 	tick.Stop()
 	r.window = time.Since(begin)
 	time.Sleep(300 * time.Millisecond)
-	cpu1, err := procCPU(pid)
+	cpu1, err := procstat.ProcessCPU(pid)
 	if err != nil {
 		return result{}, err
 	}
@@ -288,20 +289,4 @@ turn:
 		return nil, err
 	}
 	return cmd, nil
-}
-
-// procCPU is a process's utime+stime.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	ut, _ := strconv.ParseUint(f[11], 10, 63)
-	st, _ := strconv.ParseUint(f[12], 10, 63)
-	return time.Duration(ut+st) * time.Second / 100, nil
 }

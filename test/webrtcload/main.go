@@ -33,7 +33,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +48,8 @@ import (
 	"github.com/openborder/openborder/codecs"
 	"github.com/openborder/openborder/codecs/opus"
 	"github.com/openborder/openborder/test/audiocheck"
+
+	"github.com/openborder/openborder/test/procstat"
 )
 
 const (
@@ -269,12 +270,12 @@ func run(n, setup int, dur time.Duration, bin string) error {
 		}
 	}
 	reset()
-	cpu0, err := procCPU(cmd.Process.Pid)
+	cpu0, err := procstat.ProcessCPU(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
 	time.Sleep(dur)
-	cpu1, _ := procCPU(cmd.Process.Pid)
+	cpu1, _ := procstat.ProcessCPU(cmd.Process.Pid)
 	close(stop)
 	senders.Wait()
 	time.Sleep(300 * time.Millisecond) // in flight
@@ -489,21 +490,6 @@ func waitListening(addr string, timeout time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("sbcd not listening on %s", addr)
-}
-
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	ut, _ := strconv.ParseUint(f[11], 10, 63)
-	st, _ := strconv.ParseUint(f[12], 10, 63)
-	return time.Duration(ut+st) * time.Second / 100, nil
 }
 
 // loadavg is the one-minute load average at the end of the run.

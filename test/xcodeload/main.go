@@ -50,6 +50,8 @@ import (
 	"time"
 
 	"github.com/openborder/openborder/rtpengine"
+
+	"github.com/openborder/openborder/test/procstat"
 )
 
 var (
@@ -254,12 +256,12 @@ func run(o options) error {
 		stopProfile()
 		return err
 	}
-	p0, err := procCPU(cmd.Process.Pid)
+	p0, err := procstat.ProcessCPU(cmd.Process.Pid)
 	if err != nil {
 		stopProfile()
 		return err
 	}
-	m0, s0, err := machineCPU()
+	m0, s0, err := procstat.MachineCPU()
 	if err != nil {
 		stopProfile()
 		return err
@@ -277,12 +279,12 @@ func run(o options) error {
 		stopProfile()
 		return err
 	}
-	p1, err := procCPU(cmd.Process.Pid)
+	p1, err := procstat.ProcessCPU(cmd.Process.Pid)
 	stopProfile()
 	if err != nil {
 		return err
 	}
-	m1, s1, err := machineCPU()
+	m1, s1, err := procstat.MachineCPU()
 	if err != nil {
 		return err
 	}

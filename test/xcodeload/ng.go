@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/openborder/openborder/rtpengine/ng"
+
+	"github.com/openborder/openborder/test/procstat"
 )
 
 // ngRelay is an external relay set up over its ng control socket, such as
@@ -105,7 +107,7 @@ func (r *ngRelay) cpu() (time.Duration, error) {
 	if r.o.relayPID <= 0 {
 		return 0, nil
 	}
-	return procCPU(r.o.relayPID)
+	return procstat.ProcessCPU(r.o.relayPID)
 }
 
 func (r *ngRelay) report() string {
