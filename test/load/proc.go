@@ -1,18 +1,16 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openborder/openborder/test/procstat"
 )
 
-// clockTick is USER_HZ, 100 on every Linux architecture Go supports.
-const clockTick = 100
-
-var errProc = errors.New("load: cannot read /proc")
+var errProc = procstat.ErrProc
 
 // memory returns VmRSS and VmHWM (peak RSS) in KiB.
 func memory(pid int) (rss, hwm int64, err error) {
