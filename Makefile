@@ -8,9 +8,12 @@ CONFIG ?= configs/default.yaml
 
 # System packages needed to build and run, and the real peers tests use.
 RUN_PKGS  := pkg-config gcc libopus-dev libopusfile-dev
-TEST_PKGS := sip-tester kamailio tshark sox iproute2 iptables procps freeradius freeradius-utils snmpd snmp smitools baresip chromium coturn sipvicious
+TEST_PKGS := sip-tester kamailio tshark sox iproute2 iptables procps freeradius freeradius-utils snmpd snmp smitools baresip chromium coturn sipvicious clang-14 llvm-14
+# The in-kernel SRTP program is built with these (make bpf); its object is committed.
+BPF_PKGS  := clang-14 llvm-14
+BPF_CFLAGS := -O2 -g -fdebug-compilation-dir=. -fno-builtin -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu -Wall -Werror
 
-.PHONY: all build run test unit e2e bench fuzz-short lint deps-run deps-test clean webphone
+.PHONY: all build run test unit e2e bench fuzz-short lint deps-run deps-test clean webphone bpf
 
 all: build
 
@@ -78,6 +81,14 @@ fuzz-short:
 # so `make build` and `make run` never need npm.
 webphone:
 	cd firmware/webphone && npm ci --no-audit --no-fund && npm run build
+
+# bpf: rebuild the in-kernel SRTP program from rtpengine/ksrtp/bpf/srtp.c. The
+# object is committed (sbcd embeds it), so `make build` never needs clang; a
+# test rebuilds it with the same flags and fails if the two differ.
+bpf:
+	$(call apt-install,$(BPF_PKGS))
+	clang-14 $(BPF_CFLAGS) -c rtpengine/ksrtp/bpf/srtp.c -o rtpengine/ksrtp/bpf/srtp.o
+	llvm-strip-14 -g rtpengine/ksrtp/bpf/srtp.o
 
 clean:
 	rm -rf bin

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * In-kernel SRTP for offloaded streams (rtpengine/ksrtp).
+ *
+ * A tc ingress program. For a UDP/IPv4 datagram whose destination port
+ * names an active stream slot and whose addresses are that stream's
+ * latched flow, it either
+ *   - unprotects SRTP (AES_CM_128_HMAC_SHA1_80/32): authenticates, checks
+ *     replay, decrypts, strips the tag; or
+ *   - protects RTP: encrypts, appends the tag;
+ * and fixes the IP and UDP lengths and checksums. Conntrack NAT (kfwd)
+ * then forwards the datagram to the other leg. Datagrams of the flow the
+ * program cannot handle are dropped and counted (never passed on in the
+ * wrong form); user space reads the counters and takes the stream back.
+ * Everything else passes untouched.
+ *
+ * Built with `make bpf` (clang -target bpf); the object is committed
+ * beside this file and embedded in sbcd. No maps other than the global
+ * data: user space memory-maps .bss and writes the tables and slots.
+ */
+#include <linux/bpf.h>
+
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+
+#define SEC(n) __attribute__((section(n), used))
+#define INLINE static inline __attribute__((always_inline))
+
+static long (*bpf_skb_store_bytes)(void *skb, u32 off, const void *from, u32 len, u64 flags) = (void *)9;
+static long (*bpf_l3_csum_replace)(void *skb, u32 off, u64 from, u64 to, u64 flags) = (void *)10;
+static long (*bpf_l4_csum_replace)(void *skb, u32 off, u64 from, u64 to, u64 flags) = (void *)11;
+static long (*bpf_skb_load_bytes)(const void *skb, u32 off, void *to, u32 len) = (void *)26;
+static u32 (*bpf_get_smp_processor_id)(void) = (void *)8;
+static long (*bpf_csum_diff)(u32 *from, u32 from_size, u32 *to, u32 to_size, u32 seed) = (void *)28;
+static long (*bpf_skb_change_tail)(void *skb, u32 len, u64 flags) = (void *)38;
+static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags) = (void *)181;
+
+/* Callbacks of bpf_loop live in the program's section, after it. */
+#define CALLBACK static __attribute__((noinline, section("tc"))) long
+
+/* Sizes shared with stream.go (layout checked by a Go test). */
+#define MAX_STREAMS 8192
+#define MAX_CPUS 256
+#define MAX_PKT 1472 /* RTP datagram bytes handled; larger ones are dropped and counted */
+#define BUF 2048 /* MAX_PKT, the ROC and SHA-1 padding, rounded up to the index mask */
+#define WINDOW 64
+
+#define MODE_UNPROTECT 1
+#define MODE_PROTECT 2
+
+#define L3 14
+#define L4 (L3 + 20)
+#define L7 (L4 + 8)
+
+#define TC_OK 0
+#define TC_SHOT 2
+
+struct stream {
+	u32 active;    /* written last when a slot is filled, cleared first */
+	u32 mode;
+	u32 saddr;     /* the latched peer (network order) */
+	u32 daddr;     /* our address (network order) */
+	u16 sport;     /* network order */
+	u16 dport;     /* network order */
+	u32 ssrc;      /* the stream's SSRC */
+	u32 tag_len;   /* 10 or 4 */
+	u32 rk[44];    /* AES-128 encryption round keys */
+	u32 salt[4];   /* session salt, 112 bits, left-aligned */
+	u32 ipad[5];   /* SHA-1 state after the HMAC inner pad block */
+	u32 opad[5];   /* ... after the outer pad block */
+	u32 _pad;
+	u64 index;     /* highest index seen (roc << 16 | seq); bit 63: none yet, roc only */
+	u64 window[WINDOW]; /* unprotect: index + 1 of the last packet in each slot */
+	u64 packets;   /* handled and passed on */
+	u64 bytes;     /* RTP datagram bytes passed on (after the transform) */
+	u64 auth_fail; /* dropped: bad tag */
+	u64 replayed;  /* dropped: replayed or too old */
+	u64 other;     /* dropped: another SSRC, not RTP, too large, IP options, fragment */
+	u64 _rsv[3];
+};
+
+struct stream streams[MAX_STREAMS];
+u16 port_slot[65536];           /* destination port (host order) -> slot + 1 */
+u32 Te0[256];                   /* AES T-table, filled by user space */
+u8 Sbox[256];                   /* AES S-box, filled by user space */
+u8 scratch[MAX_CPUS][2 * BUF]; /* per CPU: the datagram, then headers and HMAC words */
+
+INLINE u32 ror(u32 x, int n) { return (x >> n) | (x << (32 - n)); }
+INLINE u32 rol(u32 x, int n) { return (x << n) | (x >> (32 - n)); }
+INLINE u32 be32(const u8 *p) { return ((u32)p[0] << 24) | ((u32)p[1] << 16) | ((u32)p[2] << 8) | p[3]; }
+INLINE u16 bswap16(u16 x) { return (x >> 8) | (x << 8); }
+
+INLINE void aes_block(const u32 *rk, const u32 in[4], u32 out[4])
+{
+	u32 s0 = in[0] ^ rk[0], s1 = in[1] ^ rk[1], s2 = in[2] ^ rk[2], s3 = in[3] ^ rk[3];
+	u32 t0, t1, t2, t3;
+	for (int r = 1; r < 10; r++) {
+		const u32 *k = rk + 4 * r;
+		t0 = Te0[s0 >> 24] ^ ror(Te0[(s1 >> 16) & 0xff], 8) ^ ror(Te0[(s2 >> 8) & 0xff], 16) ^ ror(Te0[s3 & 0xff], 24) ^ k[0];
+		t1 = Te0[s1 >> 24] ^ ror(Te0[(s2 >> 16) & 0xff], 8) ^ ror(Te0[(s3 >> 8) & 0xff], 16) ^ ror(Te0[s0 & 0xff], 24) ^ k[1];
+		t2 = Te0[s2 >> 24] ^ ror(Te0[(s3 >> 16) & 0xff], 8) ^ ror(Te0[(s0 >> 8) & 0xff], 16) ^ ror(Te0[s1 & 0xff], 24) ^ k[2];
+		t3 = Te0[s3 >> 24] ^ ror(Te0[(s0 >> 16) & 0xff], 8) ^ ror(Te0[(s1 >> 8) & 0xff], 16) ^ ror(Te0[s2 & 0xff], 24) ^ k[3];
+		s0 = t0; s1 = t1; s2 = t2; s3 = t3;
+	}
+	const u32 *k = rk + 40;
+	out[0] = ((u32)Sbox[s0 >> 24] << 24 | (u32)Sbox[(s1 >> 16) & 0xff] << 16 | (u32)Sbox[(s2 >> 8) & 0xff] << 8 | Sbox[s3 & 0xff]) ^ k[0];
+	out[1] = ((u32)Sbox[s1 >> 24] << 24 | (u32)Sbox[(s2 >> 16) & 0xff] << 16 | (u32)Sbox[(s3 >> 8) & 0xff] << 8 | Sbox[s0 & 0xff]) ^ k[1];
+	out[2] = ((u32)Sbox[s2 >> 24] << 24 | (u32)Sbox[(s3 >> 16) & 0xff] << 16 | (u32)Sbox[(s0 >> 8) & 0xff] << 8 | Sbox[s1 & 0xff]) ^ k[2];
+	out[3] = ((u32)Sbox[s3 >> 24] << 24 | (u32)Sbox[(s0 >> 16) & 0xff] << 16 | (u32)Sbox[(s1 >> 8) & 0xff] << 8 | Sbox[s2 & 0xff]) ^ k[3];
+}
+
+INLINE void sha1_words(u32 h[5], u32 *w)
+{
+	u32 a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+	for (int i = 0; i < 80; i++) {
+		u32 f, k;
+		if (i >= 16) {
+			u32 t = w[(i + 13) & 15] ^ w[(i + 8) & 15] ^ w[(i + 2) & 15] ^ w[i & 15];
+			w[i & 15] = rol(t, 1);
+		}
+		if (i < 20) {
+			f = (b & c) | (~b & d);
+			k = 0x5A827999;
+		} else if (i < 40) {
+			f = b ^ c ^ d;
+			k = 0x6ED9EBA1;
+		} else if (i < 60) {
+			f = (b & c) | (b & d) | (c & d);
+			k = 0x8F1BBCDC;
+		} else {
+			f = b ^ c ^ d;
+			k = 0xCA62C1D6;
+		}
+		u32 t = rol(a, 5) + f + e + k + w[i & 15];
+		e = d;
+		d = c;
+		c = rol(b, 30);
+		b = a;
+		a = t;
+	}
+	h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+}
+
+INLINE void sha1_block(u32 h[5], const u8 *p)
+{
+	u32 w[16];
+	for (int i = 0; i < 16; i++)
+		w[i] = be32(p + 4 * i);
+	sha1_words(h, w);
+}
+
+struct sha_ctx {
+	u32 h[5];
+	u8 *buf;
+};
+
+CALLBACK sha1_cb(u32 b, struct sha_ctx *c);
+
+/*
+ * hmac computes HMAC-SHA1(auth key, buf[0:n] || roc) into g. buf has room
+ * for the ROC and the padding after n; they are written there.
+ */
+INLINE void hmac(const struct stream *s, u8 *buf, u32 n, u32 roc, u32 g[5])
+{
+	u8 *q = buf + (n & 2047);
+	q[0] = roc >> 24;
+	q[1] = roc >> 16;
+	q[2] = roc >> 8;
+	q[3] = roc;
+	u32 m = n + 4;
+	u32 nb = (m + 9 + 63) / 64;
+	u32 end = nb * 64;
+	buf[m & 2047] = 0x80;
+	for (u32 i = 1; i < 72; i++) /* up to and past end: bytes after end are scratch */
+		buf[(m + i) & 2047] = 0;
+	u64 bits = (u64)(64 + m) * 8;
+	for (int i = 0; i < 8; i++)
+		buf[(end - 1 - i) & 2047] = bits >> (8 * i);
+	struct sha_ctx c = { .h = { s->ipad[0], s->ipad[1], s->ipad[2], s->ipad[3], s->ipad[4] }, .buf = buf };
+	bpf_loop(nb, sha1_cb, &c, 0);
+	u32 *w = (u32 *)(buf + BUF + 128); /* the outer block, off the stack */
+	for (int i = 0; i < 5; i++)
+		w[i] = c.h[i];
+	w[5] = 0x80000000;
+	w[6] = w[7] = w[8] = w[9] = w[10] = w[11] = w[12] = w[13] = w[14] = 0;
+	w[15] = (64 + 20) * 8;
+	g[0] = s->opad[0]; g[1] = s->opad[1]; g[2] = s->opad[2]; g[3] = s->opad[3]; g[4] = s->opad[4];
+	sha1_words(g, w);
+}
+
+INLINE u8 tag_byte(const u32 g[5], int i) { return g[i / 4] >> (24 - 8 * (i % 4)); }
+
+struct ctr_ctx {
+	const struct stream *s;
+	u8 *buf;
+	u32 iv[4];
+	u32 from;
+};
+
+CALLBACK ctr_cb(u32 blk, struct ctr_ctx *c);
+
+/* ctr XORs the AES-CM keystream of index idx into buf[from:to]. */
+INLINE void ctr(const struct stream *s, u8 *buf, u32 from, u32 to, u32 ssrc, u64 idx)
+{
+	struct ctr_ctx c = { .s = s, .buf = buf, .from = from };
+	c.iv[0] = s->salt[0];
+	c.iv[1] = s->salt[1] ^ ssrc;
+	c.iv[2] = s->salt[2] ^ (u32)(idx >> 16); /* the 48-bit index sits at bits 16..63 */
+	c.iv[3] = s->salt[3] ^ ((u32)idx << 16);
+	if (to > from)
+		bpf_loop((to - from + 15) / 16, ctr_cb, &c, 0);
+}
+
+struct sum_ctx {
+	u8 *buf;
+	u32 n4;
+	u32 seed;
+};
+
+CALLBACK sum_cb(u32 c, struct sum_ctx *x);
+
+/* sum is the ones' complement sum (unfolded) of buf[0:n], n rounded up
+ * to 4 with the bytes after n zeroed first. */
+INLINE u32 sum(u8 *buf, u32 n)
+{
+	buf[n & 2047] = 0;
+	buf[(n + 1) & 2047] = 0;
+	buf[(n + 2) & 2047] = 0;
+	struct sum_ctx x = { .buf = buf, .n4 = (n + 3) & ~3u };
+	bpf_loop((x.n4 + 255) / 256, sum_cb, &x, 0);
+	return x.seed;
+}
+
+INLINE u32 csum_sub(u32 a, u32 b)
+{
+	u32 nb = ~b;
+	u32 r = a + nb;
+	return r + (r < nb);
+}
+
+/* estimate is RFC 3711's index guess for seq against the highest index. */
+INLINE u64 estimate(u64 hi, u16 seq)
+{
+	if (hi >> 63)
+		return ((hi & 0xffffffff0000ULL)) | seq; /* first packet: the roc as given */
+	u32 roc = hi >> 16;
+	u16 sl = hi;
+	u32 v = roc;
+	if (sl < 32768) {
+		if ((int)seq - (int)sl > 32768 && roc > 0)
+			v = roc - 1;
+	} else if ((int)sl - 32768 > (int)seq) {
+		v = roc + 1;
+	}
+	return ((u64)v << 16) | seq;
+}
+
+/* raise makes *p at least v (bounded retries; a lost race leaves a newer value). */
+INLINE void raise(u64 *p, u64 v)
+{
+	for (int i = 0; i < 4; i++) {
+		u64 cur = *(volatile u64 *)p;
+		if (!(cur >> 63) && cur >= v)
+			return;
+		if (__sync_val_compare_and_swap(p, cur, v) == cur)
+			return;
+	}
+}
+
+/* resize sets the IP and UDP lengths for a datagram of n RTP bytes and
+ * fixes both checksums; payload changes are added as diff. */
+INLINE int resize(struct __sk_buff *skb, u32 old_n, u32 n, u32 diff)
+{
+	u16 oip = bswap16(L4 - L3 + 8 + old_n), nip = bswap16(L4 - L3 + 8 + n);
+	u16 oudp = bswap16(8 + old_n), nudp = bswap16(8 + n);
+	if (n != old_n) {
+		if (bpf_l3_csum_replace(skb, L3 + 10, oip, nip, 2) < 0)
+			return -1;
+		if (bpf_skb_store_bytes(skb, L3 + 2, &nip, 2, 0) < 0)
+			return -1;
+		/* the UDP length is in the pseudo header and in the header */
+		if (bpf_l4_csum_replace(skb, L4 + 6, oudp, nudp, BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 2) < 0)
+			return -1;
+		if (bpf_l4_csum_replace(skb, L4 + 6, oudp, nudp, BPF_F_MARK_MANGLED_0 | 2) < 0)
+			return -1;
+		if (bpf_skb_store_bytes(skb, L4 + 4, &nudp, 2, 0) < 0)
+			return -1;
+	}
+	if (bpf_l4_csum_replace(skb, L4 + 6, 0, diff, BPF_F_MARK_MANGLED_0) < 0)
+		return -1;
+	return 0;
+}
+
+INLINE int drop_other(struct stream *s)
+{
+	__sync_fetch_and_add(&s->other, 1);
+	return TC_SHOT;
+}
+
+SEC("tc")
+int srtp(struct __sk_buff *skb)
+{
+	if (skb->protocol != bswap16(0x0800))
+		return TC_OK;
+	u8 *buf = scratch[bpf_get_smp_processor_id() & (MAX_CPUS - 1)];
+	u8 *hdr = buf + BUF; /* the frame's headers, off the stack */
+	if (bpf_skb_load_bytes(skb, 0, hdr, L7) < 0)
+		return TC_OK;
+	if (hdr[L3 + 9] != 17) /* UDP */
+		return TC_OK;
+	u16 dport = ((u16)hdr[L4 + 2] << 8) | hdr[L4 + 3];
+	u32 slot = port_slot[dport];
+	if (slot == 0 || slot > MAX_STREAMS)
+		return TC_OK;
+	struct stream *s = &streams[(slot - 1) & (MAX_STREAMS - 1)];
+	if (!*(volatile u32 *)&s->active)
+		return TC_OK;
+	u32 saddr = *(u32 *)&hdr[L3 + 12], daddr = *(u32 *)&hdr[L3 + 16];
+	u16 sport = *(u16 *)&hdr[L4], dp = *(u16 *)&hdr[L4 + 2];
+	if (saddr != s->saddr || daddr != s->daddr || sport != s->sport || dp != s->dport)
+		return TC_OK; /* not the latched flow: user space decides */
+	/* the flow is ours from here: what we cannot handle is dropped */
+	if (hdr[L3] != 0x45 || (hdr[L3 + 6] & 0x3f) || hdr[L3 + 7])
+		return drop_other(s); /* IP options or a fragment */
+	u32 n = skb->len - L7;
+	u32 tl = s->tag_len == 4 ? 4 : 10;
+	u32 mode = s->mode;
+	if (n > MAX_PKT || n < 12 || (mode == MODE_UNPROTECT && n < 12 + tl) || (mode == MODE_PROTECT && n + tl > MAX_PKT))
+		return drop_other(s);
+	n &= 2047;
+	if (n < 12 || n > MAX_PKT)
+		return TC_OK;
+	if (bpf_skb_load_bytes(skb, L7, buf, n) < 0)
+		return drop_other(s);
+	if ((buf[0] >> 6) != 2 || (buf[1] >= 192 && buf[1] <= 223) || be32(buf + 8) != s->ssrc)
+		return drop_other(s); /* not RTP (RTCP is never offloaded), or another SSRC */
+	u32 hl = 12 + (buf[0] & 0x0f) * 4;
+	u32 m = mode == MODE_UNPROTECT ? n - tl : n; /* RTP bytes, header and payload */
+	if (buf[0] & 0x10) {
+		if (hl + 4 > m)
+			return drop_other(s);
+		u32 xl = ((u32)buf[(hl + 2) & 2047] << 8) | buf[(hl + 3) & 2047];
+		hl += 4 + xl * 4;
+	}
+	if (hl > m)
+		return drop_other(s);
+	u16 seq = ((u16)buf[2] << 8) | buf[3];
+	u64 hi = *(volatile u64 *)&s->index;
+	u64 idx = estimate(hi, seq);
+	u32 roc = idx >> 16;
+	u32 old_sum = sum(buf, n);
+	u32 g[5];
+
+	if (mode == MODE_UNPROTECT) {
+		u64 *w = &s->window[idx & (WINDOW - 1)];
+		u64 seen = *(volatile u64 *)w;
+		if ((!(hi >> 63) && idx + WINDOW <= (hi & 0xffffffffffffULL)) || seen >= idx + 1) {
+			__sync_fetch_and_add(&s->replayed, 1);
+			return TC_SHOT;
+		}
+		u8 *tag = buf + BUF + 64;
+		for (u32 i = 0; i < 10; i++)
+			tag[i] = buf[(m + i) & 2047];
+		hmac(s, buf, m, roc, g);
+		u32 bad = 0;
+		for (u32 i = 0; i < 4; i++)
+			bad |= tag[i] ^ tag_byte(g, i);
+		if (tl == 10)
+			for (u32 i = 4; i < 10; i++)
+				bad |= tag[i] ^ tag_byte(g, i);
+		if (bad) {
+			__sync_fetch_and_add(&s->auth_fail, 1);
+			return TC_SHOT;
+		}
+		if (__sync_val_compare_and_swap(w, seen, idx + 1) != seen) {
+			__sync_fetch_and_add(&s->replayed, 1); /* raced with the same or a newer packet */
+			return TC_SHOT;
+		}
+		raise(&s->index, idx);
+		ctr(s, buf, hl, m, s->ssrc, idx);
+		u32 new_sum = sum(buf, m);
+		u32 dl = (m - hl) & 2047;
+		if (dl > 0 && bpf_skb_store_bytes(skb, L7 + hl, buf + (hl & 1023), dl, BPF_F_RECOMPUTE_CSUM) < 0)
+			return drop_other(s);
+		if (bpf_skb_change_tail(skb, L7 + m, 0) < 0)
+			return drop_other(s);
+		if (resize(skb, n, m, csum_sub(new_sum, old_sum)) < 0)
+			return drop_other(s);
+		__sync_fetch_and_add(&s->packets, 1);
+		__sync_fetch_and_add(&s->bytes, m);
+		return TC_OK;
+	}
+	if (mode != MODE_PROTECT)
+		return TC_OK;
+	raise(&s->index, idx);
+	ctr(s, buf, hl, m, s->ssrc, idx);
+	u32 dl = (m - hl) & 2047;
+	if (dl > 0 && bpf_skb_store_bytes(skb, L7 + hl, buf + (hl & 1023), dl, BPF_F_RECOMPUTE_CSUM) < 0)
+		return drop_other(s);
+	hmac(s, buf, m, roc, g);
+	for (u32 i = 0; i < 10; i++)
+		buf[(m + i) & 2047] = tag_byte(g, i);
+	u32 new_sum = sum(buf, m + tl);
+	if (bpf_skb_change_tail(skb, L7 + m + tl, 0) < 0)
+		return drop_other(s);
+	if (bpf_skb_store_bytes(skb, L7 + m, buf + (m & 2047), tl == 4 ? 4 : 10, BPF_F_RECOMPUTE_CSUM) < 0)
+		return drop_other(s);
+	if (resize(skb, n, m + tl, csum_sub(new_sum, old_sum)) < 0)
+		return drop_other(s);
+	__sync_fetch_and_add(&s->packets, 1);
+	__sync_fetch_and_add(&s->bytes, m + tl);
+	return TC_OK;
+}
+
+/* The callbacks follow the program: its entry must be the section's first instruction. */
+CALLBACK sha1_cb(u32 b, struct sha_ctx *c)
+{
+	sha1_block(c->h, c->buf + ((b * 64) & 2047));
+	return 0;
+}
+
+CALLBACK ctr_cb(u32 blk, struct ctr_ctx *c)
+{
+	u32 in[4] = { c->iv[0], c->iv[1], c->iv[2], c->iv[3] + blk }, ks[4];
+	aes_block(c->s->rk, in, ks);
+	u8 *p = c->buf + ((c->from + blk * 16) & 2047);
+	for (int j = 0; j < 16; j++)
+		p[j] ^= tag_byte(ks, j); /* bytes past the end are scratch */
+	return 0;
+}
+
+CALLBACK sum_cb(u32 c, struct sum_ctx *x)
+{
+	u32 off = c * 256;
+	if (off >= x->n4)
+		return 1;
+	u32 len = x->n4 - off;
+	if (len > 256)
+		len = 256;
+	len &= 0x1fc;
+	if (len == 0)
+		return 1;
+	long r = bpf_csum_diff(0, 0, (u32 *)(x->buf + (off & 1023)), len, x->seed);
+	if (r < 0)
+		return 1;
+	x->seed = (u32)r;
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
+
+_Static_assert(sizeof(struct stream) == 848, "stream.go streamSize");
+_Static_assert(__builtin_offsetof(struct stream, rk) == 28, "stream.go offRK");
+_Static_assert(__builtin_offsetof(struct stream, index) == 264, "stream.go offIndex");
+_Static_assert(__builtin_offsetof(struct stream, packets) == 784, "stream.go offPackets");
+_Static_assert(__builtin_offsetof(struct stream, other) == 816, "stream.go offOther");

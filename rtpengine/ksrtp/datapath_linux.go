@@ -1,0 +1,197 @@
+//go:build linux
+
+package ksrtp
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Supported tells whether this platform has the kernel datapath.
+const Supported = true
+
+// reuseAfter keeps a freed slot unused for a while, so that a program
+// run that read the old slot has long finished before it is rewritten.
+const reuseAfter = time.Second
+
+// filterName, filterPrio and filterHandle identify sbcd's tc filter.
+const (
+	filterName   = "openborder-srtp"
+	filterPrio   = 0xc0de
+	filterHandle = 1
+)
+
+// Datapath is the loaded program and its slot table. Its methods are
+// safe for concurrent use; packets never wait for them.
+type Datapath struct {
+	p *program
+
+	mu       sync.Mutex
+	free     []int // never used
+	freed    []freedSlot
+	attached []int // ifindexes
+	ports    map[uint16]int
+}
+
+type freedSlot struct {
+	slot int
+	at   time.Time
+}
+
+// Slot names a stream in the kernel.
+type Slot int
+
+// Load loads the program. It needs CAP_BPF (or root).
+func Load() (*Datapath, error) {
+	p, err := loadProgram()
+	if err != nil {
+		return nil, err
+	}
+	d := &Datapath{p: p, ports: map[uint16]int{}}
+	for i := maxStreams - 1; i >= 0; i-- {
+		d.free = append(d.free, i)
+	}
+	return d, nil
+}
+
+// Attach runs the program on packets arriving at the interface (tc
+// ingress; a clsact qdisc is added when missing). Only Ethernet-framed
+// interfaces and loopback carry a frame layout the program knows.
+func (d *Datapath) Attach(ifindex int) error {
+	link, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return fmt.Errorf("ksrtp: interface %d: %w", ifindex, err)
+	}
+	if t := link.Attrs().EncapType; t != "ether" && t != "loopback" {
+		return fmt.Errorf("%w: interface %s has %s framing", ErrUnsupported, link.Attrs().Name, t)
+	}
+	q := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}, QdiscType: "clsact"}
+	if err := netlink.QdiscAdd(q); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("ksrtp: clsact qdisc on %s: %w", link.Attrs().Name, err)
+	}
+	flt := d.filter(ifindex)
+	if err := netlink.FilterReplace(flt); err != nil {
+		return fmt.Errorf("ksrtp: tc filter on %s: %w", link.Attrs().Name, err)
+	}
+	d.mu.Lock()
+	d.attached = append(d.attached, ifindex)
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *Datapath) filter(ifindex int) *netlink.BpfFilter {
+	return &netlink.BpfFilter{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: netlink.HANDLE_MIN_INGRESS,
+			Handle: filterHandle, Protocol: unix.ETH_P_IP, Priority: filterPrio},
+		Fd: d.p.fd, Name: filterName, DirectAction: true,
+	}
+}
+
+// Close detaches the program and releases it; streams still in slots
+// stop being handled (their packets pass untouched).
+func (d *Datapath) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var first error
+	for _, ifindex := range d.attached {
+		if err := netlink.FilterDel(d.filter(ifindex)); err != nil && !errors.Is(err, unix.ENOENT) && first == nil {
+			first = fmt.Errorf("ksrtp: tc filter removal: %w", err)
+		}
+	}
+	d.attached = nil
+	d.p.close()
+	return first
+}
+
+func (d *Datapath) slotMem(slot int) []byte {
+	off := d.p.streams + slot*streamSize
+	return d.p.mem[off : off+streamSize]
+}
+
+func (d *Datapath) u32(off int) *uint32 { return (*uint32)(unsafe.Pointer(&d.p.mem[off])) }
+
+// Add puts a stream into a free slot and activates it.
+func (d *Datapath) Add(s Stream) (Slot, error) {
+	var img [streamSize]byte
+	if err := s.encode(img[:]); err != nil {
+		return -1, err
+	}
+	port := s.Local.Port()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p.mem == nil {
+		return -1, ErrLoad
+	}
+	if _, busy := d.ports[port]; busy {
+		return -1, fmt.Errorf("%w: %d", ErrPortBusy, port)
+	}
+	slot := -1
+	if n := len(d.free); n > 0 {
+		slot, d.free = d.free[n-1], d.free[:n-1]
+	} else if len(d.freed) > 0 && time.Since(d.freed[0].at) >= reuseAfter {
+		slot, d.freed = d.freed[0].slot, d.freed[1:]
+	}
+	if slot < 0 {
+		return -1, ErrFull
+	}
+	m := d.slotMem(slot)
+	copy(m, img[:]) // active is 0 in the image
+	d.ports[port] = slot
+	ps := (*uint32)(unsafe.Pointer(&d.p.mem[d.p.portSlot+int(port&^1)*2]))
+	// port_slot is u16; write it as the u32 holding it to stay atomic.
+	v := atomic.LoadUint32(ps)
+	sh := 16 * uint(port&1)
+	atomic.StoreUint32(ps, v&^(0xffff<<sh)|uint32(slot+1)<<sh)
+	atomic.StoreUint32(d.u32(d.p.streams+slot*streamSize+offActive), 1)
+	return Slot(slot), nil
+}
+
+// Remove deactivates a slot and returns its final counters. The slot
+// is reused only after reuseAfter.
+func (d *Datapath) Remove(s Slot) Counters {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p.mem == nil || s < 0 || int(s) >= maxStreams {
+		return Counters{}
+	}
+	slot := int(s)
+	atomic.StoreUint32(d.u32(d.p.streams+slot*streamSize+offActive), 0)
+	m := d.slotMem(slot)
+	port := uint16(m[offDport])<<8 | uint16(m[offDport+1])
+	if d.ports[port] == slot {
+		delete(d.ports, port)
+		ps := (*uint32)(unsafe.Pointer(&d.p.mem[d.p.portSlot+int(port&^1)*2]))
+		sh := 16 * uint(port&1)
+		atomic.StoreUint32(ps, atomic.LoadUint32(ps)&^(0xffff<<sh))
+	}
+	c := d.counters(slot)
+	d.freed = append(d.freed, freedSlot{slot: slot, at: time.Now()})
+	return c
+}
+
+// Counters reads a slot's counters.
+func (d *Datapath) Counters(s Slot) Counters {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p.mem == nil || s < 0 || int(s) >= maxStreams {
+		return Counters{}
+	}
+	return d.counters(int(s))
+}
+
+func (d *Datapath) counters(slot int) Counters {
+	base := d.p.streams + slot*streamSize
+	ld := func(off int) uint64 { return atomic.LoadUint64((*uint64)(unsafe.Pointer(&d.p.mem[base+off]))) }
+	idx := ld(offIndex)
+	return Counters{
+		Packets: ld(offPackets), Bytes: ld(offBytes), AuthFail: ld(offAuthFail), Replayed: ld(offReplayed), Other: ld(offOther),
+		Index: idx &^ indexFresh, Fresh: idx&indexFresh != 0,
+	}
+}

@@ -1,0 +1,30 @@
+//go:build !linux
+
+package ksrtp
+
+// Supported tells whether this platform has the kernel datapath.
+const Supported = false
+
+// Datapath is not available off Linux.
+type Datapath struct{}
+
+// Slot names a stream in the kernel.
+type Slot int
+
+// Load fails off Linux.
+func Load() (*Datapath, error) { return nil, ErrLoad }
+
+// Attach fails off Linux.
+func (d *Datapath) Attach(int) error { return ErrLoad }
+
+// Close does nothing off Linux.
+func (d *Datapath) Close() error { return nil }
+
+// Add fails off Linux.
+func (d *Datapath) Add(Stream) (Slot, error) { return -1, ErrLoad }
+
+// Remove does nothing off Linux.
+func (d *Datapath) Remove(Slot) Counters { return Counters{} }
+
+// Counters are zero off Linux.
+func (d *Datapath) Counters(Slot) Counters { return Counters{} }
