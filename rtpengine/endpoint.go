@@ -89,6 +89,9 @@ type endpoint struct {
 	owner    *call // the call kick names
 	kernLast atomic.Int64
 	seqGen   atomic.Uint32
+	// rxSSRC is the SSRC of the RTP the latched peer sends, with bit 32
+	// set (0: none yet); the RTP reader publishes it when it changes.
+	rxSSRC atomic.Uint64
 	// peerNames are the payload type names of the peer's latest SDP
 	// (control plane only).
 	peerNames map[string]string

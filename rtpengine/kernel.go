@@ -46,6 +46,15 @@ type KernelMetrics struct {
 	// Offloads counts streams handed to the kernel, Failures entries
 	// the kernel refused.
 	Offloads, Failures uint64
+	// SRTP is "on" when SRTP <-> RTP streams are offloaded too (the
+	// in-kernel SRTP program is attached), else the reason it is not.
+	SRTP string
+	// SRTPOffloaded is the SRTP <-> RTP streams among Offloaded;
+	// SRTPTakenBack counts those returned to user space because the
+	// kernel met packets it does not handle (a new SSRC, RTCP on the RTP
+	// port, packets over 512 bytes).
+	SRTPOffloaded int
+	SRTPTakenBack uint64
 }
 
 // kernelFlow describes one stream to forward in the kernel: packets from
@@ -53,6 +62,13 @@ type KernelMetrics struct {
 // local port, and back.
 type kernelFlow struct {
 	aPeer, aLocal, bPeer, bLocal netip.AddrPort
+	// srtp, for an SRTP <-> RTP stream, is the side speaking SRTP (1: a,
+	// 2: b), with that side's contexts and both sides' SSRCs (the secure
+	// side's, the plain side's). The flow is comparable, so new keys or
+	// a new SSRC make a new flow.
+	srtp               uint8
+	rx, tx             *cipher
+	ssrcSec, ssrcPlain uint32
 }
 
 // kernelEligible tells whether the stream between ea and eb (partners,
@@ -72,10 +88,12 @@ func kernelEligible(c *call, ea, eb *endpoint) (kernelFlow, string) {
 	if c.rec != nil {
 		return f, "recorded"
 	}
+	sec, why := srtpSide(ea, eb)
+	if why != "" {
+		return f, why
+	}
 	for _, ep := range [2]*endpoint{ea, eb} {
 		switch {
-		case ep.secure.Load() || ep.rx.Load() != nil || ep.tx.Load() != nil || ep.dtls.Load() != nil:
-			return f, "srtp"
 		case ep.ice.Load() != nil:
 			return f, "ice"
 		case ep.xcode.Load() != nil:
@@ -103,6 +121,21 @@ func kernelEligible(c *call, ea, eb *endpoint) (kernelFlow, string) {
 		return f, "not latched"
 	}
 	f = kernelFlow{aPeer: *la, aLocal: ea.pp.rtp.local, bPeer: *lb, bLocal: eb.pp.rtp.local}
+	if sec != nil {
+		plain := eb
+		f.srtp = 1
+		if sec == eb {
+			plain, f.srtp = ea, 2
+		}
+		s1, s2 := sec.rxSSRC.Load(), plain.rxSSRC.Load()
+		if s1 == 0 || s2 == 0 {
+			return kernelFlow{}, "ssrc not seen yet"
+		}
+		f.rx, f.tx, f.ssrcSec, f.ssrcPlain = sec.rx.Load(), sec.tx.Load(), uint32(s1), uint32(s2)
+		if !f.aLocal.Addr().Unmap().Is4() || !f.aPeer.Addr().Unmap().Is4() || !f.bPeer.Addr().Unmap().Is4() {
+			return kernelFlow{}, "srtp over ipv6"
+		}
+	}
 	for _, a := range [4]netip.AddrPort{f.aPeer, f.aLocal, f.bPeer, f.bLocal} {
 		if !usable(a) {
 			return kernelFlow{}, "wildcard or unset address"
@@ -114,6 +147,36 @@ func kernelEligible(c *call, ea, eb *endpoint) (kernelFlow, string) {
 		return kernelFlow{}, "mixed address families"
 	}
 	return f, ""
+}
+
+// srtpSide returns the endpoint of a stream that speaks SRTP when the
+// kernel can take the stream over (SDES SRTP with an AES_CM_128 suite on
+// exactly one side), nil for plain RTP on both, and a reason otherwise.
+func srtpSide(ea, eb *endpoint) (*endpoint, string) {
+	var sec *endpoint
+	for _, ep := range [2]*endpoint{ea, eb} {
+		rx, tx := ep.rx.Load(), ep.tx.Load()
+		if !ep.secure.Load() && rx == nil && tx == nil && ep.dtls.Load() == nil {
+			continue
+		}
+		switch {
+		case sec != nil:
+			return nil, "srtp on both legs"
+		case ep.dtls.Load() != nil:
+			return nil, "dtls-srtp"
+		case rx == nil || tx == nil:
+			return nil, "srtp keys not agreed"
+		case !kernelSuite(rx.attr.suite.name) || !kernelSuite(tx.attr.suite.name):
+			return nil, "srtp suite " + rx.attr.suite.name
+		}
+		sec = ep
+	}
+	return sec, ""
+}
+
+// kernelSuite tells whether the in-kernel SRTP program speaks a suite.
+func kernelSuite(name string) bool {
+	return name == "AES_CM_128_HMAC_SHA1_80" || name == "AES_CM_128_HMAC_SHA1_32"
 }
 
 // kernelPairs calls fn for every relayed stream of c once (the endpoint
@@ -163,7 +226,15 @@ type offload struct {
 	failed bool
 	// since is monoNow() when the entry was made.
 	since int64
+	// slots are the in-kernel SRTP slots of an SRTP <-> RTP stream plus
+	// one (0: none): the secure side's unprotect, the plain side's
+	// protect; srtpSeen the counters of theirs already accounted.
+	slots    [2]int
+	srtpSeen [2]srtpSeen
 }
+
+// srtpSeen is what was last read of one in-kernel SRTP slot.
+type srtpSeen struct{ drops, other uint64 }
 
 // kfwdFlow is the conntrack entry of f.
 func (f kernelFlow) kfwdFlow() kfwd.Flow {
@@ -250,6 +321,9 @@ func (e *Engine) KernelMetrics() KernelMetrics {
 		m.Offloaded = int(k.offloaded.Load())
 		m.Packets, m.Bytes = k.packets.Load(), k.bytes.Load()
 		m.Offloads, m.Failures = k.offloads.Load(), k.failures.Load()
+		m.SRTP, m.SRTPOffloaded, m.SRTPTakenBack = k.srtpState, int(k.srtpOffloaded.Load()), k.takenBack.Load()
+	} else {
+		m.SRTP = "off"
 	}
 	return m
 }

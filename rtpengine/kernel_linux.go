@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openborder/openborder/rtpengine/kfwd"
+	"github.com/openborder/openborder/rtpengine/ksrtp"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,6 +35,13 @@ type kernel struct {
 	// v6 is set when the start-up test forwarded IPv6 too (NAT hooks for
 	// IPv6 registered); IPv6 streams stay in user space otherwise.
 	v6 bool
+	// sr is the in-kernel SRTP program (nil: SRTP streams stay in user
+	// space, srtpState says why); srtpOffloaded and takenBack count for
+	// KernelMetrics.
+	sr            *ksrtp.Datapath
+	srtpState     string
+	srtpOffloaded atomic.Int64
+	takenBack     atomic.Uint64
 }
 
 // queued reports whether datagrams wait in s's receive queue.
@@ -95,7 +103,76 @@ func newKernel(e *Engine) (*kernel, error) {
 	if n := k.cleanStale(); n > 0 {
 		e.log.Info("kernel forwarding: removed stale entries", "entries", n)
 	}
+	k.startSRTP()
 	return k, nil
+}
+
+// startSRTP loads the in-kernel SRTP program and attaches it to the
+// loopback interface and to every interface holding a media address
+// (all of them when a media interface listens on the wildcard). Without
+// it, SRTP streams stay in user space; plain RTP is forwarded anyway.
+func (k *kernel) startSRTP() {
+	d, err := ksrtp.Load()
+	if err != nil {
+		k.srtpState = "unavailable: " + err.Error()
+		k.e.log.Warn("kernel forwarding: SRTP streams stay in user space", "err", err)
+		return
+	}
+	ifs, err := k.mediaInterfaces()
+	if err == nil {
+		for _, ifi := range ifs {
+			if err = d.Attach(ifi.Index); err != nil {
+				err = fmt.Errorf("interface %s: %w", ifi.Name, err)
+				break
+			}
+		}
+	}
+	if err != nil {
+		_ = d.Close()
+		k.srtpState = "unavailable: " + err.Error()
+		k.e.log.Warn("kernel forwarding: SRTP streams stay in user space", "err", err)
+		return
+	}
+	k.sr, k.srtpState = d, "on"
+	names := make([]string, 0, len(ifs))
+	for _, ifi := range ifs {
+		names = append(names, ifi.Name)
+	}
+	k.e.log.Info("kernel forwarding: SRTP <-> RTP streams are protected in the kernel", "interfaces", strings.Join(names, ","))
+}
+
+// mediaInterfaces are the interfaces media arrives on: loopback and the
+// ones holding a media interface's address (all that are up for a
+// wildcard address).
+func (k *kernel) mediaInterfaces() ([]net.Interface, error) {
+	all, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("interfaces: %w", err)
+	}
+	wild := false
+	want := map[netip.Addr]bool{}
+	for _, ic := range k.e.cfg.Interfaces {
+		if ic.Addr.IsUnspecified() || !ic.Addr.IsValid() {
+			wild = true
+		}
+		want[ic.Addr.Unmap()] = true
+	}
+	var out []net.Interface
+	for _, ifi := range all {
+		use := ifi.Flags&net.FlagLoopback != 0 || (wild && ifi.Flags&net.FlagUp != 0)
+		if !use {
+			addrs, _ := ifi.Addrs()
+			for _, a := range addrs {
+				if pfx, err := netip.ParsePrefix(a.String()); err == nil && want[pfx.Addr().Unmap()] {
+					use = true
+				}
+			}
+		}
+		if use {
+			out = append(out, ifi)
+		}
+	}
+	return out, nil
 }
 
 // selfTest forwards one datagram A -> X to B (from Y) through an entry
@@ -169,6 +246,11 @@ func (e *Engine) ownsPort(a netip.AddrPort) bool {
 }
 
 func (k *kernel) close() {
+	if k.sr != nil {
+		if err := k.sr.Close(); err != nil {
+			k.e.log.Warn("kernel forwarding: SRTP program not detached", "err", err)
+		}
+	}
 	_ = k.conn.Close()
 }
 
@@ -253,6 +335,9 @@ func (k *kernel) reconcile(c *call, ea, eb *endpoint, entries map[kfwd.Tuple]kfw
 	if reason == "" && !k.v6 && !f.aLocal.Addr().Unmap().Is4() {
 		reason = "ipv6 not forwarded here"
 	}
+	if reason == "" && f.srtp != 0 && k.sr == nil {
+		reason = "srtp in the kernel " + k.srtpState
+	}
 	o := ea.kern
 	if o != nil && o.failed {
 		if reason == "" && o.flow == f {
@@ -272,6 +357,16 @@ func (k *kernel) reconcile(c *call, ea, eb *endpoint, entries map[kfwd.Tuple]kfw
 			k.forget(o)
 			o = nil
 		}
+	}
+	if o != nil && o.flow.srtp != 0 && k.srtpCheck(o) {
+		// The kernel met packets of the stream it does not handle (a new
+		// SSRC, RTCP, too large): user space takes the stream back and
+		// it is not offloaded again until its flow changes.
+		k.remove(o)
+		k.takenBack.Add(1)
+		ea.kern = &offload{a: ea, b: eb, flow: o.flow, failed: true}
+		eb.kern = ea.kern
+		return
 	}
 	if o != nil && (reason != "" || o.flow != f || o.a != ea) {
 		k.remove(o)
@@ -299,7 +394,20 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 	// which a symmetric-RTP peer would latch to.
 	ea.kernOn.Store(true)
 	eb.kernOn.Store(true)
-	if err := k.conn.Forward(f.kfwdFlow()); err != nil {
+	o := &offload{a: ea, b: eb, flow: f}
+	var err error
+	if f.srtp != 0 {
+		// The slots first: from the conntrack entry on, every packet of
+		// the stream must be transformed.
+		err = k.addSlots(o)
+	}
+	if err == nil {
+		err = k.conn.Forward(f.kfwdFlow())
+		if err != nil {
+			k.removeSlots(o)
+		}
+	}
+	if err != nil {
 		ea.kernOn.Store(false)
 		eb.kernOn.Store(false)
 		k.failures.Add(1)
@@ -309,9 +417,12 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 		eb.kern = ea.kern
 		return
 	}
-	o := &offload{a: ea, b: eb, flow: f, since: monoNow()}
+	o.since = monoNow()
 	ea.kern, eb.kern = o, o
 	k.offloaded.Add(1)
+	if f.srtp != 0 {
+		k.srtpOffloaded.Add(1)
+	}
 	k.offloads.Add(1)
 	k.e.log.Debug("stream forwarded in the kernel", "call_id", c.id, "flow", f.String())
 }
@@ -333,11 +444,21 @@ func (k *kernel) remove(o *offload) {
 		k.failures.Add(1)
 		k.e.log.Warn("kernel forwarding entry not removed", "flow", o.flow.String(), "err", err)
 	}
+	// The slots after the entry: without the entry a transformed packet
+	// reaches our socket and fails there; without the slot it would be
+	// forwarded untransformed.
+	k.removeSlots(o)
 	k.forget(o)
 }
 
 // forget returns the stream to user space without touching the kernel.
 func (k *kernel) forget(o *offload) {
+	if o.slots != [2]int{} {
+		k.removeSlots(o) // an entry that expired
+	}
+	if o.flow.srtp != 0 {
+		k.srtpOffloaded.Add(-1)
+	}
 	o.a.kernOn.Store(false)
 	o.b.kernOn.Store(false)
 	o.a.kern, o.b.kern = nil, nil

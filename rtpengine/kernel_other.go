@@ -13,6 +13,9 @@ type kernel struct {
 	kick                               chan *call
 	offloaded                          atomic.Int64
 	packets, bytes, offloads, failures atomic.Uint64
+	srtpState                          string
+	srtpOffloaded                      atomic.Int64
+	takenBack                          atomic.Uint64
 }
 
 func newKernel(*Engine) (*kernel, error) {

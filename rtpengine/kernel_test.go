@@ -29,6 +29,15 @@ func latchedCall(t *testing.T, e *Engine, id string, latch bool) (*call, *endpoi
 	return c, c.mono["a"].eps[0], c.mono["b"].eps[0], a, b
 }
 
+// withKeys gives ep SDES contexts of a suite (only the suite matters to
+// eligibility).
+func withKeys(ep *endpoint, suite string) {
+	s, _ := suiteByName(suite)
+	ep.secure.Store(true)
+	ep.rx.Store(&cipher{attr: cryptoAttr{suite: s}})
+	ep.tx.Store(&cipher{attr: cryptoAttr{suite: s}})
+}
+
 func TestKernelEligibility(t *testing.T) {
 	e := newTestEngine(t, 43000, netip.Addr{}, nil)
 	tests := []struct {
@@ -41,9 +50,16 @@ func TestKernelEligibility(t *testing.T) {
 		{"not latched yet", false, nil, "not latched"},
 		{"hold", true, func(c *call, ea, eb *endpoint) { eb.hold.Store(true) }, "hold"},
 		{"rtcp-mux", true, func(c *call, ea, eb *endpoint) { ea.mux.Store(true) }, "rtcp-mux"},
-		{"sdes", true, func(c *call, ea, eb *endpoint) { ea.secure.Store(true) }, "srtp"},
-		{"srtp keys", true, func(c *call, ea, eb *endpoint) { eb.tx.Store(new(cipher)) }, "srtp"},
-		{"dtls", true, func(c *call, ea, eb *endpoint) { eb.dtls.Store(new(dtlsSession)) }, "srtp"},
+		{"sdes before keys", true, func(c *call, ea, eb *endpoint) { ea.secure.Store(true) }, "srtp keys not agreed"},
+		{"srtp keys one way", true, func(c *call, ea, eb *endpoint) { eb.tx.Store(new(cipher)) }, "srtp keys not agreed"},
+		{"sdes to plain", true, func(c *call, ea, eb *endpoint) { withKeys(ea, "AES_CM_128_HMAC_SHA1_80") }, ""},
+		{"sdes 32 to plain", true, func(c *call, ea, eb *endpoint) { withKeys(eb, "AES_CM_128_HMAC_SHA1_32") }, ""},
+		{"sdes gcm", true, func(c *call, ea, eb *endpoint) { withKeys(eb, "AEAD_AES_128_GCM") }, "srtp suite AEAD_AES_128_GCM"},
+		{"srtp both legs", true, func(c *call, ea, eb *endpoint) {
+			withKeys(ea, "AES_CM_128_HMAC_SHA1_80")
+			withKeys(eb, "AES_CM_128_HMAC_SHA1_80")
+		}, "srtp on both legs"},
+		{"dtls", true, func(c *call, ea, eb *endpoint) { eb.dtls.Store(new(dtlsSession)) }, "dtls-srtp"},
 		{"ice", true, func(c *call, ea, eb *endpoint) { ea.ice.Store(new(iceCreds)) }, "ice"},
 		{"transcoded", true, func(c *call, ea, eb *endpoint) { eb.xcode.Store(new(xstream)) }, "transcoded"},
 		{"dtmf", true, func(c *call, ea, eb *endpoint) { ea.dsp.Store(new(dsp)) }, "dtmf processing"},
@@ -67,6 +83,7 @@ func TestKernelEligibility(t *testing.T) {
 				tt.mod(c, ea, eb)
 			}
 			f, reason := kernelEligible(c, ea, eb)
+			rxA, txA, rxB, txB := ea.rx.Load(), ea.tx.Load(), eb.rx.Load(), eb.tx.Load()
 			c.rec, c.player, c.deleted = nil, nil, false // undo call-level changes
 			c.mu.Unlock()
 			eb.partner.Store(ea)
@@ -76,6 +93,7 @@ func TestKernelEligibility(t *testing.T) {
 				ep.mux.Store(false)
 				ep.secure.Store(false)
 				ep.tx.Store(nil)
+				ep.rx.Store(nil)
 				ep.ice.Store(nil)
 				ep.dsp.Store(nil)
 				ep.xcode.Store(nil)
@@ -94,6 +112,12 @@ func TestKernelEligibility(t *testing.T) {
 				return
 			}
 			want := kernelFlow{aPeer: a.addr, aLocal: ea.pp.rtp.local, bPeer: b.addr, bLocal: eb.pp.rtp.local}
+			switch tt.name {
+			case "sdes to plain": // a's side speaks SRTP; the flow carries its contexts and both SSRCs
+				want.srtp, want.rx, want.tx, want.ssrcSec, want.ssrcPlain = 1, rxA, txA, 0xA, 0xB
+			case "sdes 32 to plain":
+				want.srtp, want.rx, want.tx, want.ssrcSec, want.ssrcPlain = 2, rxB, txB, 0xB, 0xA
+			}
 			if f != want {
 				t.Fatalf("flow %v, want %v", f, want)
 			}

@@ -72,8 +72,9 @@ func (r *reader) accept(src netip.AddrPort, ssrc uint32, canLatch bool, now int6
 	}
 	if src == l.addr {
 		l.last = now
-		if canLatch {
+		if canLatch && ssrc != l.ssrc {
 			l.ssrc = ssrc
+			r.ep.rxSSRC.Store(uint64(ssrc) | 1<<32)
 		}
 		return true
 	}
@@ -98,6 +99,7 @@ func (r *reader) learn(src netip.AddrPort, ssrc uint32, now int64) {
 		r.ep.latRTCP.Store(&a)
 	} else {
 		r.ep.latRTP.Store(&a)
+		r.ep.rxSSRC.Store(uint64(ssrc) | 1<<32)
 		if k := r.ep.kick; k != nil {
 			select { // the kernel forwarding manager looks at the call again
 			case k <- r.ep.owner:

@@ -130,6 +130,9 @@ func (c cryptoAttr) String() string {
 // its mutex (per stream, never shared between streams) only matters while
 // rtcp-mux changes hands between readers.
 type cipher struct {
+	// attr is the suite and master key||salt the contexts were made
+	// with (for the in-kernel SRTP of offloaded streams).
+	attr   cryptoAttr
 	rtpMu  sync.Mutex
 	rtp    *srtp.Context
 	rtcpMu sync.Mutex
@@ -155,11 +158,27 @@ func newCipher(c cryptoAttr, inbound bool) (*cipher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("srtcp context: %w", err)
 	}
-	return &cipher{rtp: r, rtcp: rc}, nil
+	return &cipher{attr: c, rtp: r, rtcp: rc}, nil
 }
 
 // isRTCP tells RTCP from RTP by the packet type byte (RFC 5761).
 func isRTCP(b []byte) bool { return len(b) > 1 && b[1] >= 192 && b[1] <= 223 }
+
+// roc is the RTP context's rollover counter for ssrc.
+func (c *cipher) roc(ssrc uint32) uint32 {
+	c.rtpMu.Lock()
+	defer c.rtpMu.Unlock()
+	r, _ := c.rtp.ROC(ssrc)
+	return r
+}
+
+// setROC sets the RTP context's rollover counter for ssrc (a stream back
+// from the kernel).
+func (c *cipher) setROC(ssrc, roc uint32) {
+	c.rtpMu.Lock()
+	c.rtp.SetROC(ssrc, roc)
+	c.rtpMu.Unlock()
+}
 
 // decrypt unprotects a packet into dst; ok is false for packets that fail
 // authentication or replay checks, or are malformed.

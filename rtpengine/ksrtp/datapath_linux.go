@@ -37,7 +37,12 @@ type Datapath struct {
 	free     []int // never used
 	freed    []freedSlot
 	attached []int // ifindexes
-	ports    map[uint16]int
+	// nl is a netlink handle opened in the network namespace of the
+	// first Attach, so that Close detaches there from any thread.
+	nl *netlink.Handle
+	// ports and natPorts are the slots by destination port and by
+	// translated source port (the kernel's port_slot and nat_slot).
+	ports, natPorts map[uint16]int
 }
 
 type freedSlot struct {
@@ -54,7 +59,7 @@ func Load() (*Datapath, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Datapath{p: p, ports: map[uint16]int{}}
+	d := &Datapath{p: p, ports: map[uint16]int{}, natPorts: map[uint16]int{}}
 	for i := maxStreams - 1; i >= 0; i-- {
 		d.free = append(d.free, i)
 	}
@@ -65,7 +70,16 @@ func Load() (*Datapath, error) {
 // ingress; a clsact qdisc is added when missing). Only Ethernet-framed
 // interfaces and loopback carry a frame layout the program knows.
 func (d *Datapath) Attach(ifindex int) error {
-	link, err := netlink.LinkByIndex(ifindex)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.nl == nil {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return fmt.Errorf("ksrtp: netlink: %w", err)
+		}
+		d.nl = h
+	}
+	link, err := d.nl.LinkByIndex(ifindex)
 	if err != nil {
 		return fmt.Errorf("ksrtp: interface %d: %w", ifindex, err)
 	}
@@ -73,16 +87,14 @@ func (d *Datapath) Attach(ifindex int) error {
 		return fmt.Errorf("%w: interface %s has %s framing", ErrUnsupported, link.Attrs().Name, t)
 	}
 	q := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}, QdiscType: "clsact"}
-	if err := netlink.QdiscAdd(q); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := d.nl.QdiscAdd(q); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("ksrtp: clsact qdisc on %s: %w", link.Attrs().Name, err)
 	}
 	flt := d.filter(ifindex)
-	if err := netlink.FilterReplace(flt); err != nil {
+	if err := d.nl.FilterReplace(flt); err != nil {
 		return fmt.Errorf("ksrtp: tc filter on %s: %w", link.Attrs().Name, err)
 	}
-	d.mu.Lock()
 	d.attached = append(d.attached, ifindex)
-	d.mu.Unlock()
 	return nil
 }
 
@@ -101,11 +113,17 @@ func (d *Datapath) Close() error {
 	defer d.mu.Unlock()
 	var first error
 	for _, ifindex := range d.attached {
-		if err := netlink.FilterDel(d.filter(ifindex)); err != nil && !errors.Is(err, unix.ENOENT) && first == nil {
+		f := d.filter(ifindex)
+		del := &netlink.GenericFilter{FilterAttrs: f.FilterAttrs, FilterType: "bpf"}
+		if err := d.nl.FilterDel(del); err != nil && !errors.Is(err, unix.ENOENT) && first == nil {
 			first = fmt.Errorf("ksrtp: tc filter removal: %w", err)
 		}
 	}
 	d.attached = nil
+	if d.nl != nil {
+		d.nl.Close()
+		d.nl = nil
+	}
 	d.p.close()
 	return first
 }
@@ -129,8 +147,12 @@ func (d *Datapath) Add(s Stream) (Slot, error) {
 	if d.p.mem == nil {
 		return -1, ErrLoad
 	}
+	natPort, nat := s.NATSrc.Port(), s.NATSrc.IsValid()
 	if _, busy := d.ports[port]; busy {
 		return -1, fmt.Errorf("%w: %d", ErrPortBusy, port)
+	}
+	if _, busy := d.natPorts[natPort]; busy && nat {
+		return -1, fmt.Errorf("%w: translated source %d", ErrPortBusy, natPort)
 	}
 	slot := -1
 	if n := len(d.free); n > 0 {
@@ -144,13 +166,26 @@ func (d *Datapath) Add(s Stream) (Slot, error) {
 	m := d.slotMem(slot)
 	copy(m, img[:]) // active is 0 in the image
 	d.ports[port] = slot
-	ps := (*uint32)(unsafe.Pointer(&d.p.mem[d.p.portSlot+int(port&^1)*2]))
-	// port_slot is u16; write it as the u32 holding it to stay atomic.
-	v := atomic.LoadUint32(ps)
-	sh := 16 * uint(port&1)
-	atomic.StoreUint32(ps, v&^(0xffff<<sh)|uint32(slot+1)<<sh)
+	d.setPort(d.p.portSlot, port, slot+1)
+	if nat {
+		d.natPorts[natPort] = slot
+		d.setPort(d.p.natSlot, natPort, slot+1)
+	}
 	atomic.StoreUint32(d.u32(d.p.streams+slot*streamSize+offActive), 1)
 	return Slot(slot), nil
+}
+
+// setPort sets the u16 entry for port in the table at off, writing the
+// aligned u32 that holds it so the kernel never sees a torn value.
+func (d *Datapath) setPort(off int, port uint16, v int) {
+	p := (*uint32)(unsafe.Pointer(&d.p.mem[off+int(port&^1)*2]))
+	sh := 16 * uint(port&1)
+	for {
+		old := atomic.LoadUint32(p)
+		if atomic.CompareAndSwapUint32(p, old, old&^(0xffff<<sh)|uint32(v)<<sh) {
+			return
+		}
+	}
 }
 
 // Remove deactivates a slot and returns its final counters. The slot
@@ -167,9 +202,12 @@ func (d *Datapath) Remove(s Slot) Counters {
 	port := uint16(m[offDport])<<8 | uint16(m[offDport+1])
 	if d.ports[port] == slot {
 		delete(d.ports, port)
-		ps := (*uint32)(unsafe.Pointer(&d.p.mem[d.p.portSlot+int(port&^1)*2]))
-		sh := 16 * uint(port&1)
-		atomic.StoreUint32(ps, atomic.LoadUint32(ps)&^(0xffff<<sh))
+		d.setPort(d.p.portSlot, port, 0)
+	}
+	natPort := uint16(m[offNATSport])<<8 | uint16(m[offNATSport+1])
+	if s, ok := d.natPorts[natPort]; ok && s == slot {
+		delete(d.natPorts, natPort)
+		d.setPort(d.p.natSlot, natPort, 0)
 	}
 	c := d.counters(slot)
 	d.freed = append(d.freed, freedSlot{slot: slot, at: time.Now()})

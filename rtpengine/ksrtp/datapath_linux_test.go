@@ -6,8 +6,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"net"
 	"net/netip"
+	"os/exec"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -318,4 +322,56 @@ func BenchmarkKernel(b *testing.B) {
 			b.ReportMetric(float64(total)/float64(max(n, 1)), "kernel-ns/pkt")
 		})
 	}
+}
+
+// TestAttachLoopback runs the program on loopback's ingress in a fresh
+// network namespace: a datagram between two sockets is protected on the
+// way, and Close takes the filter away again.
+func TestAttachLoopback(t *testing.T) {
+	testenv.RequireTool(t, "tc")
+	testenv.InNetns(t, nil, func() {
+		d := loadOrSkip(t)
+		if err := d.Attach(1); err != nil {
+			t.Fatal(err)
+		}
+		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		aAddr, bAddr := a.LocalAddr().(*net.UDPAddr).AddrPort(), b.LocalAddr().(*net.UDPAddr).AddrPort()
+		slot, err := d.Add(Stream{Mode: Protect, Peer: aAddr, Local: bAddr, SSRC: 0x11223344, MasterKey: mkey, MasterSalt: msalt, TagLen: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := rtpPacket(t, 0x11223344, 7, 160)
+		if _, err := a.WriteToUDPAddrPort(plain, bAddr); err != nil {
+			t.Fatal(err)
+		}
+		_ = b.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 512)
+		n, _, err := b.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := context(t, srtp.ProtectionProfileAes128CmHmacSha1_80).DecryptRTP(nil, buf[:n], nil)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("received %d bytes that do not decrypt to what was sent: %v", n, err)
+		}
+		if c := d.Counters(slot); c.Packets != 1 {
+			t.Fatalf("counters %+v", c)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("tc", "filter", "show", "dev", "lo", "ingress").CombinedOutput()
+		if err != nil || strings.Contains(string(out), filterName) {
+			t.Fatalf("filter left behind (%v):\n%s", err, out)
+		}
+	})
 }

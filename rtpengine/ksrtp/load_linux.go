@@ -87,7 +87,7 @@ type program struct {
 	fd, mapFD int
 	mem       []byte
 	// offsets of the globals inside mem
-	portSlot, streams, te0, sbox int
+	portSlot, natSlot, streams, te0, sbox int
 }
 
 // loadProgram loads the embedded object: one array map for .bss
@@ -111,8 +111,8 @@ func loadProgram() (*program, error) {
 		return nil, fmt.Errorf("%w: object symbols: %w", ErrLoad, err)
 	}
 	p := &program{fd: -1, mapFD: -1}
-	want := map[string]*int{"port_slot": &p.portSlot, "streams": &p.streams, "Te0": &p.te0, "Sbox": &p.sbox}
-	sizes := map[string]uint64{"port_slot": 2 * 65536, "streams": streamSize * maxStreams, "Te0": 1024, "Sbox": 256}
+	want := map[string]*int{"port_slot": &p.portSlot, "nat_slot": &p.natSlot, "streams": &p.streams, "Te0": &p.te0, "Sbox": &p.sbox}
+	sizes := map[string]uint64{"port_slot": 2 * 65536, "nat_slot": 2 * 65536, "streams": streamSize * maxStreams, "Te0": 1024, "Sbox": 256}
 	for _, s := range syms {
 		if ptr, ok := want[s.Name]; ok {
 			if s.Size != sizes[s.Name] {
@@ -122,8 +122,8 @@ func loadProgram() (*program, error) {
 			delete(want, s.Name)
 		}
 	}
-	if len(want) > 0 {
-		return nil, fmt.Errorf("%w: object lacks globals %v", ErrLoad, want)
+	for name := range want {
+		return nil, fmt.Errorf("%w: object lacks the global %s", ErrLoad, name)
 	}
 	attr := mapCreateAttr{Type: mapArray, KeySize: 4, ValueSize: uint32(bss.Size), MaxEntries: 1, Flags: flagMmapable}
 	copy(attr.Name[:], "ksrtp_bss")

@@ -42,6 +42,10 @@ type Stream struct {
 	// ROC is the rollover counter the user-space context had reached;
 	// the kernel takes the first packet's sequence number with it.
 	ROC uint32
+	// NATSrc and NATDst, when set, are the same packets after conntrack
+	// has translated them (a peer on this host: its packets are
+	// translated on output, before they reach loopback's ingress).
+	NATSrc, NATDst netip.AddrPort
 }
 
 // Counters are a slot's counters. Index is the highest packet index the
@@ -81,6 +85,10 @@ const (
 	offAuthFail = offBytes + 8
 	offReplayed = offAuthFail + 8
 	offOther    = offReplayed + 8
+	offNATSaddr = offOther + 8
+	offNATDaddr = offNATSaddr + 4
+	offNATSport = offNATDaddr + 4
+	offNATDport = offNATSport + 2
 	indexFresh  = uint64(1) << 63
 )
 
@@ -95,6 +103,8 @@ func (s Stream) validate() error {
 		return fmt.Errorf("%w: key %d and salt %d bytes (AES_CM_128 needs 16 and 14)", ErrUnsupported, len(s.MasterKey), len(s.MasterSalt))
 	case s.TagLen != 10 && s.TagLen != 4:
 		return fmt.Errorf("%w: tag length %d", ErrUnsupported, s.TagLen)
+	case s.NATSrc.IsValid() && (!s.NATSrc.Addr().Unmap().Is4() || !s.NATDst.Addr().Unmap().Is4()):
+		return fmt.Errorf("%w: translated flow not IPv4 (%s -> %s)", ErrUnsupported, s.NATSrc, s.NATDst)
 	}
 	return nil
 }
@@ -113,6 +123,13 @@ func (s Stream) encode(b []byte) error {
 	copy(b[offDaddr:], l4[:])
 	binary.BigEndian.PutUint16(b[offSport:], s.Peer.Port())
 	binary.BigEndian.PutUint16(b[offDport:], s.Local.Port())
+	if s.NATSrc.IsValid() {
+		n4, d4 := s.NATSrc.Addr().Unmap().As4(), s.NATDst.Addr().Unmap().As4()
+		copy(b[offNATSaddr:], n4[:])
+		copy(b[offNATDaddr:], d4[:])
+		binary.BigEndian.PutUint16(b[offNATSport:], s.NATSrc.Port())
+		binary.BigEndian.PutUint16(b[offNATDport:], s.NATDst.Port())
+	}
 	le.PutUint32(b[offSSRC:], s.SSRC)
 	le.PutUint32(b[offTagLen:], uint32(s.TagLen))
 	ek, err := derive(s.MasterKey, s.MasterSalt, labelEncryption, 16)

@@ -78,11 +78,21 @@ struct stream {
 	u64 auth_fail; /* dropped: bad tag */
 	u64 replayed;  /* dropped: replayed or too old */
 	u64 other;     /* dropped: another SSRC, not RTP, too large, IP options, fragment */
-	u64 _rsv[3];
+	/*
+	 * The same flow after NAT: a peer on this host sends through the
+	 * OUTPUT hook, where conntrack translates before the packet reaches
+	 * loopback's ingress. Source is our port on the other leg.
+	 */
+	u32 nat_saddr;
+	u32 nat_daddr;
+	u16 nat_sport;
+	u16 nat_dport;
+	u32 _rsv[3];
 };
 
 struct stream streams[MAX_STREAMS];
 u16 port_slot[65536];           /* destination port (host order) -> slot + 1 */
+u16 nat_slot[65536];            /* source port after NAT (host order) -> slot + 1 */
 u32 Te0[256];                   /* AES T-table, filled by user space */
 u8 Sbox[256];                   /* AES S-box, filled by user space */
 u8 scratch[MAX_CPUS][2 * BUF]; /* per CPU: the datagram, then headers and HMAC words */
@@ -310,17 +320,24 @@ int srtp(struct __sk_buff *skb)
 		return TC_OK;
 	if (hdr[L3 + 9] != 17) /* UDP */
 		return TC_OK;
-	u16 dport = ((u16)hdr[L4 + 2] << 8) | hdr[L4 + 3];
-	u32 slot = port_slot[dport];
-	if (slot == 0 || slot > MAX_STREAMS)
-		return TC_OK;
-	struct stream *s = &streams[(slot - 1) & (MAX_STREAMS - 1)];
-	if (!*(volatile u32 *)&s->active)
-		return TC_OK;
 	u32 saddr = *(u32 *)&hdr[L3 + 12], daddr = *(u32 *)&hdr[L3 + 16];
-	u16 sport = *(u16 *)&hdr[L4], dp = *(u16 *)&hdr[L4 + 2];
-	if (saddr != s->saddr || daddr != s->daddr || sport != s->sport || dp != s->dport)
-		return TC_OK; /* not the latched flow: user space decides */
+	u16 sport = *(u16 *)&hdr[L4], dport = *(u16 *)&hdr[L4 + 2];
+	struct stream *s = 0;
+	u32 slot = port_slot[bswap16(dport)];
+	if (slot != 0 && slot <= MAX_STREAMS) {
+		struct stream *c = &streams[(slot - 1) & (MAX_STREAMS - 1)];
+		if (*(volatile u32 *)&c->active && saddr == c->saddr && daddr == c->daddr && sport == c->sport && dport == c->dport)
+			s = c;
+	}
+	if (!s) {
+		slot = nat_slot[bswap16(sport)];
+		if (slot == 0 || slot > MAX_STREAMS)
+			return TC_OK;
+		struct stream *c = &streams[(slot - 1) & (MAX_STREAMS - 1)];
+		if (!*(volatile u32 *)&c->active || saddr != c->nat_saddr || daddr != c->nat_daddr || sport != c->nat_sport || dport != c->nat_dport)
+			return TC_OK; /* not a latched flow: user space decides */
+		s = c;
+	}
 	/* the flow is ours from here: what we cannot handle is dropped */
 	if (hdr[L3] != 0x45 || (hdr[L3 + 6] & 0x3f) || hdr[L3 + 7])
 		return drop_other(s); /* IP options or a fragment */
@@ -456,3 +473,4 @@ _Static_assert(__builtin_offsetof(struct stream, rk) == 28, "stream.go offRK");
 _Static_assert(__builtin_offsetof(struct stream, index) == 264, "stream.go offIndex");
 _Static_assert(__builtin_offsetof(struct stream, packets) == 784, "stream.go offPackets");
 _Static_assert(__builtin_offsetof(struct stream, other) == 816, "stream.go offOther");
+_Static_assert(__builtin_offsetof(struct stream, nat_saddr) == 824, "stream.go offNATSaddr");
