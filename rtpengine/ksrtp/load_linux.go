@@ -87,7 +87,7 @@ type program struct {
 	fd, mapFD int
 	mem       []byte
 	// offsets of the globals inside mem
-	portSlot, natSlot, streams, te0, sbox int
+	portSlot, natSlot, streams, te, sbox int
 }
 
 // loadProgram loads the embedded object: one array map for .bss
@@ -111,8 +111,8 @@ func loadProgram() (*program, error) {
 		return nil, fmt.Errorf("%w: object symbols: %w", ErrLoad, err)
 	}
 	p := &program{fd: -1, mapFD: -1}
-	want := map[string]*int{"port_slot": &p.portSlot, "nat_slot": &p.natSlot, "streams": &p.streams, "Te0": &p.te0, "Sbox": &p.sbox}
-	sizes := map[string]uint64{"port_slot": 2 * 65536, "nat_slot": 2 * 65536, "streams": streamSize * maxStreams, "Te0": 1024, "Sbox": 256}
+	want := map[string]*int{"port_slot": &p.portSlot, "nat_slot": &p.natSlot, "streams": &p.streams, "Te": &p.te, "Sbox": &p.sbox}
+	sizes := map[string]uint64{"port_slot": 2 * 65536, "nat_slot": 2 * 65536, "streams": streamSize * maxStreams, "Te": 4096, "Sbox": 256}
 	for _, s := range syms {
 		if ptr, ok := want[s.Name]; ok {
 			if s.Size != sizes[s.Name] {
@@ -176,8 +176,10 @@ func loadProgram() (*program, error) {
 		return nil, fmt.Errorf("%w: program load: %w (verifier: %s)", ErrLoad, err, l)
 	}
 	le := binary.LittleEndian
-	for i, v := range te0() {
-		le.PutUint32(p.mem[p.te0+4*i:], v)
+	for r := range 4 { // Te[r][x] is Te0[x] rotated right by 8r bits
+		for i, v := range te0() {
+			le.PutUint32(p.mem[p.te+1024*r+4*i:], v>>(8*r)|v<<(32-8*r))
+		}
 	}
 	copy(p.mem[p.sbox:], sbox[:])
 	return p, nil

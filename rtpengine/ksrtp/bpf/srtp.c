@@ -93,13 +93,12 @@ struct stream {
 struct stream streams[MAX_STREAMS];
 u16 port_slot[65536];           /* destination port (host order) -> slot + 1 */
 u16 nat_slot[65536];            /* source port after NAT (host order) -> slot + 1 */
-u32 Te0[256];                   /* AES T-table, filled by user space */
+u32 Te[4][256];                 /* AES T-tables (Te0 and its rotations), filled by user space */
 u8 Sbox[256];                   /* AES S-box, filled by user space */
 u8 scratch[MAX_CPUS][2 * BUF]; /* per CPU: the datagram, then headers and HMAC words */
 
-INLINE u32 ror(u32 x, int n) { return (x >> n) | (x << (32 - n)); }
 INLINE u32 rol(u32 x, int n) { return (x << n) | (x >> (32 - n)); }
-INLINE u32 be32(const u8 *p) { return ((u32)p[0] << 24) | ((u32)p[1] << 16) | ((u32)p[2] << 8) | p[3]; }
+INLINE u32 be32(const u8 *p) { return __builtin_bswap32(*(const u32 *)p); } /* unaligned loads are fine on the JITs we run */
 INLINE u16 bswap16(u16 x) { return (x >> 8) | (x << 8); }
 
 INLINE void aes_block(const u32 *rk, const u32 in[4], u32 out[4])
@@ -108,10 +107,10 @@ INLINE void aes_block(const u32 *rk, const u32 in[4], u32 out[4])
 	u32 t0, t1, t2, t3;
 	for (int r = 1; r < 10; r++) {
 		const u32 *k = rk + 4 * r;
-		t0 = Te0[s0 >> 24] ^ ror(Te0[(s1 >> 16) & 0xff], 8) ^ ror(Te0[(s2 >> 8) & 0xff], 16) ^ ror(Te0[s3 & 0xff], 24) ^ k[0];
-		t1 = Te0[s1 >> 24] ^ ror(Te0[(s2 >> 16) & 0xff], 8) ^ ror(Te0[(s3 >> 8) & 0xff], 16) ^ ror(Te0[s0 & 0xff], 24) ^ k[1];
-		t2 = Te0[s2 >> 24] ^ ror(Te0[(s3 >> 16) & 0xff], 8) ^ ror(Te0[(s0 >> 8) & 0xff], 16) ^ ror(Te0[s1 & 0xff], 24) ^ k[2];
-		t3 = Te0[s3 >> 24] ^ ror(Te0[(s0 >> 16) & 0xff], 8) ^ ror(Te0[(s1 >> 8) & 0xff], 16) ^ ror(Te0[s2 & 0xff], 24) ^ k[3];
+		t0 = Te[0][s0 >> 24] ^ Te[1][(s1 >> 16) & 0xff] ^ Te[2][(s2 >> 8) & 0xff] ^ Te[3][s3 & 0xff] ^ k[0];
+		t1 = Te[0][s1 >> 24] ^ Te[1][(s2 >> 16) & 0xff] ^ Te[2][(s3 >> 8) & 0xff] ^ Te[3][s0 & 0xff] ^ k[1];
+		t2 = Te[0][s2 >> 24] ^ Te[1][(s3 >> 16) & 0xff] ^ Te[2][(s0 >> 8) & 0xff] ^ Te[3][s1 & 0xff] ^ k[2];
+		t3 = Te[0][s3 >> 24] ^ Te[1][(s0 >> 16) & 0xff] ^ Te[2][(s1 >> 8) & 0xff] ^ Te[3][s2 & 0xff] ^ k[3];
 		s0 = t0; s1 = t1; s2 = t2; s3 = t3;
 	}
 	const u32 *k = rk + 40;
@@ -121,41 +120,41 @@ INLINE void aes_block(const u32 *rk, const u32 in[4], u32 out[4])
 	out[3] = ((u32)Sbox[s3 >> 24] << 24 | (u32)Sbox[(s0 >> 16) & 0xff] << 16 | (u32)Sbox[(s1 >> 8) & 0xff] << 8 | Sbox[s2 & 0xff]) ^ k[3];
 }
 
+/* One SHA-1 round; the four functions in four loops, so no branch per round. */
+#define SHA1_ROUND(F, K, W)                                   \
+	do {                                                  \
+		u32 t = rol(a, 5) + (F) + e + (K) + (W);      \
+		e = d;                                        \
+		d = c;                                        \
+		c = rol(b, 30);                               \
+		b = a;                                        \
+		a = t;                                        \
+	} while (0)
+#define SHA1_W(i) (w[(i) & 15] = rol(w[((i) + 13) & 15] ^ w[((i) + 8) & 15] ^ w[((i) + 2) & 15] ^ w[(i) & 15], 1))
+
 INLINE void sha1_words(u32 h[5], u32 *w)
 {
 	u32 a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-	for (int i = 0; i < 80; i++) {
-		u32 f, k;
-		if (i >= 16) {
-			u32 t = w[(i + 13) & 15] ^ w[(i + 8) & 15] ^ w[(i + 2) & 15] ^ w[i & 15];
-			w[i & 15] = rol(t, 1);
-		}
-		if (i < 20) {
-			f = (b & c) | (~b & d);
-			k = 0x5A827999;
-		} else if (i < 40) {
-			f = b ^ c ^ d;
-			k = 0x6ED9EBA1;
-		} else if (i < 60) {
-			f = (b & c) | (b & d) | (c & d);
-			k = 0x8F1BBCDC;
-		} else {
-			f = b ^ c ^ d;
-			k = 0xCA62C1D6;
-		}
-		u32 t = rol(a, 5) + f + e + k + w[i & 15];
-		e = d;
-		d = c;
-		c = rol(b, 30);
-		b = a;
-		a = t;
-	}
-	h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+	for (int i = 0; i < 16; i++)
+		SHA1_ROUND((b & c) | (~b & d), 0x5A827999, w[i]);
+	for (int i = 16; i < 20; i++)
+		SHA1_ROUND((b & c) | (~b & d), 0x5A827999, SHA1_W(i));
+	for (int i = 20; i < 40; i++)
+		SHA1_ROUND(b ^ c ^ d, 0x6ED9EBA1, SHA1_W(i));
+	for (int i = 40; i < 60; i++)
+		SHA1_ROUND((b & c) | (b & d) | (c & d), 0x8F1BBCDC, SHA1_W(i));
+	for (int i = 60; i < 80; i++)
+		SHA1_ROUND(b ^ c ^ d, 0xCA62C1D6, SHA1_W(i));
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+	h[4] += e;
 }
 
-INLINE void sha1_block(u32 h[5], const u8 *p)
+/* sha1_block compresses the 64 bytes at p; w is room for the schedule. */
+INLINE void sha1_block(u32 h[5], const u8 *p, u32 *w)
 {
-	u32 w[16];
 	for (int i = 0; i < 16; i++)
 		w[i] = be32(p + 4 * i);
 	sha1_words(h, w);
@@ -183,8 +182,11 @@ INLINE void hmac(const struct stream *s, u8 *buf, u32 n, u32 roc, u32 g[5])
 	u32 nb = (m + 9 + 63) / 64;
 	u32 end = nb * 64;
 	buf[m & 2047] = 0x80;
-	for (u32 i = 1; i < 72; i++) /* up to and past end: bytes after end are scratch */
-		buf[(m + i) & 2047] = 0;
+	buf[(m + 1) & 2047] = 0;
+	buf[(m + 2) & 2047] = 0;
+	buf[(m + 3) & 2047] = 0;
+	for (u32 i = 4; i < 76; i += 8) /* up to and past end: bytes after end are scratch */
+		*(u64 *)(buf + ((m + i) & 2047)) = 0;
 	u64 bits = (u64)(64 + m) * 8;
 	for (int i = 0; i < 8; i++)
 		buf[(end - 1 - i) & 2047] = bits >> (8 * i);
@@ -434,7 +436,7 @@ int srtp(struct __sk_buff *skb)
 /* The callbacks follow the program: its entry must be the section's first instruction. */
 CALLBACK sha1_cb(u32 b, struct sha_ctx *c)
 {
-	sha1_block(c->h, c->buf + ((b * 64) & 2047));
+	sha1_block(c->h, c->buf + ((b * 64) & 2047), (u32 *)(c->buf + BUF + 192)); /* schedule off the stack */
 	return 0;
 }
 
@@ -443,8 +445,8 @@ CALLBACK ctr_cb(u32 blk, struct ctr_ctx *c)
 	u32 in[4] = { c->iv[0], c->iv[1], c->iv[2], c->iv[3] + blk }, ks[4];
 	aes_block(c->s->rk, in, ks);
 	u8 *p = c->buf + ((c->from + blk * 16) & 2047);
-	for (int j = 0; j < 16; j++)
-		p[j] ^= tag_byte(ks, j); /* bytes past the end are scratch */
+	for (int j = 0; j < 4; j++) /* bytes past the end are scratch */
+		*(u32 *)(p + 4 * j) ^= __builtin_bswap32(ks[j]);
 	return 0;
 }
 
