@@ -55,6 +55,11 @@ type KernelMetrics struct {
 	// port, packets over 512 bytes).
 	SRTPOffloaded int
 	SRTPTakenBack uint64
+	// SRTPRuns and SRTPRunNs are the kernel's count and time of the SRTP
+	// program's runs (every IPv4 datagram arriving on the interfaces it
+	// is attached to); both stay 0 unless the kernel.bpf_stats_enabled
+	// sysctl is 1.
+	SRTPRuns, SRTPRunNs uint64
 }
 
 // kernelFlow describes one stream to forward in the kernel: packets from
@@ -322,6 +327,7 @@ func (e *Engine) KernelMetrics() KernelMetrics {
 		m.Packets, m.Bytes = k.packets.Load(), k.bytes.Load()
 		m.Offloads, m.Failures = k.offloads.Load(), k.failures.Load()
 		m.SRTP, m.SRTPOffloaded, m.SRTPTakenBack = k.srtpState, int(k.srtpOffloaded.Load()), k.takenBack.Load()
+		m.SRTPRuns, m.SRTPRunNs = k.srtpRunStats()
 	} else {
 		m.SRTP = "off"
 	}

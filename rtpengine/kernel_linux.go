@@ -141,6 +141,19 @@ func (k *kernel) startSRTP() {
 	k.e.log.Info("kernel forwarding: SRTP <-> RTP streams are protected in the kernel", "interfaces", strings.Join(names, ","))
 }
 
+// srtpRunStats are the SRTP program's run count and time (0, 0 without
+// the program or without kernel.bpf_stats_enabled).
+func (k *kernel) srtpRunStats() (runs, ns uint64) {
+	if k.sr == nil {
+		return 0, 0
+	}
+	rs, err := k.sr.RunStats()
+	if err != nil {
+		return 0, 0
+	}
+	return rs.Runs, rs.RunNs
+}
+
 // mediaInterfaces are the interfaces media arrives on: loopback and the
 // ones holding a media interface's address (all that are up for a
 // wildcard address).

@@ -22,10 +22,11 @@ func newKernel(*Engine) (*kernel, error) {
 	return nil, errors.New("in-kernel forwarding needs Linux (conntrack)")
 }
 
-func (e *Engine) ownsPort(netip.AddrPort) bool { return false }
-func (k *kernel) close()                       {}
-func (k *kernel) loop()                        {}
-func (k *kernel) yield(*call)                  {}
-func (k *kernel) drop(*endpoint)               {}
+func (e *Engine) ownsPort(netip.AddrPort) bool   { return false }
+func (k *kernel) close()                         {}
+func (k *kernel) loop()                          {}
+func (k *kernel) yield(*call)                    {}
+func (k *kernel) drop(*endpoint)                 {}
+func (k *kernel) srtpRunStats() (uint64, uint64) { return 0, 0 }
 
 const kernelSupported = false

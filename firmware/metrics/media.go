@@ -16,6 +16,8 @@ type mediaCollector struct {
 	xcodeTotal, xcodeLatency, xcodeFrameOverruns  *prometheus.Desc
 	kernMode, kernStreams, kernPackets, kernBytes *prometheus.Desc
 	kernOffloads, kernFailures                    *prometheus.Desc
+	kernSRTP, kernSRTPStreams, kernSRTPBack       *prometheus.Desc
+	kernSRTPRuns, kernSRTPSeconds                 *prometheus.Desc
 }
 
 func newMediaCollector(src Media) *mediaCollector {
@@ -55,6 +57,14 @@ func newMediaCollector(src Media) *mediaCollector {
 		kernOffloads: d("kernel_offloads_total", "Streams handed to the kernel."),
 		kernFailures: d("kernel_offload_failures_total",
 			"Kernel forwarding entries the kernel refused to create or remove (the stream stays in user space)."),
+		kernSRTP:        d("kernel_srtp", "1 when SRTP <-> RTP streams are offloaded too (the in-kernel SRTP program is attached)."),
+		kernSRTPStreams: d("kernel_srtp_streams", "SRTP <-> RTP streams forwarded in the kernel now (among kernel_streams)."),
+		kernSRTPBack: d("kernel_srtp_taken_back_total",
+			"SRTP streams returned to user space because the kernel met packets it does not handle (new SSRC, RTCP on the RTP port, over 512 bytes)."),
+		kernSRTPRuns: d("kernel_srtp_program_runs_total",
+			"Runs of the in-kernel SRTP program (every IPv4 datagram arriving where it is attached); counted only while kernel.bpf_stats_enabled is 1."),
+		kernSRTPSeconds: d("kernel_srtp_program_seconds_total",
+			"Time the in-kernel SRTP program ran; counted only while kernel.bpf_stats_enabled is 1."),
 	}
 }
 
@@ -62,7 +72,8 @@ func (c *mediaCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.calls, c.streams, c.packets, c.bytes, c.lost, c.dropped,
 		c.srtpErrors, c.stun, c.dtlsPackets, c.dtls, c.poolCap, c.poolUse,
 		c.xcode, c.xcodeTotal, c.xcodeDropped, c.xcodeOverruns, c.xcodeLatency, c.xcodeFrameOverruns, c.recording,
-		c.kernMode, c.kernStreams, c.kernPackets, c.kernBytes, c.kernOffloads, c.kernFailures} {
+		c.kernMode, c.kernStreams, c.kernPackets, c.kernBytes, c.kernOffloads, c.kernFailures,
+		c.kernSRTP, c.kernSRTPStreams, c.kernSRTPBack, c.kernSRTPRuns, c.kernSRTPSeconds} {
 		ch <- d
 	}
 }
@@ -112,6 +123,15 @@ func (c *mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	n(c.kernBytes, k.Bytes)
 	n(c.kernOffloads, k.Offloads)
 	n(c.kernFailures, k.Failures)
+	srtpOn := 0.0
+	if k.SRTP == "on" {
+		srtpOn = 1
+	}
+	g(c.kernSRTP, srtpOn)
+	g(c.kernSRTPStreams, float64(k.SRTPOffloaded))
+	n(c.kernSRTPBack, k.SRTPTakenBack)
+	n(c.kernSRTPRuns, k.SRTPRuns)
+	ch <- prometheus.MustNewConstMetric(c.kernSRTPSeconds, prometheus.CounterValue, float64(k.SRTPRunNs)/1e9)
 	for _, p := range m.Pools {
 		g(c.poolCap, float64(p.Capacity), p.Name)
 		g(c.poolUse, float64(p.InUse), p.Name)

@@ -23,9 +23,10 @@ type fakeMedia struct{}
 
 func (fakeMedia) Metrics() rtpengine.Metrics {
 	return rtpengine.Metrics{Calls: 2, Streams: 4,
-		Pools:     []rtpengine.PoolMetrics{{Name: "access", Capacity: 500, InUse: 2}},
-		Traffic:   rtpengine.Traffic{PacketsIn: 1000, PacketsOut: 990, Lost: 10, DTLSHandshakes: 1},
-		Kernel:    rtpengine.KernelMetrics{Mode: "on", Offloaded: 3, Packets: 600, Bytes: 103200, Offloads: 4, Failures: 1},
+		Pools:   []rtpengine.PoolMetrics{{Name: "access", Capacity: 500, InUse: 2}},
+		Traffic: rtpengine.Traffic{PacketsIn: 1000, PacketsOut: 990, Lost: 10, DTLSHandshakes: 1},
+		Kernel: rtpengine.KernelMetrics{Mode: "on", Offloaded: 3, Packets: 600, Bytes: 103200, Offloads: 4, Failures: 1,
+			SRTP: "on", SRTPOffloaded: 2, SRTPTakenBack: 1, SRTPRuns: 1000, SRTPRunNs: 2_500_000},
 		Transcode: rtpengine.TranscodeStats{Latency: xcodeLatency, LatencySum: 2 * time.Second, FrameOverruns: 3}}
 }
 
@@ -113,7 +114,9 @@ func TestSignallingCounters(t *testing.T) {
 	}
 	for name, want := range map[string]float64{"openborder_media_kernel_streams": 3, "openborder_media_kernel_packets_total": 600,
 		"openborder_media_kernel_bytes_total": 103200, "openborder_media_kernel_offloads_total": 4,
-		"openborder_media_kernel_offload_failures_total": 1} {
+		"openborder_media_kernel_offload_failures_total": 1, "openborder_media_kernel_srtp": 1, "openborder_media_kernel_srtp_streams": 2,
+		"openborder_media_kernel_srtp_taken_back_total": 1, "openborder_media_kernel_srtp_program_runs_total": 1000,
+		"openborder_media_kernel_srtp_program_seconds_total": 0.0025} {
 		if v := value(t, r, name, nil); v != want {
 			t.Errorf("%s = %v, want %v", name, v, want)
 		}

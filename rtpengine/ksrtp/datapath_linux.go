@@ -214,6 +214,16 @@ func (d *Datapath) Remove(s Slot) Counters {
 	return c
 }
 
+// RunStats reads the program's run statistics.
+func (d *Datapath) RunStats() (RunStats, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p.fd < 0 {
+		return RunStats{}, ErrLoad
+	}
+	return d.p.progInfo()
+}
+
 // Counters reads a slot's counters.
 func (d *Datapath) Counters(s Slot) Counters {
 	d.mu.Lock()

@@ -334,6 +334,11 @@ func TestAttachLoopback(t *testing.T) {
 		if err := d.Attach(1); err != nil {
 			t.Fatal(err)
 		}
+		stats, err := EnableStats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stats.Close()
 		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			t.Fatal(err)
@@ -365,6 +370,11 @@ func TestAttachLoopback(t *testing.T) {
 		}
 		if c := d.Counters(slot); c.Packets != 1 {
 			t.Fatalf("counters %+v", c)
+		}
+		// The kernel timed the program's runs (the datagram, maybe
+		// others on loopback) and knows what its verifier checked.
+		if rs, err := d.RunStats(); err != nil || rs.Runs < 1 || rs.RunNs == 0 || rs.VerifiedInsns == 0 {
+			t.Fatalf("run statistics %+v, %v", rs, err)
 		}
 		if err := d.Close(); err != nil {
 			t.Fatal(err)

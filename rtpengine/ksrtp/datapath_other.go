@@ -2,6 +2,8 @@
 
 package ksrtp
 
+import "os"
+
 // Supported tells whether this platform has the kernel datapath.
 const Supported = false
 
@@ -28,3 +30,9 @@ func (d *Datapath) Remove(Slot) Counters { return Counters{} }
 
 // Counters are zero off Linux.
 func (d *Datapath) Counters(Slot) Counters { return Counters{} }
+
+// RunStats fails off Linux.
+func (d *Datapath) RunStats() (RunStats, error) { return RunStats{}, ErrLoad }
+
+// EnableStats fails off Linux.
+func EnableStats() (*os.File, error) { return nil, ErrLoad }

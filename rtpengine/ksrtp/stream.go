@@ -58,6 +58,15 @@ type Counters struct {
 	Fresh                     bool
 }
 
+// RunStats are the kernel's statistics of the program: every packet it
+// looked at and the time it took (both stay 0 unless the
+// kernel.bpf_stats_enabled sysctl is 1), and the instructions the
+// verifier processed when it was loaded.
+type RunStats struct {
+	Runs, RunNs   uint64
+	VerifiedInsns uint32
+}
+
 // ROC is the rollover counter of c.Index.
 func (c Counters) ROC() uint32 { return uint32(c.Index >> 16) }
 

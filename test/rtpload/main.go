@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openborder/openborder/rtpengine/ksrtp"
 	"github.com/openborder/openborder/rtpengine/ng"
 	"github.com/openborder/openborder/test/e2e"
 	"github.com/pion/srtp/v3"
@@ -413,7 +414,22 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	if err != nil {
 		return nil, err
 	}
+	// The in-kernel SRTP program's own run time over the window, from
+	// the kernel's BPF statistics (on while the tool runs).
+	var k0 map[string]float64
+	if admin != "" && o.kernel != "off" {
+		if st, err := ksrtp.EnableStats(); err == nil {
+			defer st.Close()
+			k0, _ = kernelFigures(ctx, admin)
+		} else {
+			fmt.Fprintln(os.Stderr, "rtpload: no BPF statistics:", err)
+		}
+	}
 	snd.run(ctx, base, start, rounds, slots, period, tsStep)
+	var k1 map[string]float64
+	if k0 != nil {
+		k1, _ = kernelFigures(ctx, admin)
+	}
 	window := time.Since(start)
 	cpu1, err := cpuTime(pid)
 	if err != nil {
@@ -520,8 +536,20 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 			res.add("kernel_streams", "%.0f", k["openborder_media_kernel_streams"])
 			res.add("kernel_packets", "%.0f", k["openborder_media_kernel_packets_total"])
 			res.add("kernel_failures", "%.0f", k["openborder_media_kernel_offload_failures_total"])
+			res.add("kernel_srtp_streams", "%.0f", k["openborder_media_kernel_srtp_streams"])
 		} else {
 			fmt.Fprintln(os.Stderr, "rtpload: sbcd metrics:", err)
+		}
+	}
+	if k0 != nil && k1 != nil {
+		runs := k1["openborder_media_kernel_srtp_program_runs_total"] - k0["openborder_media_kernel_srtp_program_runs_total"]
+		secs := k1["openborder_media_kernel_srtp_program_seconds_total"] - k0["openborder_media_kernel_srtp_program_seconds_total"]
+		res.add("srtp_prog_runs", "%.0f", runs)
+		if runs > 0 {
+			res.add("srtp_prog_ns_per_run", "%.0f", 1e9*secs/runs)
+		}
+		if t.received > 0 {
+			res.add("srtp_prog_us_per_pkt", "%.2f", 1e6*secs/float64(t.received))
 		}
 	}
 	return res, nil
