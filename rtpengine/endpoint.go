@@ -92,6 +92,9 @@ type endpoint struct {
 	// rxSSRC is the SSRC of the RTP the latched peer sends, with bit 32
 	// set (0: none yet); the RTP reader publishes it when it changes.
 	rxSSRC atomic.Uint64
+	// rxSeq is the highest sequence number of that RTP (the RTP reader's
+	// in-order maximum), for the kernel to continue the SRTP index.
+	rxSeq atomic.Uint32
 	// peerNames are the payload type names of the peer's latest SDP
 	// (control plane only).
 	peerNames map[string]string

@@ -410,18 +410,23 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 	o := &offload{a: ea, b: eb, flow: f}
 	var err error
 	if f.srtp != 0 {
-		// A packet the relay is sending right now from our ports would
-		// match a slot's translated flow when its peer is on this host
-		// and be transformed twice: wait until no relay worker is inside
-		// a batch that started before kernOn.
-		if rl := k.e.relay; rl != nil {
-			rl.quiesce()
-		} else {
-			time.Sleep(time.Millisecond) // the goroutine relay keeps no batch count
+		sec, plain := o.sides()
+		streams := slotStreams(f, sec, plain, localAddr)
+		if needsQuiesce(streams) {
+			// A packet the relay is sending right now from our ports
+			// to a peer on this host would match a slot's translated
+			// flow and be transformed twice (and then fail its
+			// authentication): wait until no relay worker is inside a
+			// batch that started before kernOn.
+			if rl := k.e.relay; rl != nil {
+				rl.quiesce()
+			} else {
+				time.Sleep(time.Millisecond) // the goroutine relay keeps no batch count
+			}
 		}
 		// The slots first: from the conntrack entry on, every packet of
 		// the stream must be transformed.
-		err = k.addSlots(o)
+		err = k.addSlots(o, streams)
 	}
 	if err == nil {
 		err = k.conn.Forward(f.kfwdFlow())

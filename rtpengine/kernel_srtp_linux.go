@@ -4,6 +4,8 @@ package rtpengine
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 
 	"github.com/openborder/openborder/rtpengine/ksrtp"
 )
@@ -22,24 +24,63 @@ func tagLen(suite string) int {
 	return 10
 }
 
-// slotStreams are the two slots' streams of an SRTP flow.
-func slotStreams(f kernelFlow) [2]ksrtp.Stream {
+// slotStreams are the two slots' streams of an SRTP flow: the secure
+// side's peer's SRTP is unprotected at our port on that side, the plain
+// side's peer's RTP protected at ours on the other. Each continues the
+// index its user-space context reached (ROC and the highest sequence
+// number the reader saw). A slot also matches its packets as conntrack
+// has already translated them when their destination is on this host
+// (see ksrtp.Stream.NATSrc).
+func slotStreams(f kernelFlow, sec, plain *endpoint, local func(netip.Addr) bool) [2]ksrtp.Stream {
 	secPeer, secLocal, plainPeer, plainLocal := f.aPeer, f.aLocal, f.bPeer, f.bLocal
 	if f.srtp == 2 {
 		secPeer, secLocal, plainPeer, plainLocal = f.bPeer, f.bLocal, f.aPeer, f.aLocal
 	}
 	rk, tk := f.rx.attr.key, f.tx.attr.key
-	return [2]ksrtp.Stream{
-		{Mode: ksrtp.Unprotect, Peer: secPeer, Local: secLocal, NATSrc: plainLocal, NATDst: plainPeer, SSRC: f.ssrcSec,
-			MasterKey: rk[:16], MasterSalt: rk[16:], TagLen: tagLen(f.rx.attr.suite.name), ROC: f.rx.roc(f.ssrcSec)},
-		{Mode: ksrtp.Protect, Peer: plainPeer, Local: plainLocal, NATSrc: secLocal, NATDst: secPeer, SSRC: f.ssrcPlain,
-			MasterKey: tk[:16], MasterSalt: tk[16:], TagLen: tagLen(f.tx.attr.suite.name), ROC: f.tx.roc(f.ssrcPlain)},
+	s := [2]ksrtp.Stream{
+		{Mode: ksrtp.Unprotect, Peer: secPeer, Local: secLocal, SSRC: f.ssrcSec,
+			MasterKey: rk[:16], MasterSalt: rk[16:], TagLen: tagLen(f.rx.attr.suite.name),
+			ROC: f.rx.roc(f.ssrcSec), LastSeq: uint16(sec.rxSeq.Load()), SeqKnown: true},
+		{Mode: ksrtp.Protect, Peer: plainPeer, Local: plainLocal, SSRC: f.ssrcPlain,
+			MasterKey: tk[:16], MasterSalt: tk[16:], TagLen: tagLen(f.tx.attr.suite.name),
+			ROC: f.tx.roc(f.ssrcPlain), LastSeq: uint16(plain.rxSeq.Load()), SeqKnown: true},
 	}
+	if local(plainPeer.Addr()) {
+		s[0].NATSrc, s[0].NATDst = plainLocal, plainPeer
+	}
+	if local(secPeer.Addr()) {
+		s[1].NATSrc, s[1].NATDst = secLocal, secPeer
+	}
+	return s
+}
+
+// localAddr tells whether a is an address of this host.
+func localAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, ia := range addrs {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// needsQuiesce tells whether a slot of o matches translated packets,
+// which the relay may be sending from our ports at the hand-over.
+func needsQuiesce(s [2]ksrtp.Stream) bool {
+	return s[0].NATSrc.IsValid() || s[1].NATSrc.IsValid()
 }
 
 // addSlots puts o's SRTP into the kernel.
-func (k *kernel) addSlots(o *offload) error {
-	for i, s := range slotStreams(o.flow) {
+func (k *kernel) addSlots(o *offload, streams [2]ksrtp.Stream) error {
+	for i, s := range streams {
 		slot, err := k.sr.Add(s)
 		if err != nil {
 			k.removeSlots(o)
@@ -51,12 +92,12 @@ func (k *kernel) addSlots(o *offload) error {
 	return nil
 }
 
-// secure is the endpoint of o that speaks SRTP.
-func (o *offload) secure() *endpoint {
+// sides are the endpoint of o that speaks SRTP and the plain one.
+func (o *offload) sides() (sec, plain *endpoint) {
 	if o.flow.srtp == 2 {
-		return o.b
+		return o.b, o.a
 	}
-	return o.a
+	return o.a, o.b
 }
 
 // removeSlots takes o's SRTP out of the kernel and hands the rollover
@@ -72,10 +113,15 @@ func (k *kernel) removeSlots(o *offload) {
 		if c.Fresh {
 			continue
 		}
+		// The contexts and the sending peer's highest sequence number
+		// continue from where the kernel got.
+		sec, plain := o.sides()
 		if i == 0 {
 			o.flow.rx.setROC(o.flow.ssrcSec, c.ROC())
+			sec.rxSeq.Store(uint32(uint16(c.Index)))
 		} else {
 			o.flow.tx.setROC(o.flow.ssrcPlain, c.ROC())
+			plain.rxSeq.Store(uint32(uint16(c.Index)))
 		}
 	}
 }
@@ -85,7 +131,8 @@ func (k *kernel) removeSlots(o *offload) {
 func (k *kernel) account(o *offload, i int, c ksrtp.Counters) (other bool) {
 	seen := &o.srtpSeen[i]
 	if d := c.AuthFail + c.Replayed; d > seen.drops {
-		o.secure().c.srtpErrors.Add(d - seen.drops)
+		sec, _ := o.sides()
+		sec.c.srtpErrors.Add(d - seen.drops)
 		seen.drops = d
 	}
 	if c.Other > seen.other {

@@ -385,3 +385,48 @@ func TestAttachLoopback(t *testing.T) {
 		}
 	})
 }
+
+// TestHandOverAtWrap: a stream handed over right before a wrap (the
+// user-space context's last packet was 65535) continues with ROC + 1 in
+// both modes, as the far end expects.
+func TestHandOverAtWrap(t *testing.T) {
+	d := loadOrSkip(t)
+	enc := context(t, srtp.ProtectionProfileAes128CmHmacSha1_80)
+	enc.SetROC(0x11223344, 6)
+	dec := context(t, srtp.ProtectionProfileAes128CmHmacSha1_80)
+	dec.SetROC(0x11223344, 6)
+	// Both user-space contexts have handled 65535 of ROC 6.
+	last := rtpPacket(t, 0x11223344, 65535, 160)
+	sp, _ := enc.EncryptRTP(nil, last, nil)
+	if _, err := dec.DecryptRTP(nil, sp, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Mode{Unprotect, Protect} {
+		slot, err := d.Add(Stream{Mode: mode, Peer: peer, Local: local, SSRC: 0x11223344, MasterKey: mkey, MasterSalt: msalt,
+			TagLen: 10, ROC: 6, LastSeq: 65535, SeqKnown: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := rtpPacket(t, 0x11223344, 0, 160)
+		in := plain
+		if mode == Unprotect {
+			in, _ = enc.EncryptRTP(nil, plain, nil)
+		}
+		out, v, _, err := d.p.testRun(frame(peer, local, in), 1)
+		if err != nil || v != 0 {
+			t.Fatalf("mode %d: verdict %d %v", mode, v, err)
+		}
+		got := checkFrame(t, out)
+		if mode == Protect {
+			if got, err = dec.DecryptRTP(nil, got, nil); err != nil {
+				t.Fatalf("protected after the wrap: %v", err)
+			}
+		}
+		if !bytes.Equal(got, plain) {
+			t.Fatalf("mode %d: wrong packet after the wrap", mode)
+		}
+		if c := d.Remove(slot); c.ROC() != 7 {
+			t.Fatalf("mode %d: ROC %d after the wrap", mode, c.ROC())
+		}
+	}
+}

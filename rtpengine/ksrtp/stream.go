@@ -39,9 +39,15 @@ type Stream struct {
 	MasterKey, MasterSalt []byte
 	// TagLen is 10 (HMAC_SHA1_80) or 4 (HMAC_SHA1_32).
 	TagLen int
-	// ROC is the rollover counter the user-space context had reached;
-	// the kernel takes the first packet's sequence number with it.
-	ROC uint32
+	// ROC is the rollover counter the user-space context had reached
+	// and LastSeq the highest sequence number it handled: the kernel
+	// estimates each packet's index from there (RFC 3711 appendix A), so
+	// a wrap right at the hand-over is followed. Without LastSeq
+	// (SeqKnown false) the first packet's sequence number is taken with
+	// ROC as it is.
+	ROC      uint32
+	LastSeq  uint16
+	SeqKnown bool
 	// NATSrc and NATDst, when set, are the same packets after conntrack
 	// has translated them (a peer on this host: its packets are
 	// translated on output, before they reach loopback's ingress).
@@ -160,7 +166,11 @@ func (s Stream) encode(b []byte) error {
 		le.PutUint32(b[offIpad+4*i:], ip[i])
 		le.PutUint32(b[offOpad+4*i:], op[i])
 	}
-	le.PutUint64(b[offIndex:], indexFresh|uint64(s.ROC)<<16)
+	idx := uint64(s.ROC)<<16 | uint64(s.LastSeq)
+	if !s.SeqKnown {
+		idx = indexFresh | uint64(s.ROC)<<16
+	}
+	le.PutUint64(b[offIndex:], idx)
 	return nil
 }
 
