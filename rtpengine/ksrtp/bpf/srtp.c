@@ -35,6 +35,7 @@ static long (*bpf_skb_load_bytes)(const void *skb, u32 off, void *to, u32 len) =
 static u32 (*bpf_get_smp_processor_id)(void) = (void *)8;
 static long (*bpf_csum_diff)(u32 *from, u32 from_size, u32 *to, u32 to_size, u32 seed) = (void *)28;
 static long (*bpf_skb_change_tail)(void *skb, u32 len, u64 flags) = (void *)38;
+static long (*bpf_skb_pull_data)(void *skb, u32 len) = (void *)39;
 static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags) = (void *)181;
 
 /* Callbacks of bpf_loop live in the program's section, after it. */
@@ -316,14 +317,30 @@ int srtp(struct __sk_buff *skb)
 {
 	if (skb->protocol != bswap16(0x0800))
 		return TC_OK;
-	u8 *buf = scratch[bpf_get_smp_processor_id() & (MAX_CPUS - 1)];
-	u8 *hdr = buf + BUF; /* the frame's headers, off the stack */
-	if (bpf_skb_load_bytes(skb, 0, hdr, L7) < 0)
-		return TC_OK;
+	/* Headers by direct packet access: a datagram that is not ours costs a few loads. */
+	u8 *hdr = (u8 *)(long)skb->data, *end = (u8 *)(long)skb->data_end;
+	if (hdr + L7 > end) {
+		if (bpf_skb_pull_data(skb, L7) < 0)
+			return TC_OK;
+		hdr = (u8 *)(long)skb->data;
+		end = (u8 *)(long)skb->data_end;
+		if (hdr + L7 > end)
+			return TC_OK;
+	}
 	if (hdr[L3 + 9] != 17) /* UDP */
 		return TC_OK;
+	u32 ihl = (hdr[L3] & 0x0f) * 4;
+	u8 *udp = hdr + L4;
+	if (ihl != 20) { /* IP options: find the ports to know whether the flow is ours */
+		if (ihl < 20)
+			return TC_OK;
+		udp = hdr + L3 + (ihl & 0x3c);
+		if (udp + 8 > end)
+			return TC_OK;
+	}
 	u32 saddr = *(u32 *)&hdr[L3 + 12], daddr = *(u32 *)&hdr[L3 + 16];
-	u16 sport = *(u16 *)&hdr[L4], dport = *(u16 *)&hdr[L4 + 2];
+	u16 sport = *(u16 *)&udp[0], dport = *(u16 *)&udp[2];
+	u8 frag = (hdr[L3 + 6] & 0x3f) | hdr[L3 + 7]; /* more fragments or an offset */
 	struct stream *s = 0;
 	u32 slot = port_slot[bswap16(dport)];
 	if (slot != 0 && slot <= MAX_STREAMS) {
@@ -341,8 +358,9 @@ int srtp(struct __sk_buff *skb)
 		s = c;
 	}
 	/* the flow is ours from here: what we cannot handle is dropped */
-	if (hdr[L3] != 0x45 || (hdr[L3 + 6] & 0x3f) || hdr[L3 + 7])
+	if (ihl != 20 || frag)
 		return drop_other(s); /* IP options or a fragment */
+	u8 *buf = scratch[bpf_get_smp_processor_id() & (MAX_CPUS - 1)];
 	u32 n = skb->len - L7;
 	u32 tl = s->tag_len == 4 ? 4 : 10;
 	u32 mode = s->mode;
