@@ -229,8 +229,6 @@ type offload struct {
 	// failed: the kernel refused this flow; it is not tried again until
 	// the flow changes (new latch, new SDP).
 	failed bool
-	// since is monoNow() when the entry was made.
-	since int64
 	// slots are the in-kernel SRTP slots of an SRTP <-> RTP stream plus
 	// one (0: none): the secure side's unprotect, the plain side's
 	// protect; srtpSeen the counters of theirs already accounted.

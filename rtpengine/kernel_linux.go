@@ -292,31 +292,17 @@ func (k *kernel) loop() {
 			k.round()
 		case c := <-k.kick:
 			if c != nil {
-				k.reconcileCall(c, nil, monoNow())
+				k.reconcileCall(c, false, monoNow())
 			}
 		}
 	}
 }
 
-// round reads the kernel's counters and reconciles every call.
+// round reads the kernel's counters and reconciles every call. Each
+// offloaded stream's entry is read by itself (one ctnetlink get): a dump
+// of the conntrack table walks every bucket of it and cost sbcd about 5%
+// of a core every 500 ms at 400 offloaded calls, the gets well under 1%.
 func (k *kernel) round() {
-	var entries map[kfwd.Tuple]kfwd.Entry
-	dumped := monoNow()
-	if k.offloaded.Load() > 0 {
-		entries = make(map[kfwd.Tuple]kfwd.Entry, k.offloaded.Load())
-		for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
-			list, err := k.conn.List(fam)
-			if err != nil {
-				entries = nil
-				break
-			}
-			for _, en := range list {
-				if en.Status&kfwd.StatusDstNAT != 0 {
-					entries[en.Orig] = en
-				}
-			}
-		}
-	}
 	k.e.mu.Lock()
 	calls := make([]*call, 0, len(k.e.calls))
 	for _, c := range k.e.calls {
@@ -324,14 +310,13 @@ func (k *kernel) round() {
 	}
 	k.e.mu.Unlock()
 	for _, c := range calls {
-		k.reconcileCall(c, entries, dumped)
+		k.reconcileCall(c, true, monoNow())
 	}
 }
 
-// reconcileCall brings the kernel state of c's streams in line, adding
-// the counters of entries, the table as dumped at now (nil: counters not
-// read this time).
-func (k *kernel) reconcileCall(c *call, entries map[kfwd.Tuple]kfwd.Entry, now int64) {
+// reconcileCall brings the kernel state of c's streams in line; with
+// poll, it first adds what the kernel forwarded since the last poll.
+func (k *kernel) reconcileCall(c *call, poll bool, now int64) {
 	defer func() {
 		if v := recover(); v != nil {
 			k.e.log.Error("kernel forwarding manager panicked", "call_id", c.id, "panic", v)
@@ -339,11 +324,11 @@ func (k *kernel) reconcileCall(c *call, entries map[kfwd.Tuple]kfwd.Entry, now i
 	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.kernelPairs(func(ea, eb *endpoint) { k.reconcile(c, ea, eb, entries, now) })
+	c.kernelPairs(func(ea, eb *endpoint) { k.reconcile(c, ea, eb, poll, now) })
 }
 
 // reconcile brings one stream's kernel state in line. Called with c.mu.
-func (k *kernel) reconcile(c *call, ea, eb *endpoint, entries map[kfwd.Tuple]kfwd.Entry, now int64) {
+func (k *kernel) reconcile(c *call, ea, eb *endpoint, poll bool, now int64) {
 	f, reason := kernelEligible(c, ea, eb)
 	if reason == "" && !k.v6 && !f.aLocal.Addr().Unmap().Is4() {
 		reason = "ipv6 not forwarded here"
@@ -358,13 +343,14 @@ func (k *kernel) reconcile(c *call, ea, eb *endpoint, entries map[kfwd.Tuple]kfw
 		}
 		ea.kern, eb.kern, o = nil, nil, nil
 	}
-	if o != nil && entries != nil && o.since < now {
-		// (An entry made after the dump is not in it.)
-		if en, ok := entries[o.flow.kfwdFlow().Orig]; ok {
+	if o != nil && poll {
+		en, err := k.conn.Get(o.flow.kfwdFlow().Orig)
+		switch {
+		case err == nil:
 			pk, by := o.account(en, now)
 			k.packets.Add(pk)
 			k.bytes.Add(by)
-		} else {
+		case errors.Is(err, unix.ENOENT):
 			// Expired in the kernel (no packets for its timeout): the
 			// stream is user space's again.
 			k.forget(o)
@@ -444,7 +430,6 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 		eb.kern = ea.kern
 		return
 	}
-	o.since = monoNow()
 	ea.kern, eb.kern = o, o
 	k.offloaded.Add(1)
 	if f.srtp != 0 {
