@@ -113,7 +113,11 @@ func TestCDRCodecsTranscodingAndRecording(t *testing.T) {
 
 	// Metrics after the calls: transcoding ended (one set up in all), and
 	// the trunks' sliding-window figures: every attempt answered (NER 1),
-	// the calls lasted a little over a second each (ACD).
+	// the calls lasted a little over a second each (ACD). sbcd answers a
+	// BYE before it scores the call: wait for the third call's record.
+	if err := sbcd.WaitCount("call ended", 3, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	m := scrape(t, admin)
 	for name, want := range map[string]float64{
 		`openborder_media_transcode_sessions`:                0,
