@@ -46,7 +46,9 @@ type TranscodeConfig struct {
 	// fails with ErrNoCodec). Default 0: no cap.
 	MaxSessions int
 	// OpusComplexity, OpusBitrate and OpusFEC configure the Opus
-	// encoders (defaults: transcode.DefaultOpusComplexity, transcode.DefaultOpusBitrate, off).
+	// encoders (defaults: transcode.DefaultOpusComplexity, or
+	// transcode.DefaultOpusComplexityVoIP with OpusVoIP or OpusFEC;
+	// transcode.DefaultOpusBitrate; off).
 	OpusComplexity int
 	OpusBitrate    int
 	OpusFEC        bool

@@ -18,7 +18,7 @@ import (
 func conferenceConfig(pol *policy.Set) conference.Config {
 	cc := pol.Config().Conferences
 	t := pol.Config().Media.Transcoding
-	complexity := *t.OpusComplexity
+	complexity := t.RoomComplexity()
 	if complexity == 0 {
 		complexity = -1 // the bridge's zero means its default
 	}

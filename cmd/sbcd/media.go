@@ -198,7 +198,7 @@ func engineConfig(pol *policy.Set) rtpengine.Config {
 
 // transcodeConfig maps media.transcoding onto the engine's settings.
 func transcodeConfig(t policy.TranscodingConfig) rtpengine.TranscodeConfig {
-	complexity := *t.OpusComplexity
+	complexity := t.EncoderComplexity()
 	if complexity == 0 {
 		complexity = -1 // the engine's zero means its default
 	}

@@ -77,14 +77,19 @@ func TestEngineConfigKernelForwarding(t *testing.T) {
 }
 
 func TestEngineConfigOpusApplication(t *testing.T) {
+	// complexity is what the transcoders' encoders get (-1: 0), room the
+	// conference rooms' (VoIP encoders).
 	for _, tt := range []struct {
-		name string
-		yaml string
-		voip bool
+		name             string
+		yaml             string
+		voip             bool
+		complexity, room int
 	}{
-		{"default: low delay", "", false},
-		{"voip", "media: {transcoding: {opus_application: voip}}\n", true},
-		{"fec brings voip", "media: {transcoding: {opus_fec: true}}\n", true},
+		{"default: low delay at complexity 0", "", false, -1, 3},
+		{"voip at complexity 3", "media: {transcoding: {opus_application: voip}}\n", true, 3, 3},
+		{"fec brings voip", "media: {transcoding: {opus_fec: true}}\n", true, 3, 3},
+		{"complexity set for both", "media: {transcoding: {opus_complexity: 5}}\n", false, 5, 5},
+		{"complexity 0 set", "media: {transcoding: {opus_application: voip, opus_complexity: 0}}\n", true, -1, -1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			pol, err := policy.Parse("opus.yaml", []byte(tt.yaml+`realms:
@@ -94,8 +99,12 @@ func TestEngineConfigOpusApplication(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := engineConfig(pol).Transcode.OpusVoIP; got != tt.voip {
-				t.Fatalf("OpusVoIP %v, want %v", got, tt.voip)
+			tc := engineConfig(pol).Transcode
+			if tc.OpusVoIP != tt.voip || tc.OpusComplexity != tt.complexity {
+				t.Fatalf("OpusVoIP %v complexity %d, want %v %d", tc.OpusVoIP, tc.OpusComplexity, tt.voip, tt.complexity)
+			}
+			if got := conferenceConfig(pol).OpusComplexity; got != tt.room {
+				t.Fatalf("rooms' complexity %d, want %d", got, tt.room)
 			}
 		})
 	}

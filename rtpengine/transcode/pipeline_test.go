@@ -165,7 +165,7 @@ func TestToneQuality(t *testing.T) {
 		maxDB   float64 // level error
 	}{
 		{Opus, PCMU, 30, 0.5},
-		{PCMU, Opus, 30, 0.5}, // restricted low delay, complexity 3 at 32 kbit/s (the defaults)
+		{PCMU, Opus, 30, 0.5}, // restricted low delay, complexity 0 at 32 kbit/s (the defaults)
 		{Opus, PCMA, 30, 0.5},
 		{PCMA, Opus, 30, 0.5},
 		{G722, PCMA, 33, 0.5},
