@@ -344,3 +344,17 @@ func codecClock(codec string) int {
 	}
 	return 8000
 }
+
+// srtpFilterPrio is the tc priority of this engine's in-kernel SRTP
+// filter: from its lowest media port, so that engines with their own port
+// ranges on one host (media nodes) each keep a filter of their own, and a
+// restarted engine replaces the one it left.
+func srtpFilterPrio(ifs []InterfaceConfig) uint16 {
+	lowest := 0
+	for i, ic := range ifs {
+		if i == 0 || ic.PortMin < lowest {
+			lowest = ic.PortMin
+		}
+	}
+	return uint16(0x4000 + lowest%0xbfff)
+}

@@ -118,10 +118,11 @@ func (k *kernel) startSRTP() {
 		k.e.log.Warn("kernel forwarding: SRTP streams stay in user space", "err", err)
 		return
 	}
+	prio := srtpFilterPrio(k.e.cfg.Interfaces)
 	ifs, err := k.mediaInterfaces()
 	if err == nil {
 		for _, ifi := range ifs {
-			if err = d.Attach(ifi.Index); err != nil {
+			if err = d.Attach(ifi.Index, prio); err != nil {
 				err = fmt.Errorf("interface %s: %w", ifi.Name, err)
 				break
 			}
@@ -138,7 +139,7 @@ func (k *kernel) startSRTP() {
 	for _, ifi := range ifs {
 		names = append(names, ifi.Name)
 	}
-	k.e.log.Info("kernel forwarding: SRTP <-> RTP streams are protected in the kernel", "interfaces", strings.Join(names, ","))
+	k.e.log.Info("kernel forwarding: SRTP <-> RTP streams are protected in the kernel", "interfaces", strings.Join(names, ","), "tc_priority", prio)
 }
 
 // srtpRunStats are the SRTP program's run count and time (0, 0 without

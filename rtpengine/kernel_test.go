@@ -209,3 +209,17 @@ func TestRTCPReportBlock(t *testing.T) {
 		t.Fatal("codecClock")
 	}
 }
+
+func TestSRTPFilterPrio(t *testing.T) {
+	a := srtpFilterPrio([]InterfaceConfig{{PortMin: 30000}, {PortMin: 20000}})
+	b := srtpFilterPrio([]InterfaceConfig{{PortMin: 40000}})
+	if a == 0 || b == 0 || a == b {
+		t.Fatalf("priorities %d and %d: want two distinct, non-zero", a, b)
+	}
+	if a != srtpFilterPrio([]InterfaceConfig{{PortMin: 20000}}) {
+		t.Fatal("the lowest port does not decide")
+	}
+	if srtpFilterPrio(nil) == 0 {
+		t.Fatal("priority 0 without interfaces")
+	}
+}

@@ -21,10 +21,10 @@ const Supported = true
 // run that read the old slot has long finished before it is rewritten.
 const reuseAfter = time.Second
 
-// filterName, filterPrio and filterHandle identify sbcd's tc filter.
+// filterName and filterHandle identify sbcd's tc filter; its priority
+// is the caller's (Attach).
 const (
 	filterName   = "openborder-srtp"
-	filterPrio   = 0xc0de
 	filterHandle = 1
 )
 
@@ -37,6 +37,7 @@ type Datapath struct {
 	free     []int // never used
 	freed    []freedSlot
 	attached []int // ifindexes
+	prio     uint16
 	// nl is a netlink handle opened in the network namespace of the
 	// first Attach, so that Close detaches there from any thread.
 	nl *netlink.Handle
@@ -67,9 +68,17 @@ func Load() (*Datapath, error) {
 }
 
 // Attach runs the program on packets arriving at the interface (tc
-// ingress; a clsact qdisc is added when missing). Only Ethernet-framed
-// interfaces and loopback carry a frame layout the program knows.
-func (d *Datapath) Attach(ifindex int) error {
+// ingress; a clsact qdisc is added when missing) as the filter of
+// priority prio (1-65535), replacing a filter left at that priority (by
+// an earlier run that did not stop cleanly). Each sbcd on a host needs
+// its own priority: datagrams that are not its own go on to the next
+// filter. All interfaces of one Datapath share the first priority
+// given. Only Ethernet-framed interfaces and loopback carry a frame
+// layout the program knows.
+func (d *Datapath) Attach(ifindex int, prio uint16) error {
+	if prio == 0 {
+		return fmt.Errorf("%w: tc filter priority 0", ErrUnsupported)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.nl == nil {
@@ -90,6 +99,9 @@ func (d *Datapath) Attach(ifindex int) error {
 	if err := d.nl.QdiscAdd(q); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("ksrtp: clsact qdisc on %s: %w", link.Attrs().Name, err)
 	}
+	if d.prio == 0 {
+		d.prio = prio
+	}
 	flt := d.filter(ifindex)
 	if err := d.nl.FilterReplace(flt); err != nil {
 		return fmt.Errorf("ksrtp: tc filter on %s: %w", link.Attrs().Name, err)
@@ -101,7 +113,7 @@ func (d *Datapath) Attach(ifindex int) error {
 func (d *Datapath) filter(ifindex int) *netlink.BpfFilter {
 	return &netlink.BpfFilter{
 		FilterAttrs: netlink.FilterAttrs{LinkIndex: ifindex, Parent: netlink.HANDLE_MIN_INGRESS,
-			Handle: filterHandle, Protocol: unix.ETH_P_IP, Priority: filterPrio},
+			Handle: filterHandle, Protocol: unix.ETH_P_IP, Priority: d.prio},
 		Fd: d.p.fd, Name: filterName, DirectAction: true,
 	}
 }

@@ -20,6 +20,10 @@ import (
 	"github.com/openborder/openborder/test/testenv"
 )
 
+// verdictNext is TC_ACT_UNSPEC as the test run reports it: a datagram
+// that is not the program's goes on to the next filter.
+const verdictNext = ^uint32(0)
+
 var (
 	peer  = netip.MustParseAddrPort("192.0.2.10:4000")
 	local = netip.MustParseAddrPort("192.0.2.1:30000")
@@ -222,7 +226,7 @@ func TestUnprotectDrops(t *testing.T) {
 	stranger := netip.MustParseAddrPort("192.0.2.99:4000")
 	in := frame(stranger, local, sent[60])
 	out, v, _, _ := d.p.testRun(in, 1)
-	if v != 0 || !bytes.Equal(out, in) {
+	if v != verdictNext || !bytes.Equal(out, in) {
 		t.Errorf("another source's packet was touched (verdict %d)", v)
 	}
 	got := d.Counters(slot)
@@ -276,7 +280,7 @@ func TestPortTable(t *testing.T) {
 	d.Remove(s)
 	in := frame(peer, local, rtpPacket(t, 0x11223344, 1, 160))
 	out, v, _, _ := d.p.testRun(in, 1)
-	if v != 0 || !bytes.Equal(out, in) {
+	if v != verdictNext || !bytes.Equal(out, in) {
 		t.Fatal("removed stream still handled")
 	}
 	s2 := addStream(t, d, Unprotect, 10, 0)
@@ -297,7 +301,7 @@ func BenchmarkKernel(b *testing.B) {
 		n := 0
 		for b.Loop() {
 			_, v, ns, err := d.p.testRun(f, 1)
-			if err != nil || v != 0 {
+			if err != nil || v != verdictNext {
 				b.Fatalf("verdict %d %v", v, err)
 			}
 			total += uint64(ns)
@@ -347,7 +351,7 @@ func TestAttachLoopback(t *testing.T) {
 	testenv.RequireTool(t, "tc")
 	testenv.InNetns(t, nil, func() {
 		d := loadOrSkip(t)
-		if err := d.Attach(1); err != nil {
+		if err := d.Attach(1, 0xc0de); err != nil {
 			t.Fatal(err)
 		}
 		stats, err := EnableStats()
@@ -445,4 +449,60 @@ func TestHandOverAtWrap(t *testing.T) {
 			t.Fatalf("mode %d: ROC %d after the wrap", mode, c.ROC())
 		}
 	}
+}
+
+// TestTwoFilters: two programs on the same hook (two sbcd processes on a
+// host, e.g. media nodes) each handle their own streams: a datagram the
+// first does not own goes on to the second.
+func TestTwoFilters(t *testing.T) {
+	testenv.InNetns(t, nil, func() {
+		d1, d2 := loadOrSkip(t), loadOrSkip(t)
+		if err := d1.Attach(1, 100); err != nil {
+			t.Fatal(err)
+		}
+		if err := d2.Attach(1, 200); err != nil {
+			t.Fatal(err)
+		}
+		sock := func() (*net.UDPConn, netip.AddrPort) {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			return c, c.LocalAddr().(*net.UDPAddr).AddrPort()
+		}
+		a, aAddr := sock()
+		x, xAddr := sock()
+		y, yAddr := sock()
+		s1, err := d1.Add(Stream{Mode: Protect, Peer: aAddr, Local: xAddr, SSRC: 0x11223344, MasterKey: mkey, MasterSalt: msalt, TagLen: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := d2.Add(Stream{Mode: Protect, Peer: aAddr, Local: yAddr, SSRC: 0x11223344, MasterKey: mkey, MasterSalt: msalt, TagLen: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := rtpPacket(t, 0x11223344, 9, 160)
+		for _, to := range []struct {
+			c    *net.UDPConn
+			addr netip.AddrPort
+			tag  int
+		}{{x, xAddr, 10}, {y, yAddr, 4}} {
+			if _, err := a.WriteToUDPAddrPort(plain, to.addr); err != nil {
+				t.Fatal(err)
+			}
+			_ = to.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 512)
+			n, _, err := to.c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != len(plain)+to.tag {
+				t.Fatalf("to %s: %d bytes, want %d (protected with a %d-byte tag)", to.addr, n, len(plain)+to.tag, to.tag)
+			}
+		}
+		if c1, c2 := d1.Counters(s1), d2.Counters(s2); c1.Packets != 1 || c2.Packets != 1 {
+			t.Fatalf("counters %+v %+v", c1, c2)
+		}
+	})
 }

@@ -17,7 +17,7 @@ type Slot int
 func Load() (*Datapath, error) { return nil, ErrLoad }
 
 // Attach fails off Linux.
-func (d *Datapath) Attach(int) error { return ErrLoad }
+func (d *Datapath) Attach(int, uint16) error { return ErrLoad }
 
 // Close does nothing off Linux.
 func (d *Datapath) Close() error { return nil }

@@ -12,7 +12,8 @@
  * then forwards the datagram to the other leg. Datagrams of the flow the
  * program cannot handle are dropped and counted (never passed on in the
  * wrong form); user space reads the counters and takes the stream back.
- * Everything else passes untouched.
+ * Everything else passes untouched to the next filter on the hook (each
+ * sbcd on a host, e.g. media nodes, attaches its own).
  *
  * Built with `make bpf` (clang -target bpf); the object is committed
  * beside this file and embedded in sbcd. No maps other than the global
@@ -55,6 +56,7 @@ static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64
 #define L4 (L3 + 20)
 #define L7 (L4 + 8)
 
+#define TC_NEXT -1 /* TC_ACT_UNSPEC: not ours, the next filter (another sbcd's) decides */
 #define TC_OK 0
 #define TC_SHOT 2
 
@@ -316,27 +318,27 @@ SEC("tc")
 int srtp(struct __sk_buff *skb)
 {
 	if (skb->protocol != bswap16(0x0800))
-		return TC_OK;
+		return TC_NEXT;
 	/* Headers by direct packet access: a datagram that is not ours costs a few loads. */
 	u8 *hdr = (u8 *)(long)skb->data, *end = (u8 *)(long)skb->data_end;
 	if (hdr + L7 > end) {
 		if (bpf_skb_pull_data(skb, L7) < 0)
-			return TC_OK;
+			return TC_NEXT;
 		hdr = (u8 *)(long)skb->data;
 		end = (u8 *)(long)skb->data_end;
 		if (hdr + L7 > end)
-			return TC_OK;
+			return TC_NEXT;
 	}
 	if (hdr[L3 + 9] != 17) /* UDP */
-		return TC_OK;
+		return TC_NEXT;
 	u32 ihl = (hdr[L3] & 0x0f) * 4;
 	u8 *udp = hdr + L4;
 	if (ihl != 20) { /* IP options: find the ports to know whether the flow is ours */
 		if (ihl < 20)
-			return TC_OK;
+			return TC_NEXT;
 		udp = hdr + L3 + (ihl & 0x3c);
 		if (udp + 8 > end)
-			return TC_OK;
+			return TC_NEXT;
 	}
 	u32 saddr = *(u32 *)&hdr[L3 + 12], daddr = *(u32 *)&hdr[L3 + 16];
 	u16 sport = *(u16 *)&udp[0], dport = *(u16 *)&udp[2];
@@ -351,10 +353,10 @@ int srtp(struct __sk_buff *skb)
 	if (!s) {
 		slot = nat_slot[bswap16(sport)];
 		if (slot == 0 || slot > MAX_STREAMS)
-			return TC_OK;
+			return TC_NEXT;
 		struct stream *c = &streams[(slot - 1) & (MAX_STREAMS - 1)];
 		if (!*(volatile u32 *)&c->active || saddr != c->nat_saddr || daddr != c->nat_daddr || sport != c->nat_sport || dport != c->nat_dport)
-			return TC_OK; /* not a latched flow: user space decides */
+			return TC_NEXT; /* not a latched flow: user space decides */
 		s = c;
 	}
 	/* the flow is ours from here: what we cannot handle is dropped */
@@ -368,7 +370,7 @@ int srtp(struct __sk_buff *skb)
 		return drop_other(s);
 	n &= 2047;
 	if (n < 12 || n > MAX_PKT)
-		return TC_OK;
+		return drop_other(s);
 	if (bpf_skb_load_bytes(skb, L7, buf, n) < 0)
 		return drop_other(s);
 	if ((buf[0] >> 6) != 2 || (buf[1] >= 192 && buf[1] <= 223) || be32(buf + 8) != s->ssrc)
@@ -430,7 +432,7 @@ int srtp(struct __sk_buff *skb)
 		return TC_OK;
 	}
 	if (mode != MODE_PROTECT)
-		return TC_OK;
+		return drop_other(s);
 	raise(&s->index, idx);
 	ctr(s, buf, hl, m, s->ssrc, idx);
 	u32 dl = (m - hl) & 2047;
