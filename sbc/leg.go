@@ -3,6 +3,7 @@ package sbc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -261,7 +262,18 @@ func (l *leg) start(c *call, req *sip.Request) (*sip.ClientTx, error) {
 					return
 				}
 			case <-tx.Done():
-				c.post(evTxDone{side: side, callID: callID, seq: seq, method: method, err: tx.Err()})
+				err := tx.Err()
+				if errors.Is(err, sip.ErrTransactionTerminated) {
+					// The normal end after a final response. Over a
+					// reliable transport (TCP, TLS, WebSocket) an INVITE
+					// transaction ends at once after a non-2xx, and this
+					// can be seen before the call has the response from
+					// the ordered hook: reported as a failure it turned
+					// a callee's 486 into a 504 (or a rejected re-INVITE
+					// into a torn-down call).
+					return
+				}
+				c.post(evTxDone{side: side, callID: callID, seq: seq, method: method, err: err})
 				return
 			case <-l.realm.b.done:
 				return
