@@ -93,7 +93,8 @@ type endpoint struct {
 	// set (0: none yet); the RTP reader publishes it when it changes.
 	rxSSRC atomic.Uint64
 	// rxSeq is the highest sequence number of that RTP (the RTP reader's
-	// in-order maximum), for the kernel to continue the SRTP index.
+	// in-order maximum), for the kernel to continue the SRTP index; kept
+	// only with kernel forwarding on (kick set).
 	rxSeq atomic.Uint32
 	// peerNames are the payload type names of the peer's latest SDP
 	// (control plane only).

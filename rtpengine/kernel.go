@@ -2,11 +2,13 @@ package rtpengine
 
 import (
 	"fmt"
-	"github.com/openborder/openborder/rtpengine/kfwd"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openborder/openborder/rtpengine/kfwd"
+	"github.com/pion/srtp/v3"
 )
 
 // KernelMode selects in-kernel forwarding of plain RTP (kernel_linux.go).
@@ -171,7 +173,7 @@ func srtpSide(ea, eb *endpoint) (*endpoint, string) {
 			return nil, "dtls-srtp"
 		case rx == nil || tx == nil:
 			return nil, "srtp keys not agreed"
-		case !kernelSuite(rx.attr.suite.name) || !kernelSuite(tx.attr.suite.name):
+		case !kernelSuite(rx.attr.suite) || !kernelSuite(tx.attr.suite):
 			return nil, "srtp suite " + rx.attr.suite.name
 		}
 		sec = ep
@@ -180,8 +182,8 @@ func srtpSide(ea, eb *endpoint) (*endpoint, string) {
 }
 
 // kernelSuite tells whether the in-kernel SRTP program speaks a suite.
-func kernelSuite(name string) bool {
-	return name == "AES_CM_128_HMAC_SHA1_80" || name == "AES_CM_128_HMAC_SHA1_32"
+func kernelSuite(s suite) bool {
+	return s.profile == srtp.ProtectionProfileAes128CmHmacSha1_80 || s.profile == srtp.ProtectionProfileAes128CmHmacSha1_32
 }
 
 // kernelPairs calls fn for every relayed stream of c once (the endpoint

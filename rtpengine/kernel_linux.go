@@ -364,8 +364,7 @@ func (k *kernel) reconcile(c *call, ea, eb *endpoint, poll bool, now int64) {
 		// it is not offloaded again until its flow changes.
 		k.remove(o)
 		k.takenBack.Add(1)
-		ea.kern = &offload{a: ea, b: eb, flow: o.flow, failed: true}
-		eb.kern = ea.kern
+		notAgain(ea, eb, o.flow)
 		return
 	}
 	if o != nil && (reason != "" || o.flow != f || o.a != ea) {
@@ -427,8 +426,7 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 		k.failures.Add(1)
 		k.e.log.Warn("kernel forwarding refused; the stream stays in user space", "call_id", c.id, "flow", f.String(), "err", err)
 		// Not again for this flow: a new latch or SDP makes a new one.
-		ea.kern = &offload{a: ea, b: eb, flow: f, failed: true}
-		eb.kern = ea.kern
+		notAgain(ea, eb, f)
 		return
 	}
 	ea.kern, eb.kern = o, o
@@ -438,6 +436,13 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 	}
 	k.offloads.Add(1)
 	k.e.log.Debug("stream forwarded in the kernel", "call_id", c.id, "flow", f.String())
+}
+
+// notAgain marks flow f of the stream ea-eb as not to be offloaded again
+// (until the flow changes). Called with the call's lock.
+func notAgain(ea, eb *endpoint, f kernelFlow) {
+	ea.kern = &offload{a: ea, b: eb, flow: f, failed: true}
+	eb.kern = ea.kern
 }
 
 // remove takes a stream back from the kernel, counting what the kernel

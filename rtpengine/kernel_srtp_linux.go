@@ -17,11 +17,10 @@ import (
 // the two as for plain RTP. The rollover counters go into the kernel
 // with the stream and come back from it into the user-space contexts.
 
-func tagLen(suite string) int {
-	if suite == "AES_CM_128_HMAC_SHA1_32" {
-		return 4
-	}
-	return 10
+// tagLen is the RTP authentication tag length of a suite.
+func tagLen(s suite) int {
+	n, _ := s.profile.AuthTagRTPLen()
+	return n
 }
 
 // slotStreams are the two slots' streams of an SRTP flow: the secure
@@ -39,10 +38,10 @@ func slotStreams(f kernelFlow, sec, plain *endpoint, local func(netip.Addr) bool
 	rk, tk := f.rx.attr.key, f.tx.attr.key
 	s := [2]ksrtp.Stream{
 		{Mode: ksrtp.Unprotect, Peer: secPeer, Local: secLocal, SSRC: f.ssrcSec,
-			MasterKey: rk[:16], MasterSalt: rk[16:], TagLen: tagLen(f.rx.attr.suite.name),
+			MasterKey: rk[:16], MasterSalt: rk[16:], TagLen: tagLen(f.rx.attr.suite),
 			ROC: f.rx.roc(f.ssrcSec), LastSeq: uint16(sec.rxSeq.Load()), SeqKnown: true},
 		{Mode: ksrtp.Protect, Peer: plainPeer, Local: plainLocal, SSRC: f.ssrcPlain,
-			MasterKey: tk[:16], MasterSalt: tk[16:], TagLen: tagLen(f.tx.attr.suite.name),
+			MasterKey: tk[:16], MasterSalt: tk[16:], TagLen: tagLen(f.tx.attr.suite),
 			ROC: f.tx.roc(f.ssrcPlain), LastSeq: uint16(plain.rxSeq.Load()), SeqKnown: true},
 	}
 	if local(plainPeer.Addr()) {

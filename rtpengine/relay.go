@@ -135,7 +135,9 @@ func (r *reader) handle(b []byte, src netip.AddrPort, now int64) (pkt []byte, ou
 		} else {
 			r.seq.update(&h, now, clock, c)
 		}
-		ep.rxSeq.Store(uint32(r.seq.maxSeq))
+		if ep.kick != nil { // only kernel forwarding reads it
+			ep.rxSeq.Store(uint32(r.seq.maxSeq))
+		}
 	case kindRTCP:
 		if !r.accept(src, rtcpSenderSSRC(b), r.rtcp, now) {
 			c.dropped.Add(1)

@@ -1,6 +1,7 @@
 package ksrtp
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -42,15 +43,7 @@ func fixBTF(f *elf.File, raw []byte) ([]byte, error) {
 	if typeOff+typeLen > len(b) || strOff+strLen > len(b) {
 		return nil, fmt.Errorf("%w: sections out of range", errBTF)
 	}
-	str := func(off uint32) string {
-		s := b[strOff:][off:]
-		for i, c := range s {
-			if c == 0 {
-				return string(s[:i])
-			}
-		}
-		return string(s)
-	}
+	str := func(off uint32) string { return cString(b[strOff:][off:]) }
 	syms, _ := f.Symbols()
 	symVal := map[string]uint64{}
 	for _, s := range syms {
@@ -131,11 +124,7 @@ func funcInfo(btf, ext []byte, section string) (rec []byte, recSize uint32, err 
 		if end > len(fi) || int(nameOff) >= len(strs) {
 			return nil, 0, fmt.Errorf("%w: func_info truncated", errBTF)
 		}
-		name := strs[nameOff:]
-		if i := indexZero(name); i >= 0 {
-			name = name[:i]
-		}
-		if string(name) == section {
+		if cString(strs[nameOff:]) == section {
 			out := append([]byte(nil), fi[p:end]...)
 			for r := 0; r < len(out); r += int(recSize) {
 				le.PutUint32(out[r:], le.Uint32(out[r:])/8)
@@ -147,11 +136,10 @@ func funcInfo(btf, ext []byte, section string) (rec []byte, recSize uint32, err 
 	return nil, 0, fmt.Errorf("%w: no func_info for section %q", errBTF, section)
 }
 
-func indexZero(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
+// cString is b up to its first NUL.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
 	}
-	return -1
+	return string(b)
 }

@@ -248,10 +248,5 @@ func (d *Datapath) Counters(s Slot) Counters {
 
 func (d *Datapath) counters(slot int) Counters {
 	base := d.p.streams + slot*streamSize
-	ld := func(off int) uint64 { return atomic.LoadUint64((*uint64)(unsafe.Pointer(&d.p.mem[base+off]))) }
-	idx := ld(offIndex)
-	return Counters{
-		Packets: ld(offPackets), Bytes: ld(offBytes), AuthFail: ld(offAuthFail), Replayed: ld(offReplayed), Other: ld(offOther),
-		Index: idx &^ indexFresh, Fresh: idx&indexFresh != 0,
-	}
+	return decodeCounters(func(off int) uint64 { return atomic.LoadUint64((*uint64)(unsafe.Pointer(&d.p.mem[base+off]))) })
 }

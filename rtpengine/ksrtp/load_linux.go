@@ -170,10 +170,8 @@ func loadProgram() (*program, error) {
 	if err != nil {
 		logBuf := make([]byte, 64<<20)
 		_, _ = load(logBuf)
-		l := strings.TrimRight(string(logBuf[:max(bytes.IndexByte(logBuf, 0), 0)]), "\n")
-		if i := strings.LastIndexByte(l[:max(len(l)-1, 0)], '\n'); len(l) > 2000 && i > 0 {
-			l = l[max(0, len(l)-2000):]
-		}
+		l := strings.TrimRight(cString(logBuf), "\n")
+		l = l[max(0, len(l)-2000):] // the verifier's last words say why
 		p.close()
 		return nil, fmt.Errorf("%w: program load: %w (verifier: %s)", ErrLoad, err, l)
 	}
@@ -217,7 +215,7 @@ func loadBTF(f *elf.File) (fd int, fi []byte, recSize uint32, err error) {
 	runtime.KeepAlive(btf)
 	runtime.KeepAlive(logBuf)
 	if err != nil {
-		l := strings.TrimSpace(string(logBuf[:max(bytes.IndexByte(logBuf, 0), 0)]))
+		l := strings.TrimSpace(cString(logBuf))
 		return -1, nil, 0, fmt.Errorf("%w: BTF load: %w (%s)", ErrLoad, err, l)
 	}
 	return fd, fi, recSize, nil

@@ -174,13 +174,13 @@ func (s Stream) encode(b []byte) error {
 	return nil
 }
 
-// decodeCounters reads the counters of a slot image.
-func decodeCounters(b []byte) Counters {
-	le := binary.LittleEndian
-	idx := le.Uint64(b[offIndex:])
+// decodeCounters reads a slot's counters with ld, which loads the 64-bit
+// word at an offset of the slot (atomically from the kernel's memory, or
+// from an image).
+func decodeCounters(ld func(off int) uint64) Counters {
+	idx := ld(offIndex)
 	return Counters{
-		Packets: le.Uint64(b[offPackets:]), Bytes: le.Uint64(b[offBytes:]),
-		AuthFail: le.Uint64(b[offAuthFail:]), Replayed: le.Uint64(b[offReplayed:]), Other: le.Uint64(b[offOther:]),
+		Packets: ld(offPackets), Bytes: ld(offBytes), AuthFail: ld(offAuthFail), Replayed: ld(offReplayed), Other: ld(offOther),
 		Index: idx &^ indexFresh, Fresh: idx&indexFresh != 0,
 	}
 }

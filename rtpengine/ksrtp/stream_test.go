@@ -3,6 +3,7 @@ package ksrtp
 import (
 	"bytes"
 	"crypto/aes"
+	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
 	"testing"
@@ -88,7 +89,7 @@ func TestEncodeValidates(t *testing.T) {
 	if err := good.encode(img[:]); err != nil {
 		t.Fatal(err)
 	}
-	if c := decodeCounters(img[:]); !c.Fresh || c.ROC() != 7 {
+	if c := decodeCounters(func(off int) uint64 { return binary.LittleEndian.Uint64(img[off:]) }); !c.Fresh || c.ROC() != 7 {
 		t.Fatalf("fresh slot reads %+v", c)
 	}
 	for name, mod := range map[string]func(*Stream){
