@@ -9,13 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -141,52 +140,16 @@ func repoRoot() string {
 
 // fetchProfile saves a CPU profile of sbcd from its admin listener.
 func fetchProfile(ctx context.Context, admin string, secs int, path string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs+15)*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("pprof: %s", resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs)
+	return e2e.AdminSave(ctx, url, time.Duration(secs+15)*time.Second, path)
 }
 
 // kernelFigures reads sbcd's kernel forwarding metrics from its admin
 // listener's /metrics (Prometheus text format; unlabelled samples only).
 func kernelFigures(ctx context.Context, admin string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/metrics", nil)
-	if err != nil {
+	var b strings.Builder
+	if err := e2e.AdminGet(ctx, "http://"+admin+"/metrics", 5*time.Second, &b); err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metrics: %s", resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	return parseMetrics(string(b), "openborder_media_kernel_"), nil
+	return parseMetrics(b.String(), "openborder_media_kernel_"), nil
 }
