@@ -156,7 +156,7 @@ func TestUnprotect(t *testing.T) {
 		slot := addStream(t, d, Unprotect, c.tag, 3)
 		n := 0
 		for seq := uint16(65530); seq != 10; seq++ {
-			plain := rtpPacket(t, 0x11223344, seq, 160+int(seq%3))
+			plain := rtpPacket(t, 0x11223344, seq, 160+int(seq%4)) // partial last words, odd tag offsets
 			sp, err := enc.EncryptRTP(nil, plain, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -246,7 +246,7 @@ func TestProtect(t *testing.T) {
 		dec := context(t, c.profile, srtp.SRTPReplayProtection(64))
 		slot := addStream(t, d, Protect, c.tag, 0)
 		for seq := uint16(65500); seq != 40; seq++ {
-			plain := rtpPacket(t, 0x11223344, seq, 160)
+			plain := rtpPacket(t, 0x11223344, seq, 160+int(seq%4)) // partial last words, odd tag offsets
 			out, verdict, _, err := d.p.testRun(frame(peer, local, plain), 1)
 			if err != nil || verdict != 0 {
 				t.Fatalf("seq %d: verdict %d %v", seq, verdict, err)

@@ -34,7 +34,6 @@ static long (*bpf_l3_csum_replace)(void *skb, u32 off, u64 from, u64 to, u64 fla
 static long (*bpf_l4_csum_replace)(void *skb, u32 off, u64 from, u64 to, u64 flags) = (void *)11;
 static long (*bpf_skb_load_bytes)(const void *skb, u32 off, void *to, u32 len) = (void *)26;
 static u32 (*bpf_get_smp_processor_id)(void) = (void *)8;
-static long (*bpf_csum_diff)(u32 *from, u32 from_size, u32 *to, u32 to_size, u32 seed) = (void *)28;
 static long (*bpf_skb_change_tail)(void *skb, u32 len, u64 flags) = (void *)38;
 static long (*bpf_skb_pull_data)(void *skb, u32 len) = (void *)39;
 static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags) = (void *)181;
@@ -123,31 +122,43 @@ INLINE void aes_block(const u32 *rk, const u32 in[4], u32 out[4])
 	out[3] = ((u32)Sbox[s3 >> 24] << 24 | (u32)Sbox[(s0 >> 16) & 0xff] << 16 | (u32)Sbox[(s1 >> 8) & 0xff] << 8 | Sbox[s2 & 0xff]) ^ k[3];
 }
 
-/* One SHA-1 round; the four functions in four loops, so no branch per round. */
-#define SHA1_ROUND(F, K, W)                                   \
-	do {                                                  \
-		u32 t = rol(a, 5) + (F) + e + (K) + (W);      \
-		e = d;                                        \
-		d = c;                                        \
-		c = rol(b, 30);                               \
-		b = a;                                        \
-		a = t;                                        \
+/*
+ * SHA-1 rounds five at a time: the working variables change roles instead
+ * of moving, and the message words sit at constant offsets from p.
+ */
+#define SHA1_R(v, w_, x, y, z, F, K, i)                                    \
+	do {                                                               \
+		z += rol(v, 5) + (F) + (K) + p[i];                         \
+		w_ = rol(w_, 30);                                          \
 	} while (0)
-#define SHA1_W(i) (w[(i) & 15] = rol(w[((i) + 13) & 15] ^ w[((i) + 8) & 15] ^ w[((i) + 2) & 15] ^ w[(i) & 15], 1))
+#define SHA1_CH(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define SHA1_PAR(x, y, z) ((x) ^ (y) ^ (z))
+#define SHA1_MAJ(x, y, z) (((x) & (y)) | ((z) & ((x) | (y))))
+#define SHA1_5(FN, K)                                                      \
+	do {                                                               \
+		SHA1_R(a, b, c, d, e, FN(b, c, d), K, 0);                  \
+		SHA1_R(e, a, b, c, d, FN(a, b, c), K, 1);                  \
+		SHA1_R(d, e, a, b, c, FN(e, a, b), K, 2);                  \
+		SHA1_R(c, d, e, a, b, FN(d, e, a), K, 3);                  \
+		SHA1_R(b, c, d, e, a, FN(c, d, e), K, 4);                  \
+	} while (0)
 
+/* sha1_words compresses one block whose 16 words are in w[0:16]; w has
+ * room for the 80-word schedule. */
 INLINE void sha1_words(u32 h[5], u32 *w)
 {
+	for (int i = 16; i < 80; i++)
+		w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
 	u32 a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-	for (int i = 0; i < 16; i++)
-		SHA1_ROUND((b & c) | (~b & d), 0x5A827999, w[i]);
-	for (int i = 16; i < 20; i++)
-		SHA1_ROUND((b & c) | (~b & d), 0x5A827999, SHA1_W(i));
-	for (int i = 20; i < 40; i++)
-		SHA1_ROUND(b ^ c ^ d, 0x6ED9EBA1, SHA1_W(i));
-	for (int i = 40; i < 60; i++)
-		SHA1_ROUND((b & c) | (b & d) | (c & d), 0x8F1BBCDC, SHA1_W(i));
-	for (int i = 60; i < 80; i++)
-		SHA1_ROUND(b ^ c ^ d, 0xCA62C1D6, SHA1_W(i));
+	const u32 *p = w;
+	for (int i = 0; i < 4; i++, p += 5)
+		SHA1_5(SHA1_CH, 0x5A827999);
+	for (int i = 0; i < 4; i++, p += 5)
+		SHA1_5(SHA1_PAR, 0x6ED9EBA1);
+	for (int i = 0; i < 4; i++, p += 5)
+		SHA1_5(SHA1_MAJ, 0x8F1BBCDC);
+	for (int i = 0; i < 4; i++, p += 5)
+		SHA1_5(SHA1_PAR, 0xCA62C1D6);
 	h[0] += a;
 	h[1] += b;
 	h[2] += c;
@@ -169,6 +180,7 @@ struct sha_ctx {
 };
 
 CALLBACK sha1_cb(u32 b, struct sha_ctx *c);
+CALLBACK sha1_words_cb(u32 b, struct sha_ctx *c);
 
 /*
  * hmac computes HMAC-SHA1(auth key, buf[0:n] || roc) into g. buf has room
@@ -195,64 +207,76 @@ INLINE void hmac(const struct stream *s, u8 *buf, u32 n, u32 roc, u32 g[5])
 		buf[(end - 1 - i) & 2047] = bits >> (8 * i);
 	struct sha_ctx c = { .h = { s->ipad[0], s->ipad[1], s->ipad[2], s->ipad[3], s->ipad[4] }, .buf = buf };
 	bpf_loop(nb, sha1_cb, &c, 0);
-	u32 *w = (u32 *)(buf + BUF + 128); /* the outer block, off the stack */
+	u32 *w = (u32 *)(buf + BUF + 192); /* the outer block, off the stack */
 	for (int i = 0; i < 5; i++)
 		w[i] = c.h[i];
 	w[5] = 0x80000000;
 	w[6] = w[7] = w[8] = w[9] = w[10] = w[11] = w[12] = w[13] = w[14] = 0;
 	w[15] = (64 + 20) * 8;
-	g[0] = s->opad[0]; g[1] = s->opad[1]; g[2] = s->opad[2]; g[3] = s->opad[3]; g[4] = s->opad[4];
-	sha1_words(g, w);
+	struct sha_ctx o = { .h = { s->opad[0], s->opad[1], s->opad[2], s->opad[3], s->opad[4] }, .buf = (u8 *)w };
+	bpf_loop(1, sha1_words_cb, &o, 0);
+	for (int i = 0; i < 5; i++)
+		g[i] = o.h[i];
 }
 
 INLINE u8 tag_byte(const u32 g[5], int i) { return g[i / 4] >> (24 - 8 * (i % 4)); }
-
-struct ctr_ctx {
-	const struct stream *s;
-	u8 *buf;
-	u32 iv[4];
-	u32 from;
-};
-
-CALLBACK ctr_cb(u32 blk, struct ctr_ctx *c);
-
-/* ctr XORs the AES-CM keystream of index idx into buf[from:to]. */
-INLINE void ctr(const struct stream *s, u8 *buf, u32 from, u32 to, u32 ssrc, u64 idx)
-{
-	struct ctr_ctx c = { .s = s, .buf = buf, .from = from };
-	c.iv[0] = s->salt[0];
-	c.iv[1] = s->salt[1] ^ ssrc;
-	c.iv[2] = s->salt[2] ^ (u32)(idx >> 16); /* the 48-bit index sits at bits 16..63 */
-	c.iv[3] = s->salt[3] ^ ((u32)idx << 16);
-	if (to > from)
-		bpf_loop((to - from + 15) / 16, ctr_cb, &c, 0);
-}
-
-struct sum_ctx {
-	u8 *buf;
-	u32 n4;
-	u32 seed;
-};
-
-CALLBACK sum_cb(u32 c, struct sum_ctx *x);
-
-/* sum is the ones' complement sum (unfolded) of buf[0:n], n rounded up
- * to 4 with the bytes after n zeroed first. */
-INLINE u32 sum(u8 *buf, u32 n)
-{
-	buf[n & 2047] = 0;
-	buf[(n + 1) & 2047] = 0;
-	buf[(n + 2) & 2047] = 0;
-	struct sum_ctx x = { .buf = buf, .n4 = (n + 3) & ~3u };
-	bpf_loop((x.n4 + 255) / 256, sum_cb, &x, 0);
-	return x.seed;
-}
 
 INLINE u32 csum_sub(u32 a, u32 b)
 {
 	u32 nb = ~b;
 	u32 r = a + nb;
 	return r + (r < nb);
+}
+
+/* fold32 folds an unfolded 64-bit ones' complement sum to 32 bits. */
+INLINE u32 fold32(u64 x)
+{
+	x = (x & 0xffffffff) + (x >> 32);
+	x = (x & 0xffffffff) + (x >> 32);
+	return (u32)x;
+}
+
+struct ctr_ctx {
+	const struct stream *s;
+	u8 *buf;
+	u32 iv[4];
+	u32 from;
+	u32 to;
+	u64 old;   /* ones' complement sums (unfolded, native order) of the bytes */
+	u64 neu;   /* in [from, to) before and after the keystream */
+};
+
+CALLBACK ctr_cb(u32 blk, struct ctr_ctx *c);
+
+/*
+ * ctr XORs the AES-CM keystream of index idx into buf[from:to] and returns
+ * what that changes in the ones' complement sum of the bytes (from is a
+ * multiple of 4, so its words start at even checksum offsets).
+ */
+INLINE u32 ctr(const struct stream *s, u8 *buf, u32 from, u32 to, u32 ssrc, u64 idx)
+{
+	struct ctr_ctx c = { .s = s, .buf = buf, .from = from, .to = to };
+	c.iv[0] = s->salt[0];
+	c.iv[1] = s->salt[1] ^ ssrc;
+	c.iv[2] = s->salt[2] ^ (u32)(idx >> 16); /* the 48-bit index sits at bits 16..63 */
+	c.iv[3] = s->salt[3] ^ ((u32)idx << 16);
+	if (to > from)
+		bpf_loop((to - from + 15) / 16, ctr_cb, &c, 0);
+	return csum_sub(fold32(c.neu), fold32(c.old));
+}
+
+/* tag_sum is the ones' complement sum of the tl tag bytes t that sit at
+ * datagram offset m (native order: a byte at an even offset from the UDP
+ * header is the low byte of its 16-bit word on this little-endian machine). */
+INLINE u32 tag_sum(const u8 *t, u32 m, u32 tl)
+{
+	u32 x = 0;
+	for (u32 i = 0; i < 10; i++) {
+		if (i >= tl)
+			break;
+		x += (m + i) & 1 ? (u32)t[i] << 8 : t[i];
+	}
+	return x;
 }
 
 /* estimate is RFC 3711's index guess for seq against the highest index. */
@@ -389,7 +413,6 @@ int srtp(struct __sk_buff *skb)
 	u64 hi = *(volatile u64 *)&s->index;
 	u64 idx = estimate(hi, seq);
 	u32 roc = idx >> 16;
-	u32 old_sum = sum(buf, n);
 	u32 g[5];
 
 	if (mode == MODE_UNPROTECT) {
@@ -418,14 +441,13 @@ int srtp(struct __sk_buff *skb)
 			return TC_SHOT;
 		}
 		raise(&s->index, idx);
-		ctr(s, buf, hl, m, s->ssrc, idx);
-		u32 new_sum = sum(buf, m);
+		u32 diff = csum_sub(ctr(s, buf, hl, m, s->ssrc, idx), tag_sum(tag, m, tl));
 		u32 dl = (m - hl) & 2047;
 		if (dl > 0 && bpf_skb_store_bytes(skb, L7 + hl, buf + (hl & 1023), dl, BPF_F_RECOMPUTE_CSUM) < 0)
 			return drop_other(s);
 		if (bpf_skb_change_tail(skb, L7 + m, 0) < 0)
 			return drop_other(s);
-		if (resize(skb, n, m, csum_sub(new_sum, old_sum)) < 0)
+		if (resize(skb, n, m, diff) < 0)
 			return drop_other(s);
 		__sync_fetch_and_add(&s->packets, 1);
 		__sync_fetch_and_add(&s->bytes, m);
@@ -434,19 +456,21 @@ int srtp(struct __sk_buff *skb)
 	if (mode != MODE_PROTECT)
 		return drop_other(s);
 	raise(&s->index, idx);
-	ctr(s, buf, hl, m, s->ssrc, idx);
+	u32 diff = ctr(s, buf, hl, m, s->ssrc, idx);
 	u32 dl = (m - hl) & 2047;
 	if (dl > 0 && bpf_skb_store_bytes(skb, L7 + hl, buf + (hl & 1023), dl, BPF_F_RECOMPUTE_CSUM) < 0)
 		return drop_other(s);
 	hmac(s, buf, m, roc, g);
 	for (u32 i = 0; i < 10; i++)
 		buf[(m + i) & 2047] = tag_byte(g, i);
-	u32 new_sum = sum(buf, m + tl);
+	u32 ts = tag_sum(buf + (m & 2047), m, tl);
+	diff += ts;
+	diff += diff < ts; /* end-around carry */
 	if (bpf_skb_change_tail(skb, L7 + m + tl, 0) < 0)
 		return drop_other(s);
 	if (bpf_skb_store_bytes(skb, L7 + m, buf + (m & 2047), tl == 4 ? 4 : 10, BPF_F_RECOMPUTE_CSUM) < 0)
 		return drop_other(s);
-	if (resize(skb, n, m + tl, csum_sub(new_sum, old_sum)) < 0)
+	if (resize(skb, n, m + tl, diff) < 0)
 		return drop_other(s);
 	__sync_fetch_and_add(&s->packets, 1);
 	__sync_fetch_and_add(&s->bytes, m + tl);
@@ -460,31 +484,33 @@ CALLBACK sha1_cb(u32 b, struct sha_ctx *c)
 	return 0;
 }
 
+/* sha1_words_cb compresses the 16 words already at c->buf (the outer HMAC block). */
+CALLBACK sha1_words_cb(u32 b, struct sha_ctx *c)
+{
+	sha1_words(c->h, (u32 *)c->buf);
+	return 0;
+}
+
 CALLBACK ctr_cb(u32 blk, struct ctr_ctx *c)
 {
 	u32 in[4] = { c->iv[0], c->iv[1], c->iv[2], c->iv[3] + blk }, ks[4];
 	aes_block(c->s->rk, in, ks);
-	u8 *p = c->buf + ((c->from + blk * 16) & 2047);
-	for (int j = 0; j < 4; j++) /* bytes past the end are scratch */
-		*(u32 *)(p + 4 * j) ^= __builtin_bswap32(ks[j]);
-	return 0;
-}
-
-CALLBACK sum_cb(u32 c, struct sum_ctx *x)
-{
-	u32 off = c * 256;
-	if (off >= x->n4)
-		return 1;
-	u32 len = x->n4 - off;
-	if (len > 256)
-		len = 256;
-	len &= 0x1fc;
-	if (len == 0)
-		return 1;
-	long r = bpf_csum_diff(0, 0, (u32 *)(x->buf + (off & 1023)), len, x->seed);
-	if (r < 0)
-		return 1;
-	x->seed = (u32)r;
+	u32 off = c->from + blk * 16;
+	u8 *p = c->buf + (off & 2047);
+	for (int j = 0; j < 4; j++) { /* bytes past the end are scratch, and not summed */
+		u32 o = *(u32 *)(p + 4 * j), n = o ^ __builtin_bswap32(ks[j]);
+		*(u32 *)(p + 4 * j) = n;
+		u32 at = off + 4 * j;
+		if (at >= c->to)
+			break;
+		if (at + 4 > c->to) { /* 1-3 bytes: the low addresses, the low bits */
+			u32 mask = (1u << (8 * (c->to - at))) - 1;
+			o &= mask;
+			n &= mask;
+		}
+		c->old += o;
+		c->neu += n;
+	}
 	return 0;
 }
 
