@@ -37,7 +37,10 @@
 //
 // -direct skips sbcd and connects the two sockets of each call to each
 // other: the figures then show what the tool and the kernel's loopback add
-// by themselves, a baseline for the latency figures.
+// by themselves, a baseline for the latency figures. With -srtp sdes as
+// well, tag A protects what it sends and tag B opens it: the same SRTP work
+// for the tool per packet pair as through a relay, so the difference to a
+// relay run is the relay's SRTP<->RTP cost alone.
 //
 // The machine's busy CPU time (every core: user, nice, system, irq,
 // softirq, steal from /proc/stat) over the same window is reported as

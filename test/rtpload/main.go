@@ -112,9 +112,6 @@ func (o options) validate() error {
 	if o.srtp != "none" && o.srtp != "sdes" {
 		errs = append(errs, fmt.Errorf("-srtp %q: want none or sdes", o.srtp))
 	}
-	if o.srtp == "sdes" && o.direct {
-		errs = append(errs, errors.New("-srtp sdes needs a relay (not -direct)"))
-	}
 	if o.maxLoss < 0 || o.maxLoss > 100 {
 		errs = append(errs, fmt.Errorf("-max-loss %g: want a percentage 0..100", o.maxLoss))
 	}
@@ -163,12 +160,16 @@ func (o options) validate() error {
 
 // call is one relayed call: socket a is tag A's, b tag B's. Stream 2i
 // (A to B) is written on a and read on b; stream 2i+1 the other way.
-// With -srtp sdes, enc protects what a sends (A's key) and dec opens what
-// a receives (the relay's key for A); b is plain.
+// With -srtp sdes, enc protects what a sends (A's key) and decA opens what
+// a receives (the relay's key for A); b is plain. Without a relay (-direct)
+// b receives A's SRTP itself and decB opens it, so the tool does the same
+// SRTP work per packet pair as with a relay: the baseline of the SRTP
+// figure.
 type call struct {
-	id       string
-	a, b     udpSock
-	enc, dec *srtp.Context
+	id         string
+	a, b       udpSock
+	enc        *srtp.Context
+	decA, decB *srtp.Context
 }
 
 func run(o options) error {
@@ -276,6 +277,10 @@ func setupCall(ngc *ngClient, id string, sdes bool) (call, error) {
 		if dstA, dstB, err = setupSDES(ngc, &c); err != nil {
 			return c, err
 		}
+	case sdes: // -direct: b opens what a protects
+		if c.enc, c.decB, err = directSDES(); err != nil {
+			return c, err
+		}
 	case ngc != nil:
 		// the offer's reply is for B, the answer's reply for A
 		if dstB, err = ngc.offerAnswer("offer", id, "A", "", c.a.local); err != nil {
@@ -317,7 +322,7 @@ func setupSDES(ngc *ngClient, c *call) (dstA, dstB netip.AddrPort, err error) {
 	if err != nil {
 		return dstA, dstB, fmt.Errorf("answer %s: %w", c.id, err)
 	}
-	if c.dec, err = keyRelay.context(); err != nil {
+	if c.decA, err = keyRelay.context(); err != nil {
 		return dstA, dstB, err
 	}
 	return dstA, dstB, nil
@@ -348,7 +353,7 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	}
 	fdDec := make([]*srtp.Context, maxFD+1)
 	for _, c := range calls {
-		fdDec[c.a.fd] = c.dec
+		fdDec[c.a.fd], fdDec[c.b.fd] = c.decA, c.decB
 	}
 	fdStream := make([]int32, maxFD+1)
 	for i := range fdStream {

@@ -206,6 +206,7 @@ func TestOptionsExternalRelay(t *testing.T) {
 		{"kernel forwarding unknown", func(o *options) { o.kernel = "yes" }, false},
 		{"kernel forwarding and direct", func(o *options) { o.kernel, o.direct = "on", true }, false},
 		{"direct baseline in a namespace", func(o *options) { o.direct, o.netns = true, true }, true},
+		{"direct SRTP baseline", func(o *options) { o.direct, o.srtp = true, "sdes" }, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := ok
@@ -214,5 +215,24 @@ func TestOptionsExternalRelay(t *testing.T) {
 				t.Fatalf("validate() = %v, want valid=%v", err, tt.valid)
 			}
 		})
+	}
+}
+
+// TestDirectSRTPBaseline runs the -direct -srtp sdes baseline: tag B opens
+// what tag A protects. The tool counts a packet that fails to open, or
+// whose payload does not name its stream, as misrouted, and run fails on
+// any; so a pass shows every packet went out protected and was opened.
+func TestDirectSRTPBaseline(t *testing.T) {
+	o := options{calls: 4, pps: 50, duration: time.Second, payload: 160, srtp: "sdes", receivers: 2, maxLoss: 0,
+		direct: true, portMin: 20000, portMax: 39999, grace: time.Second, relayMode: "auto", kernel: "off"}
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	// And the call is wired that way: A protects, B opens, A receives plain.
+	c, err := setupCall(nil, "x", true)
+	defer c.a.close()
+	defer c.b.close()
+	if err != nil || c.enc == nil || c.decB == nil || c.decA != nil {
+		t.Fatalf("direct SDES call: enc %v decA %v decB %v, %v", c.enc != nil, c.decA != nil, c.decB != nil, err)
 	}
 }

@@ -50,6 +50,20 @@ func (k sdesKey) context() (*srtp.Context, error) {
 	return c, nil
 }
 
+// directSDES returns the two contexts of one key: one protects what tag A
+// sends, the other opens it at tag B (the -direct baseline).
+func directSDES() (enc, dec *srtp.Context, err error) {
+	k, err := newSDESKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	if enc, err = k.context(); err != nil {
+		return nil, nil, err
+	}
+	dec, err = k.context()
+	return enc, dec, err
+}
+
 // cryptoKey returns the key of the first AES_CM_128_HMAC_SHA1_80 a=crypto
 // line of sdp.
 func cryptoKey(sdp string) (sdesKey, error) {
