@@ -80,3 +80,35 @@ func ParseMachineCPU(s string) (busy, steal time.Duration, err error) {
 	b := ticks[1] + ticks[2] + ticks[3] + ticks[6] + ticks[7]
 	return time.Duration(b) * time.Second / clockTick, time.Duration(ticks[8]) * time.Second / clockTick, nil
 }
+
+// CommCPU returns the summed user and system CPU time of every process
+// whose command name starts with prefix (for example "ksoftirqd/", the
+// kernel threads that take over softirq work a busy CPU defers), so far.
+// Processes that end while it reads are skipped.
+func CommCPU(prefix string) (time.Duration, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrProc, err)
+	}
+	var sum time.Duration
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // ended meanwhile
+		}
+		s := string(b)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open || !strings.HasPrefix(s[open+1:end], prefix) {
+			continue
+		}
+		c, err := ParseProcessCPU(s)
+		if err != nil {
+			return 0, err
+		}
+		sum += c
+	}
+	return sum, nil
+}

@@ -2,6 +2,8 @@ package procstat
 
 import (
 	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,5 +47,22 @@ func TestProcessAndMachineCPU(t *testing.T) {
 	}
 	if _, err := ProcessCPU(1 << 30); !errors.Is(err, ErrProc) {
 		t.Errorf("a process that does not exist: %v", err)
+	}
+}
+
+func TestCommCPU(t *testing.T) {
+	// This test binary's own name matches itself and counts its CPU.
+	b, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); time.Since(start) < 30*time.Millisecond; {
+	}
+	got, err := CommCPU(strings.TrimSpace(string(b)))
+	if err != nil || got <= 0 {
+		t.Fatalf("own command: %v %v", got, err)
+	}
+	if got, err := CommCPU("no-such-command-name-"); err != nil || got != 0 {
+		t.Fatalf("no match: %v %v", got, err)
 	}
 }

@@ -49,6 +49,8 @@ type options struct {
 	// whole measurement in a network namespace of its own.
 	kernel string
 	netns  bool
+	// sendCPU times every write(2) on the sending thread's clock.
+	sendCPU bool
 }
 
 var errLoss = errors.New("loss above -max-loss")
@@ -76,6 +78,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 0, "sbcd's media.relay.workers (0: its default)")
 	flag.StringVar(&o.kernel, "kernel", "off", "sbcd's media.relay.kernel_forwarding: off, auto or on (on needs root and NAT hooks: use -netns)")
 	flag.BoolVar(&o.netns, "netns", false, "run inside a network namespace of its own with conntrack NAT hooks (root; deleted at the end)")
+	flag.BoolVar(&o.sendCPU, "send-cpu", false, "time every send on the sending thread's CPU clock and report send_cpu_per_pkt_us: on loopback it holds the kernel's forwarding of the packet (compare with a -direct run)")
 	flag.Parse()
 	if o.netns && os.Getenv(inNetnsEnv) == "" {
 		if err := o.validate(); err != nil {
@@ -343,7 +346,7 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	tsStep := uint32(8000 / o.pps)
 
 	snd := &sender{fds: make([]int, nStreams), pkts: make([][]byte, nStreams), sent: make([]uint64, nStreams),
-		enc: make([]*srtp.Context, nStreams)}
+		enc: make([]*srtp.Context, nStreams), timeWrites: o.sendCPU}
 	streams := make([]*streamStats, nStreams)
 	maxFD := 0
 	for i, c := range calls {
@@ -415,6 +418,10 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	if err != nil {
 		return nil, err
 	}
+	soft0, err := softirqThreadsCPU()
+	if err != nil {
+		return nil, err
+	}
 	sys0, err := sysBusy()
 	if err != nil {
 		return nil, err
@@ -441,6 +448,10 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 		return nil, err
 	}
 	self1, err := cpuTime("self")
+	if err != nil {
+		return nil, err
+	}
+	soft1, err := softirqThreadsCPU()
 	if err != nil {
 		return nil, err
 	}
@@ -526,6 +537,12 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 		res.add("cpu_per_pkt_us", "%.2f", perPkt)
 	}
 	res.add("tool_cpu_pct", "%.1f", 100*self.Seconds()/window.Seconds())
+	if snd.timeWrites && t.sent > 0 {
+		res.add("send_cpu_per_pkt_us", "%.3f", float64(snd.writeCPU.Nanoseconds())/1e3/float64(t.sent))
+	}
+	// Softirq work a busy CPU defers to its ksoftirqd thread is not in
+	// the sender's time; this shows how much there was.
+	res.add("ksoftirqd_cpu_pct", "%.1f", 100*(soft1-soft0).Seconds()/window.Seconds())
 	// The whole machine (all cores, softirq included), over the same
 	// window: in-kernel forwarding on loopback runs in the sender's
 	// context, so only this shows its cost; subtract a -direct run's.

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/pion/srtp/v3"
+	"golang.org/x/sys/unix"
 )
 
 // udpSock is a non-blocking UDP socket bound to 127.0.0.1 on a port the
@@ -184,6 +186,15 @@ func (r *receiver) run(stop *atomic.Bool, deadline, base time.Time) {
 	}
 }
 
+// threadCPU is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
 // sender paces every stream: each packet interval is cut into slots and
 // the streams of one slot are sent together, so the load is spread evenly
 // instead of arriving as one burst per interval.
@@ -194,11 +205,23 @@ type sender struct {
 	sent   []uint64
 	errors uint64
 	maxLag time.Duration // worst delay behind the schedule
+	// With timeWrites, writeCPU is the sending thread's CPU time inside
+	// its write(2) calls: on loopback the kernel forwards the datagram
+	// (conntrack NAT, tc programs such as the in-kernel SRTP, delivery
+	// into the receiving socket) within the call, so the difference
+	// between a relay run and a -direct run is the relay's kernel work
+	// per packet, measured by the thread's own clock.
+	timeWrites bool
+	writeCPU   time.Duration
 }
 
 // run sends rounds packets on every stream, one every period, starting at
 // start, or until ctx ends. tsStep is the RTP timestamp increment per packet.
 func (s *sender) run(ctx context.Context, base, start time.Time, rounds, slots int, period time.Duration, tsStep uint32) {
+	if s.timeWrites { // the thread clock must be this goroutine's
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	n := len(s.fds)
 	out := make([]byte, 2048)
 	for r := range rounds {
@@ -222,7 +245,15 @@ func (s *sender) run(ctx context.Context, base, start time.Time, rounds, slots i
 						continue
 					}
 				}
-				if _, err := syscall.Write(s.fds[st], pkt); err != nil {
+				var t0 time.Duration
+				if s.timeWrites {
+					t0 = threadCPU()
+				}
+				_, err := syscall.Write(s.fds[st], pkt)
+				if s.timeWrites {
+					s.writeCPU += threadCPU() - t0
+				}
+				if err != nil {
 					s.errors++
 					continue
 				}

@@ -21,3 +21,6 @@ func cpuTime(pid string) (time.Duration, error) {
 	}
 	return procstat.ProcessCPU(n)
 }
+
+// softirqThreadsCPU returns the CPU time of the ksoftirqd threads so far.
+func softirqThreadsCPU() (time.Duration, error) { return procstat.CommCPU("ksoftirqd/") }
