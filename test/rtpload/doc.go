@@ -47,9 +47,12 @@
 // sys_busy_pct (percent of one core) and sys_cpu_per_pkt_us. It includes
 // the tool and anything else running, but it is the only figure that sees
 // in-kernel forwarding: on loopback the kernel forwards a packet in the
-// softirq context of the process that sent it. The honest CPU per packet
-// of kernel forwarding is the relay run's sys figure minus a -direct run's
-// at the same rate, divided by the packets relayed.
+// softirq context of the process that sent it. It is sampled at the timer
+// tick, though, and reads low when the sends start on the tick. -send-cpu
+// gives the exact figure: the sending thread's CPU clock around every
+// write(2), which on loopback holds the datagram's whole kernel path, as
+// send_cpu_per_pkt_us. The relay's cost per packet is a relay run's figure
+// minus a -direct run's plus sbcd's cpu_per_pkt_us.
 //
 // -kernel off|auto|on sets sbcd's media.relay.kernel_forwarding; with it
 // the tool also prints sbcd's kernel_streams, kernel_packets and
