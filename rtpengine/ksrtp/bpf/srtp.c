@@ -166,21 +166,18 @@ INLINE void sha1_words(u32 h[5], u32 *w)
 	h[4] += e;
 }
 
-/* sha1_block compresses the 64 bytes at p; w is room for the schedule. */
-INLINE void sha1_block(u32 h[5], const u8 *p, u32 *w)
-{
-	for (int i = 0; i < 16; i++)
-		w[i] = be32(p + 4 * i);
-	sha1_words(h, w);
-}
-
+/*
+ * sha_ctx is a hash in progress: block b of the message at buf, or, with
+ * words set, the one block whose 16 words are already at the start of the
+ * schedule (the outer HMAC block). One compression function serves both.
+ */
 struct sha_ctx {
 	u32 h[5];
+	u32 words;
 	u8 *buf;
 };
 
 CALLBACK sha1_cb(u32 b, struct sha_ctx *c);
-CALLBACK sha1_words_cb(u32 b, struct sha_ctx *c);
 
 /*
  * hmac computes HMAC-SHA1(auth key, buf[0:n] || roc) into g. buf has room
@@ -207,14 +204,14 @@ INLINE void hmac(const struct stream *s, u8 *buf, u32 n, u32 roc, u32 g[5])
 		buf[(end - 1 - i) & 2047] = bits >> (8 * i);
 	struct sha_ctx c = { .h = { s->ipad[0], s->ipad[1], s->ipad[2], s->ipad[3], s->ipad[4] }, .buf = buf };
 	bpf_loop(nb, sha1_cb, &c, 0);
-	u32 *w = (u32 *)(buf + BUF + 192); /* the outer block, off the stack */
+	u32 *w = (u32 *)(buf + BUF + 192); /* the outer block, where the schedule starts */
 	for (int i = 0; i < 5; i++)
 		w[i] = c.h[i];
 	w[5] = 0x80000000;
 	w[6] = w[7] = w[8] = w[9] = w[10] = w[11] = w[12] = w[13] = w[14] = 0;
 	w[15] = (64 + 20) * 8;
-	struct sha_ctx o = { .h = { s->opad[0], s->opad[1], s->opad[2], s->opad[3], s->opad[4] }, .buf = (u8 *)w };
-	bpf_loop(1, sha1_words_cb, &o, 0);
+	struct sha_ctx o = { .h = { s->opad[0], s->opad[1], s->opad[2], s->opad[3], s->opad[4] }, .words = 1, .buf = buf };
+	bpf_loop(1, sha1_cb, &o, 0);
 	for (int i = 0; i < 5; i++)
 		g[i] = o.h[i];
 }
@@ -480,14 +477,13 @@ int srtp(struct __sk_buff *skb)
 /* The callbacks follow the program: its entry must be the section's first instruction. */
 CALLBACK sha1_cb(u32 b, struct sha_ctx *c)
 {
-	sha1_block(c->h, c->buf + ((b * 64) & 2047), (u32 *)(c->buf + BUF + 192)); /* schedule off the stack */
-	return 0;
-}
-
-/* sha1_words_cb compresses the 16 words already at c->buf (the outer HMAC block). */
-CALLBACK sha1_words_cb(u32 b, struct sha_ctx *c)
-{
-	sha1_words(c->h, (u32 *)c->buf);
+	u32 *w = (u32 *)(c->buf + BUF + 192); /* the schedule, off the stack */
+	if (!c->words) {
+		const u8 *p = c->buf + ((b * 64) & 2047);
+		for (int i = 0; i < 16; i++)
+			w[i] = be32(p + 4 * i);
+	}
+	sha1_words(c->h, w);
 	return 0;
 }
 
