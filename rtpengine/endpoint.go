@@ -83,12 +83,15 @@ type endpoint struct {
 	// seqGen is bumped when the stream comes back to user space so the
 	// readers restart their sequence state instead of counting what the
 	// kernel forwarded as lost.
-	kern     *offload
-	kernOn   atomic.Bool // kern is installed in the kernel
-	kick     chan *call
-	owner    *call // the call kick names
-	kernLast atomic.Int64
-	seqGen   atomic.Uint32
+	kern   *offload
+	kernOn atomic.Bool // kern is installed in the kernel
+	// kernDefer counts hand-overs put off in a row because a packet
+	// waited in the stream's sockets (guarded by the call's lock).
+	kernDefer uint8
+	kick      chan *call
+	owner     *call // the call kick names
+	kernLast  atomic.Int64
+	seqGen    atomic.Uint32
 	// rxSSRC is the SSRC of the RTP the latched peer sends, with bit 32
 	// set (0: none yet); the RTP reader publishes it when it changes.
 	rxSSRC atomic.Uint64

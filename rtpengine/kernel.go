@@ -360,3 +360,21 @@ func srtpFilterPrio(ifs []InterfaceConfig) uint16 {
 	}
 	return uint16(0x4000 + lowest%0xbfff)
 }
+
+// maxDeferrals is how many times in a row a hand-over waits for a packet
+// in the stream's sockets before it goes ahead anyway. An overloaded
+// user-space relay always has packets waiting; without a bound it would
+// never shed the streams that would relieve it.
+const maxDeferrals = 10
+
+// handOverNow decides whether a stream goes to the kernel now, given
+// whether a packet waits in its sockets (dropped by the relay after the
+// hand-over) and the deferrals so far, which it counts and resets.
+func handOverNow(waiting bool, deferrals *uint8) bool {
+	if waiting && *deferrals < maxDeferrals {
+		*deferrals++
+		return false
+	}
+	*deferrals = 0
+	return true
+}

@@ -381,7 +381,7 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 	if ea.kern != nil || eb.kern != nil {
 		return
 	}
-	if queued(ea.pp.rtp) || queued(eb.pp.rtp) {
+	if !handOverNow(queued(ea.pp.rtp) || queued(eb.pp.rtp), &ea.kernDefer) {
 		// A packet waits for the user-space relay: handed over now, it
 		// would have to be dropped (see reader.handle). Next round.
 		k.deferred.Add(1)

@@ -223,3 +223,27 @@ func TestSRTPFilterPrio(t *testing.T) {
 		t.Fatal("priority 0 without interfaces")
 	}
 }
+
+// TestHandOverNow: a waiting packet puts a hand-over off maxDeferrals
+// times in a row, then it goes ahead; a quiet socket hands over at once
+// and starts the count again.
+func TestHandOverNow(t *testing.T) {
+	var d uint8
+	for i := range maxDeferrals {
+		if handOverNow(true, &d) {
+			t.Fatalf("deferral %d: handed over", i+1)
+		}
+	}
+	if !handOverNow(true, &d) || d != 0 {
+		t.Fatalf("after %d deferrals: not handed over (count %d)", maxDeferrals, d)
+	}
+	handOverNow(true, &d)
+	if !handOverNow(false, &d) || d != 0 {
+		t.Fatalf("quiet socket: count %d", d)
+	}
+	for i := range maxDeferrals {
+		if handOverNow(true, &d) {
+			t.Fatalf("count not restarted: handed over at deferral %d", i+1)
+		}
+	}
+}
