@@ -410,19 +410,7 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 		profWG.Go(func() { profErr = fetchProfile(ctx, admin, secs, o.pprof) })
 	}
 
-	cpu0, err := cpuTime(pid)
-	if err != nil {
-		return nil, err
-	}
-	self0, err := cpuTime("self")
-	if err != nil {
-		return nil, err
-	}
-	soft0, err := softirqThreadsCPU()
-	if err != nil {
-		return nil, err
-	}
-	sys0, err := sysBusy()
+	c0, err := readClocks(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -443,19 +431,7 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 		k1, _ = kernelFigures(ctx, admin)
 	}
 	window := time.Since(start)
-	cpu1, err := cpuTime(pid)
-	if err != nil {
-		return nil, err
-	}
-	self1, err := cpuTime("self")
-	if err != nil {
-		return nil, err
-	}
-	soft1, err := softirqThreadsCPU()
-	if err != nil {
-		return nil, err
-	}
-	sys1, err := sysBusy()
+	c1, err := readClocks(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -490,7 +466,6 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	if o.direct {
 		mode = "direct"
 	}
-	cpu, self := cpu1-cpu0, self1-self0
 	res.add("mode", "%s", mode)
 	res.add("calls", "%d", len(calls))
 	res.add("streams", "%d", nStreams)
@@ -527,32 +502,7 @@ func relay(ctx context.Context, o options, calls []call, relayPid, admin string)
 	res.add("arrival_p999_us", "%d", arr.quantile(0.999))
 	res.add("arrival_max_us", "%d", arr.maxNs/1000)
 	res.add("unstamped", "%d", unstamped)
-	if relayPid != "" {
-		res.add("sbcd_cpu_s", "%.2f", cpu.Seconds())
-		res.add("sbcd_cpu_pct", "%.1f", 100*cpu.Seconds()/window.Seconds())
-		perPkt := 0.0
-		if t.received > 0 {
-			perPkt = float64(cpu.Microseconds()) / float64(t.received)
-		}
-		res.add("cpu_per_pkt_us", "%.2f", perPkt)
-	}
-	res.add("tool_cpu_pct", "%.1f", 100*self.Seconds()/window.Seconds())
-	if snd.timeWrites && t.sent > 0 {
-		res.add("send_cpu_per_pkt_us", "%.3f", float64(snd.writeCPU.Nanoseconds())/1e3/float64(t.sent))
-	}
-	// Softirq work a busy CPU defers to its ksoftirqd thread is not in
-	// the sender's time; this shows how much there was.
-	res.add("ksoftirqd_cpu_pct", "%.1f", 100*(soft1-soft0).Seconds()/window.Seconds())
-	// The whole machine (all cores, softirq included), over the same
-	// window: in-kernel forwarding on loopback runs in the sender's
-	// context, so only this shows its cost; subtract a -direct run's.
-	sys := sys1 - sys0
-	res.add("sys_busy_pct", "%.1f", 100*sys.Seconds()/window.Seconds())
-	sysPerPkt := 0.0
-	if t.received > 0 {
-		sysPerPkt = float64(sys.Microseconds()) / float64(t.received)
-	}
-	res.add("sys_cpu_per_pkt_us", "%.2f", sysPerPkt)
+	c1.sub(c0).report(res, window, t, snd, relayPid != "")
 	if admin != "" {
 		if k, err := kernelFigures(ctx, admin); err == nil {
 			res.add("kernel_streams", "%.0f", k["openborder_media_kernel_streams"])
