@@ -4,18 +4,13 @@ import "fmt"
 
 // Defaults of the media services (transcoding, recording).
 const (
-	DefaultTranscodeQueue = 1024
-	// DefaultOpusComplexity is the encoders' complexity with the
-	// restricted low-delay application; DefaultOpusComplexityVoIP with
-	// VoIP, and for conference rooms (whose encoders are VoIP).
-	DefaultOpusComplexity     = 0
-	DefaultOpusComplexityVoIP = 3
-	DefaultOpusBitrate        = 32000
-	DefaultReorderDepth       = 2
-	DefaultRecordingQueue     = 4096
-	DefaultRecordingFormat    = "wav"
-	maxTranscodeWorkers       = 256
-	maxMediaServicesQueue     = 1 << 16
+	DefaultTranscodeQueue  = 1024
+	DefaultOpusBitrate     = 32000
+	DefaultReorderDepth    = 2
+	DefaultRecordingQueue  = 4096
+	DefaultRecordingFormat = "wav"
+	maxTranscodeWorkers    = 256
+	maxMediaServicesQueue  = 1 << 16
 )
 
 // OpusLowDelay and OpusVoIP are the values of opus_application.
@@ -40,9 +35,9 @@ type TranscodingConfig struct {
 	Queue int `yaml:"queue"`
 	// MaxSessions caps the calls transcoded at once. Default 0: no cap.
 	MaxSessions int `yaml:"max_sessions"`
-	// OpusComplexity is the Opus encoder complexity, 0-10. Default (nil)
-	// by the encoder's application: see EncoderComplexity and
-	// RoomComplexity.
+	// OpusComplexity is the Opus encoder complexity, 0-10. Default (nil):
+	// the engine's, by the encoder's application (0 for restricted low
+	// delay; 3 for VoIP, FEC and the conference rooms).
 	OpusComplexity *int `yaml:"opus_complexity"`
 	// OpusBitrate is the Opus encoder bitrate in bit/s, 6000-510000. Default 32000.
 	OpusBitrate int `yaml:"opus_bitrate"`
@@ -161,29 +156,4 @@ func (v *validator) mediaServices() {
 			}
 		}
 	}
-}
-
-// EncoderComplexity is the complexity of the transcoders' Opus encoders:
-// opus_complexity when set, else DefaultOpusComplexity with the
-// restricted low-delay application and DefaultOpusComplexityVoIP with
-// VoIP (at complexity 0 the low-delay encoder keeps its quality, the VoIP
-// one loses 5 dB: docs/dsp.md).
-func (t TranscodingConfig) EncoderComplexity() int {
-	switch {
-	case t.OpusComplexity != nil:
-		return *t.OpusComplexity
-	case t.OpusApplication == OpusVoIP || t.OpusFEC:
-		return DefaultOpusComplexityVoIP
-	}
-	return DefaultOpusComplexity
-}
-
-// RoomComplexity is the complexity of the conference rooms' Opus
-// encoders (VoIP): opus_complexity when set, else
-// DefaultOpusComplexityVoIP.
-func (t TranscodingConfig) RoomComplexity() int {
-	if t.OpusComplexity != nil {
-		return *t.OpusComplexity
-	}
-	return DefaultOpusComplexityVoIP
 }

@@ -32,7 +32,7 @@ func TestMediaServicesConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = d.Config().Media
-	if !m.Transcoding.TranscodingEnabled() || m.Transcoding.OpusComplexity != nil || m.Transcoding.EncoderComplexity() != 0 || m.Transcoding.RoomComplexity() != 3 ||
+	if !m.Transcoding.TranscodingEnabled() || m.Transcoding.OpusComplexity != nil ||
 		m.Transcoding.OpusBitrate != DefaultOpusBitrate || m.Transcoding.ReorderDepth != DefaultReorderDepth || m.Transcoding.OpusApplication != OpusLowDelay ||
 		m.Recording.Directory != "" || !m.Recording.HasFormat("wav") || m.Recording.HasFormat("pcap") {
 		t.Errorf("defaults %+v %+v", m.Transcoding, m.Recording)

@@ -18,10 +18,7 @@ import (
 func conferenceConfig(pol *policy.Set) conference.Config {
 	cc := pol.Config().Conferences
 	t := pol.Config().Media.Transcoding
-	complexity := t.RoomComplexity()
-	if complexity == 0 {
-		complexity = -1 // the bridge's zero means its default
-	}
+	complexity := opusComplexity(t.OpusComplexity)
 	return conference.Config{
 		MaxParticipants: cc.MaxParticipants, MaxRooms: cc.MaxRooms,
 		JoinTone: *cc.JoinTone, LeaveTone: *cc.LeaveTone, MuteDigits: *cc.MuteDigits,

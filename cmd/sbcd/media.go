@@ -196,12 +196,22 @@ func engineConfig(pol *policy.Set) rtpengine.Config {
 	return cfg
 }
 
+// opusComplexity maps opus_complexity onto the engine's and the
+// conference bridge's setting: unset is their zero (their default, chosen
+// by the encoder's application), a set 0 is -1.
+func opusComplexity(c *int) int {
+	switch {
+	case c == nil:
+		return 0
+	case *c == 0:
+		return -1
+	}
+	return *c
+}
+
 // transcodeConfig maps media.transcoding onto the engine's settings.
 func transcodeConfig(t policy.TranscodingConfig) rtpengine.TranscodeConfig {
-	complexity := t.EncoderComplexity()
-	if complexity == 0 {
-		complexity = -1 // the engine's zero means its default
-	}
+	complexity := opusComplexity(t.OpusComplexity)
 	return rtpengine.TranscodeConfig{
 		Disabled: !t.TranscodingEnabled(), Workers: t.Workers, QueueLen: t.Queue,
 		MaxSessions: t.MaxSessions, OpusComplexity: complexity, OpusBitrate: t.OpusBitrate,

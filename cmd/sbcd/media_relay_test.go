@@ -77,17 +77,18 @@ func TestEngineConfigKernelForwarding(t *testing.T) {
 }
 
 func TestEngineConfigOpusApplication(t *testing.T) {
-	// complexity is what the transcoders' encoders get (-1: 0), room the
-	// conference rooms' (VoIP encoders).
+	// complexity is what the transcoders' encoders get, room the
+	// conference rooms': 0 leaves the engine's and the bridge's default,
+	// chosen by the encoder's application (their tests), -1 is 0.
 	for _, tt := range []struct {
 		name             string
 		yaml             string
 		voip             bool
 		complexity, room int
 	}{
-		{"default: low delay at complexity 0", "", false, -1, 3},
-		{"voip at complexity 3", "media: {transcoding: {opus_application: voip}}\n", true, 3, 3},
-		{"fec brings voip", "media: {transcoding: {opus_fec: true}}\n", true, 3, 3},
+		{"default: low delay, the engine's complexity", "", false, 0, 0},
+		{"voip, the engine's complexity", "media: {transcoding: {opus_application: voip}}\n", true, 0, 0},
+		{"fec brings voip", "media: {transcoding: {opus_fec: true}}\n", true, 0, 0},
 		{"complexity set for both", "media: {transcoding: {opus_complexity: 5}}\n", false, 5, 5},
 		{"complexity 0 set", "media: {transcoding: {opus_application: voip, opus_complexity: 0}}\n", true, -1, -1},
 	} {

@@ -167,3 +167,17 @@ func BenchmarkTick(b *testing.B) {
 		})
 	}
 }
+
+// TestDefaultOpusComplexity: the rooms' encoders (VoIP) default to
+// DefaultOpusComplexity; a set value, -1 for 0 included, is kept.
+func TestDefaultOpusComplexity(t *testing.T) {
+	for in, want := range map[int]int{0: DefaultOpusComplexity, 5: 5, -1: -1} {
+		c, err := Config{OpusComplexity: in}.withDefaults()
+		if err != nil || c.OpusComplexity != want {
+			t.Errorf("complexity %d: %d (%v), want %d", in, c.OpusComplexity, err, want)
+		}
+	}
+	if DefaultOpusComplexity != 3 {
+		t.Errorf("rooms' default %d, docs/configuration.md says 3", DefaultOpusComplexity)
+	}
+}

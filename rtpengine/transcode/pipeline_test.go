@@ -544,3 +544,26 @@ func FuzzHandleRTP(f *testing.F) {
 		}
 	})
 }
+
+// TestDefaultOpusComplexity: unset, the encoder's complexity follows its
+// application (the restricted low-delay encoder 0, written -1; VoIP and
+// FEC, which needs the VoIP modes, DefaultOpusComplexityVoIP); set, it
+// is kept.
+func TestDefaultOpusComplexity(t *testing.T) {
+	for _, tt := range []struct {
+		c    Config
+		want int
+	}{
+		{Config{}, -1},
+		{Config{OpusVoIP: true}, DefaultOpusComplexityVoIP},
+		{Config{OpusFEC: true}, DefaultOpusComplexityVoIP},
+		{Config{OpusComplexity: 5}, 5},
+		{Config{OpusComplexity: -1, OpusVoIP: true}, -1},
+	} {
+		c := tt.c
+		c.In, c.Out, c.Output = Codec{Name: PCMU}, Codec{Name: Opus, PT: 111}, func([]byte) {}
+		if err := c.normalise(); err != nil || c.OpusComplexity != tt.want {
+			t.Errorf("%+v: complexity %d (%v), want %d", tt.c, c.OpusComplexity, err, tt.want)
+		}
+	}
+}
