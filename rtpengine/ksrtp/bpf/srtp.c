@@ -47,6 +47,10 @@ static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64
 #define MAX_PKT 1472 /* RTP datagram bytes handled; larger ones are dropped and counted */
 #define BUF 2048 /* MAX_PKT, the ROC and SHA-1 padding, rounded up to the index mask */
 #define WINDOW 64
+/* Per-CPU scratch: the datagram (with the ROC and SHA-1 padding) in
+ * [0, BUF), then a copy of the received tag and the SHA-1 schedule. */
+#define TAG_AT (BUF + 64)    /* 10 bytes */
+#define SCHED_AT (BUF + 192) /* 80 words; the outer HMAC block is written at its start */
 
 #define MODE_UNPROTECT 1
 #define MODE_PROTECT 2
@@ -97,7 +101,7 @@ u16 port_slot[65536];           /* destination port (host order) -> slot + 1 */
 u16 nat_slot[65536];            /* source port after NAT (host order) -> slot + 1 */
 u32 Te[4][256];                 /* AES T-tables (Te0 and its rotations), filled by user space */
 u8 Sbox[256];                   /* AES S-box, filled by user space */
-u8 scratch[MAX_CPUS][2 * BUF]; /* per CPU: the datagram, then headers and HMAC words */
+u8 scratch[MAX_CPUS][2 * BUF]; /* per CPU: see TAG_AT and SCHED_AT */
 
 INLINE u32 rol(u32 x, int n) { return (x << n) | (x >> (32 - n)); }
 INLINE u32 be32(const u8 *p) { return __builtin_bswap32(*(const u32 *)p); } /* unaligned loads are fine on the JITs we run */
@@ -204,7 +208,7 @@ INLINE void hmac(const struct stream *s, u8 *buf, u32 n, u32 roc, u32 g[5])
 		buf[(end - 1 - i) & 2047] = bits >> (8 * i);
 	struct sha_ctx c = { .h = { s->ipad[0], s->ipad[1], s->ipad[2], s->ipad[3], s->ipad[4] }, .buf = buf };
 	bpf_loop(nb, sha1_cb, &c, 0);
-	u32 *w = (u32 *)(buf + BUF + 192); /* the outer block, where the schedule starts */
+	u32 *w = (u32 *)(buf + SCHED_AT); /* the outer block, where the schedule starts */
 	for (int i = 0; i < 5; i++)
 		w[i] = c.h[i];
 	w[5] = 0x80000000;
@@ -419,7 +423,7 @@ int srtp(struct __sk_buff *skb)
 			__sync_fetch_and_add(&s->replayed, 1);
 			return TC_SHOT;
 		}
-		u8 *tag = buf + BUF + 64;
+		u8 *tag = buf + TAG_AT;
 		for (u32 i = 0; i < 10; i++)
 			tag[i] = buf[(m + i) & 2047];
 		hmac(s, buf, m, roc, g);
@@ -477,7 +481,7 @@ int srtp(struct __sk_buff *skb)
 /* The callbacks follow the program: its entry must be the section's first instruction. */
 CALLBACK sha1_cb(u32 b, struct sha_ctx *c)
 {
-	u32 *w = (u32 *)(c->buf + BUF + 192); /* the schedule, off the stack */
+	u32 *w = (u32 *)(c->buf + SCHED_AT); /* off the stack */
 	if (!c->words) {
 		const u8 *p = c->buf + ((b * 64) & 2047);
 		for (int i = 0; i < 16; i++)
