@@ -239,7 +239,10 @@ type offload struct {
 }
 
 // srtpSeen is what was last read of one in-kernel SRTP slot.
-type srtpSeen struct{ drops, other uint64 }
+type srtpSeen struct {
+	cnt          kfwd.Counters
+	drops, other uint64
+}
 
 // kfwdFlow is the conntrack entry of f.
 func (f kernelFlow) kfwdFlow() kfwd.Flow {
@@ -254,30 +257,35 @@ func (o *offload) account(e kfwd.Entry, now int64) (pk, by uint64) {
 	if !o.flow.aLocal.Addr().Unmap().Is4() {
 		hdr = 48
 	}
-	add := func(last *kfwd.Counters, cur kfwd.Counters, from, to *endpoint) {
-		if cur.Packets < last.Packets || cur.Bytes < last.Bytes {
-			*last = kfwd.Counters{} // a new entry: count it from zero
-		}
-		dp, db := cur.Packets-last.Packets, cur.Bytes-last.Bytes
-		*last = cur
-		if dp == 0 {
-			return
-		}
-		if db >= dp*hdr {
-			db -= dp * hdr
-		}
-		from.c.packetsIn.Add(dp)
-		from.c.bytesIn.Add(db)
-		from.c.lastRecv.Store(now)
-		from.kernLast.Store(now)
-		to.c.packetsOut.Add(dp)
-		to.c.bytesOut.Add(db)
-		pk += dp
-		by += db
+	p1, b1 := addCounts(&o.orig, e.OrigCnt, hdr, o.a, o.b, now)
+	p2, b2 := addCounts(&o.reply, e.ReplyCnt, hdr, o.b, o.a, now)
+	return p1 + p2, b1 + b2
+}
+
+// addCounts adds what cur counts beyond last (packets from's peer sent,
+// to's peer received; hdr bytes of headers per packet not counted) to
+// both endpoints, remembers cur, and returns the new packets and bytes.
+// Counters that went backwards belong to a new kernel entry and count
+// from zero.
+func addCounts(last *kfwd.Counters, cur kfwd.Counters, hdr uint64, from, to *endpoint, now int64) (pk, by uint64) {
+	if cur.Packets < last.Packets || cur.Bytes < last.Bytes {
+		*last = kfwd.Counters{}
 	}
-	add(&o.orig, e.OrigCnt, o.a, o.b)
-	add(&o.reply, e.ReplyCnt, o.b, o.a)
-	return pk, by
+	dp, db := cur.Packets-last.Packets, cur.Bytes-last.Bytes
+	*last = cur
+	if dp == 0 {
+		return 0, 0
+	}
+	if db >= dp*hdr {
+		db -= dp * hdr
+	}
+	from.c.packetsIn.Add(dp)
+	from.c.bytesIn.Add(db)
+	from.c.lastRecv.Store(now)
+	from.kernLast.Store(now)
+	to.c.packetsOut.Add(dp)
+	to.c.bytesOut.Add(db)
+	return dp, db
 }
 
 // kernelYield takes c's streams back from the kernel before a control

@@ -344,7 +344,7 @@ func (k *kernel) reconcile(c *call, ea, eb *endpoint, poll bool, now int64) {
 		}
 		ea.kern, eb.kern, o = nil, nil, nil
 	}
-	if o != nil && poll {
+	if o != nil && poll && o.flow.srtp == 0 {
 		en, err := k.conn.Get(o.flow.kfwdFlow().Orig)
 		switch {
 		case err == nil:
@@ -358,7 +358,7 @@ func (k *kernel) reconcile(c *call, ea, eb *endpoint, poll bool, now int64) {
 			o = nil
 		}
 	}
-	if o != nil && o.flow.srtp != 0 && k.srtpCheck(o) {
+	if o != nil && o.flow.srtp != 0 && k.srtpCheck(o, now) {
 		// The kernel met packets of the stream it does not handle (a new
 		// SSRC, RTCP, too large): user space takes the stream back and
 		// it is not offloaded again until its flow changes.
@@ -387,38 +387,30 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 		k.deferred.Add(1)
 		return
 	}
+	o := &offload{a: ea, b: eb, flow: f}
+	var streams [2]ksrtp.Stream
+	if f.srtp != 0 {
+		// The program forwards SRTP flows itself, to where the
+		// kernel's routes say: two slots, no conntrack entry.
+		sec, plain := o.sides()
+		var err error
+		if streams, err = slotStreams(f, sec, plain, routeTo); err != nil {
+			k.e.log.Info("srtp stream stays in user space", "call_id", c.id, "flow", f.String(), "reason", err)
+			notAgain(ea, eb, f)
+			return
+		}
+	}
 	// From here on the user-space relay drops this stream's packets
-	// instead of sending them: one sent from our ports after the entry
-	// exists would clash with it and leave with another source port,
-	// which a symmetric-RTP peer would latch to.
+	// instead of sending them: one sent from our ports after a conntrack
+	// entry exists would clash with it and leave with another source
+	// port, which a symmetric-RTP peer would latch to.
 	ea.kernOn.Store(true)
 	eb.kernOn.Store(true)
-	o := &offload{a: ea, b: eb, flow: f}
 	var err error
 	if f.srtp != 0 {
-		sec, plain := o.sides()
-		streams := slotStreams(f, sec, plain, localAddr)
-		if needsQuiesce(streams) {
-			// A packet the relay is sending right now from our ports
-			// to a peer on this host would match a slot's translated
-			// flow and be transformed twice (and then fail its
-			// authentication): wait until no relay worker is inside a
-			// batch that started before kernOn.
-			if rl := k.e.relay; rl != nil {
-				rl.quiesce()
-			} else {
-				time.Sleep(time.Millisecond) // the goroutine relay keeps no batch count
-			}
-		}
-		// The slots first: from the conntrack entry on, every packet of
-		// the stream must be transformed.
 		err = k.addSlots(o, streams)
-	}
-	if err == nil {
+	} else {
 		err = k.conn.Forward(f.kfwdFlow())
-		if err != nil {
-			k.removeSlots(o)
-		}
 	}
 	if err != nil {
 		ea.kernOn.Store(false)
@@ -452,19 +444,19 @@ func (k *kernel) remove(o *offload) {
 		o.a.kern, o.b.kern = nil, nil
 		return
 	}
-	orig := o.flow.kfwdFlow().Orig
-	if en, err := k.conn.Get(orig); err == nil {
-		pk, by := o.account(en, monoNow())
-		k.packets.Add(pk)
-		k.bytes.Add(by)
+	if o.flow.srtp == 0 {
+		orig := o.flow.kfwdFlow().Orig
+		if en, err := k.conn.Get(orig); err == nil {
+			pk, by := o.account(en, monoNow())
+			k.packets.Add(pk)
+			k.bytes.Add(by)
+		}
+		if err := k.conn.Delete(orig, false); err != nil && !errors.Is(err, unix.ENOENT) {
+			k.failures.Add(1)
+			k.e.log.Warn("kernel forwarding entry not removed", "flow", o.flow.String(), "err", err)
+		}
 	}
-	if err := k.conn.Delete(orig, false); err != nil && !errors.Is(err, unix.ENOENT) {
-		k.failures.Add(1)
-		k.e.log.Warn("kernel forwarding entry not removed", "flow", o.flow.String(), "err", err)
-	}
-	// The slots after the entry: without the entry a transformed packet
-	// reaches our socket and fails there; without the slot it would be
-	// forwarded untransformed.
+	// The slots count what they forwarded up to their removal.
 	k.removeSlots(o)
 	k.forget(o)
 }

@@ -3,19 +3,26 @@
 package rtpengine
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/openborder/openborder/rtpengine/kfwd"
 	"github.com/openborder/openborder/rtpengine/ksrtp"
 )
 
 // The in-kernel SRTP of an offloaded SRTP <-> RTP stream: two slots of
 // the ksrtp program, one unprotecting what the secure side's peer sends
 // to our port on that side, one protecting what the plain side's peer
-// sends to ours on the other. Conntrack NAT carries the packets between
-// the two as for plain RTP. The rollover counters go into the kernel
-// with the stream and come back from it into the user-space contexts.
+// sends to ours on the other. The program forwards each datagram to the
+// other leg itself; such a stream has no conntrack entry, and its
+// packets are counted from the slots. The rollover counters go into the
+// kernel with the stream and come back from it into the user-space
+// contexts.
 
 // tagLen is the RTP authentication tag length of a suite.
 func tagLen(s suite) int {
@@ -23,58 +30,84 @@ func tagLen(s suite) int {
 	return n
 }
 
+// errMixedHosts: the program forwards between peers on this host
+// (loopback to loopback) or between peers on other hosts (device to
+// device), not from one to the other.
+var errMixedHosts = errors.New("one peer on this host and one on another")
+
+// route is where the kernel sends datagrams for a peer: on this host, or
+// out of a device towards a next hop.
+type route struct {
+	local   bool
+	ifindex int
+	nh      netip.Addr
+}
+
+// routeTo looks a peer's route up in the kernel's routing table.
+func routeTo(a netip.Addr) (route, error) {
+	rs, err := netlink.RouteGet(net.IP(a.Unmap().AsSlice()))
+	if err != nil {
+		return route{}, fmt.Errorf("route to %s: %w", a, err)
+	}
+	if len(rs) == 0 {
+		return route{}, fmt.Errorf("route to %s: none", a)
+	}
+	r := rs[0]
+	if r.Type == unix.RTN_LOCAL {
+		return route{local: true}, nil
+	}
+	if r.Type != unix.RTN_UNICAST {
+		return route{}, fmt.Errorf("route to %s: type %d", a, r.Type)
+	}
+	nh := a.Unmap()
+	if g, ok := netip.AddrFromSlice(r.Gw); ok && r.Gw != nil {
+		nh = g.Unmap()
+	}
+	return route{ifindex: r.LinkIndex, nh: nh}, nil
+}
+
+// tos is the IP TOS byte an endpoint's socket marks its packets with.
+func tos(ep *endpoint) uint8 {
+	if ep.pool == nil || ep.pool.cfg.DSCP < 0 {
+		return 0
+	}
+	return uint8(ep.pool.cfg.DSCP << 2)
+}
+
 // slotStreams are the two slots' streams of an SRTP flow: the secure
-// side's peer's SRTP is unprotected at our port on that side, the plain
-// side's peer's RTP protected at ours on the other. Each continues the
-// index its user-space context reached (ROC and the highest sequence
-// number the reader saw). A slot also matches its packets as conntrack
-// has already translated them when their destination is on this host
-// (see ksrtp.Stream.NATSrc).
-func slotStreams(f kernelFlow, sec, plain *endpoint, local func(netip.Addr) bool) [2]ksrtp.Stream {
+// side's peer's SRTP is unprotected at our port on that side and sent on
+// from our port on the plain side to its peer; the plain side's peer's
+// RTP is protected at ours on the other and sent on to the secure side's
+// peer. Each continues the index its user-space context reached (ROC and
+// the highest sequence number the reader saw). lookup finds each peer's
+// route.
+func slotStreams(f kernelFlow, sec, plain *endpoint, lookup func(netip.Addr) (route, error)) ([2]ksrtp.Stream, error) {
 	secPeer, secLocal, plainPeer, plainLocal := f.aPeer, f.aLocal, f.bPeer, f.bLocal
 	if f.srtp == 2 {
 		secPeer, secLocal, plainPeer, plainLocal = f.bPeer, f.bLocal, f.aPeer, f.aLocal
 	}
+	toSec, err := lookup(secPeer.Addr())
+	if err != nil {
+		return [2]ksrtp.Stream{}, err
+	}
+	toPlain, err := lookup(plainPeer.Addr())
+	if err != nil {
+		return [2]ksrtp.Stream{}, err
+	}
+	if toSec.local != toPlain.local {
+		return [2]ksrtp.Stream{}, errMixedHosts
+	}
 	rk, tk := f.rx.attr.key, f.tx.attr.key
-	s := [2]ksrtp.Stream{
+	return [2]ksrtp.Stream{
 		{Mode: ksrtp.Unprotect, Peer: secPeer, Local: secLocal, SSRC: f.ssrcSec,
 			MasterKey: rk[:16], MasterSalt: rk[16:], TagLen: tagLen(f.rx.attr.suite),
-			ROC: f.rx.roc(f.ssrcSec), LastSeq: uint16(sec.rxSeq.Load()), SeqKnown: true},
+			ROC: f.rx.roc(f.ssrcSec), LastSeq: uint16(sec.rxSeq.Load()), SeqKnown: true,
+			Out: ksrtp.Forward{From: plainLocal, To: plainPeer, Ifindex: toPlain.ifindex, NextHop: toPlain.nh, TOS: tos(plain)}},
 		{Mode: ksrtp.Protect, Peer: plainPeer, Local: plainLocal, SSRC: f.ssrcPlain,
 			MasterKey: tk[:16], MasterSalt: tk[16:], TagLen: tagLen(f.tx.attr.suite),
-			ROC: f.tx.roc(f.ssrcPlain), LastSeq: uint16(plain.rxSeq.Load()), SeqKnown: true},
-	}
-	if local(plainPeer.Addr()) {
-		s[0].NATSrc, s[0].NATDst = plainLocal, plainPeer
-	}
-	if local(secPeer.Addr()) {
-		s[1].NATSrc, s[1].NATDst = secLocal, secPeer
-	}
-	return s
-}
-
-// localAddr tells whether a is an address of this host.
-func localAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if a.IsLoopback() {
-		return true
-	}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return false
-	}
-	for _, ia := range addrs {
-		if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().Unmap() == a {
-			return true
-		}
-	}
-	return false
-}
-
-// needsQuiesce tells whether a slot of o matches translated packets,
-// which the relay may be sending from our ports at the hand-over.
-func needsQuiesce(s [2]ksrtp.Stream) bool {
-	return s[0].NATSrc.IsValid() || s[1].NATSrc.IsValid()
+			ROC: f.tx.roc(f.ssrcPlain), LastSeq: uint16(plain.rxSeq.Load()), SeqKnown: true,
+			Out: ksrtp.Forward{From: secLocal, To: secPeer, Ifindex: toSec.ifindex, NextHop: toSec.nh, TOS: tos(sec)}},
+	}, nil
 }
 
 // addSlots puts o's SRTP into the kernel.
@@ -108,7 +141,7 @@ func (k *kernel) removeSlots(o *offload) {
 		}
 		c := k.sr.Remove(ksrtp.Slot(o.slots[i] - 1))
 		o.slots[i] = 0
-		k.account(o, i, c)
+		k.account(o, i, c, monoNow())
 		if c.Fresh {
 			continue
 		}
@@ -125,12 +158,21 @@ func (k *kernel) removeSlots(o *offload) {
 	}
 }
 
-// account adds a slot's new drops to the secure endpoint's SRTP errors
-// and reports whether the kernel dropped packets it does not handle.
-func (k *kernel) account(o *offload, i int, c ksrtp.Counters) (other bool) {
+// account adds a slot's new packets to the stream's endpoints (slot 0
+// carries the secure side's peer's packets, slot 1 the plain side's) and
+// its new drops to the secure endpoint's SRTP errors, and reports whether
+// the kernel dropped packets it does not handle.
+func (k *kernel) account(o *offload, i int, c ksrtp.Counters, now int64) (other bool) {
 	seen := &o.srtpSeen[i]
+	sec, plain := o.sides()
+	from, to := sec, plain
+	if i == 1 {
+		from, to = plain, sec
+	}
+	pk, by := addCounts(&seen.cnt, kfwd.Counters{Packets: c.Packets, Bytes: c.Bytes}, 0, from, to, now)
+	k.packets.Add(pk)
+	k.bytes.Add(by)
 	if d := c.AuthFail + c.Replayed; d > seen.drops {
-		sec, _ := o.sides()
 		sec.c.srtpErrors.Add(d - seen.drops)
 		seen.drops = d
 	}
@@ -141,12 +183,12 @@ func (k *kernel) account(o *offload, i int, c ksrtp.Counters) (other bool) {
 	return false
 }
 
-// srtpCheck reads o's slots and tells whether the stream must come back
-// to user space.
-func (k *kernel) srtpCheck(o *offload) bool {
+// srtpCheck reads o's slots, counts what they forwarded, and tells
+// whether the stream must come back to user space.
+func (k *kernel) srtpCheck(o *offload, now int64) bool {
 	back := false
 	for i := range o.slots {
-		if o.slots[i] != 0 && k.account(o, i, k.sr.Counters(ksrtp.Slot(o.slots[i]-1))) {
+		if o.slots[i] != 0 && k.account(o, i, k.sr.Counters(ksrtp.Slot(o.slots[i]-1)), now) {
 			back = true
 		}
 	}

@@ -5,14 +5,17 @@ package rtpengine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/openborder/openborder/rtpengine/ksrtp"
 )
 
 // TestKernelSRTP: an SDES-SRTP <-> RTP call is handed to the kernel
 // once both sides are latched; packets cross in both directions through
-// the in-kernel SRTP program and conntrack NAT, across a sequence number
+// the in-kernel SRTP program, which forwards them itself, across a sequence number
 // wrap; forgeries are dropped and counted there; the rollover counter
 // comes back to user space when the stream does, and a new SSRC makes
 // the kernel give the stream back to user space, which then offloads
@@ -80,14 +83,27 @@ func TestKernelSRTP(t *testing.T) {
 			m := e.KernelMetrics()
 			return m.Offloaded == 1 && m.SRTPOffloaded == 1
 		})
-		if n := len(kernelEntries(t, e)); n != 1 {
-			t.Fatalf("%d conntrack entries", n)
+		if n := len(kernelEntries(t, e)); n != 0 {
+			t.Fatalf("%d conntrack entries: the program forwards SRTP flows itself", n)
 		}
 		for range 40 { // a's sequence wraps at the 36th
 			aToB()
 			bToA()
 		}
 		waitFor(t, 2*time.Second, "kernel counters", func() bool { return e.KernelMetrics().Packets >= 80 })
+		// The slots' counters reach the call's streams, both ways: the
+		// query (and the CDR) count what the kernel forwarded.
+		qs, err := e.Query("ks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range qs.Legs {
+			for _, st := range l.Streams {
+				if st.PacketsIn < 40 || st.PacketsOut < 40 || st.BytesIn < 40*160 {
+					t.Fatalf("leg %s stream counts %+v", l.Tag, st)
+				}
+			}
+		}
 
 		// A forgery dies in the kernel and is counted as an SRTP error.
 		forged, _ := bOut.EncryptRTP(nil, rtpPacket(0, bSeq+100, 0, bSSRC, 160), nil)
@@ -135,4 +151,59 @@ func TestKernelSRTP(t *testing.T) {
 			t.Fatalf("after delete %+v", m)
 		}
 	})
+}
+
+// TestSlotStreams: each slot forwards to the other leg's peer from our
+// port on that leg, with that leg's DSCP, along the peer's route; a
+// stream between a peer on this host and one elsewhere stays in user
+// space.
+func TestSlotStreams(t *testing.T) {
+	s80, _ := suiteByName("AES_CM_128_HMAC_SHA1_80")
+	rx, err := newCipher(newCrypto(1, s80), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := newCipher(newCrypto(1, s80), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secPeer, secLocal := netip.MustParseAddrPort("198.51.100.7:5000"), netip.MustParseAddrPort("192.0.2.1:30000")
+	plainPeer, plainLocal := netip.MustParseAddrPort("203.0.113.9:6000"), netip.MustParseAddrPort("192.0.2.2:40000")
+	// a is the plain side here (srtp 2: b speaks SRTP).
+	f := kernelFlow{aPeer: plainPeer, aLocal: plainLocal, bPeer: secPeer, bLocal: secLocal, srtp: 2, rx: rx, tx: tx, ssrcSec: 7, ssrcPlain: 9}
+	sec := &endpoint{pool: &pool{cfg: InterfaceConfig{DSCP: 46}}}
+	plain := &endpoint{pool: &pool{cfg: InterfaceConfig{DSCP: -1}}}
+	gw := netip.MustParseAddr("192.0.2.254")
+	remote := func(a netip.Addr) (route, error) {
+		if a == secPeer.Addr() {
+			return route{ifindex: 3, nh: gw}, nil
+		}
+		return route{ifindex: 4, nh: a}, nil
+	}
+	st, err := slotStreams(f, sec, plain, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	un, pr := st[0], st[1]
+	if un.Mode != ksrtp.Unprotect || un.Peer != secPeer || un.Local != secLocal || un.SSRC != 7 ||
+		un.Out != (ksrtp.Forward{From: plainLocal, To: plainPeer, Ifindex: 4, NextHop: plainPeer.Addr(), TOS: 0}) {
+		t.Fatalf("unprotect slot %+v", un)
+	}
+	if pr.Mode != ksrtp.Protect || pr.Peer != plainPeer || pr.Local != plainLocal || pr.SSRC != 9 ||
+		pr.Out != (ksrtp.Forward{From: secLocal, To: secPeer, Ifindex: 3, NextHop: gw, TOS: 46 << 2}) {
+		t.Fatalf("protect slot %+v", pr)
+	}
+	mixed := func(a netip.Addr) (route, error) {
+		if a == secPeer.Addr() {
+			return route{local: true}, nil
+		}
+		return route{ifindex: 4, nh: a}, nil
+	}
+	if _, err := slotStreams(f, sec, plain, mixed); !errors.Is(err, errMixedHosts) {
+		t.Fatalf("mixed hosts: %v", err)
+	}
+	// The kernel's own table: loopback is local.
+	if r, err := routeTo(netip.MustParseAddr("127.0.0.1")); err != nil || !r.local {
+		t.Fatalf("route to 127.0.0.1: %+v %v", r, err)
+	}
 }

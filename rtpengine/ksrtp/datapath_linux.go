@@ -41,9 +41,8 @@ type Datapath struct {
 	// nl is a netlink handle opened in the network namespace of the
 	// first Attach, so that Close detaches there from any thread.
 	nl *netlink.Handle
-	// ports and natPorts are the slots by destination port and by
-	// translated source port (the kernel's port_slot and nat_slot).
-	ports, natPorts map[uint16]int
+	// ports are the slots by destination port (the kernel's port_slot).
+	ports map[uint16]int
 }
 
 type freedSlot struct {
@@ -60,7 +59,7 @@ func Load() (*Datapath, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Datapath{p: p, ports: map[uint16]int{}, natPorts: map[uint16]int{}}
+	d := &Datapath{p: p, ports: map[uint16]int{}}
 	for i := maxStreams - 1; i >= 0; i-- {
 		d.free = append(d.free, i)
 	}
@@ -159,12 +158,8 @@ func (d *Datapath) Add(s Stream) (Slot, error) {
 	if d.p.mem == nil {
 		return -1, ErrLoad
 	}
-	natPort, nat := s.NATSrc.Port(), s.NATSrc.IsValid()
 	if _, busy := d.ports[port]; busy {
 		return -1, fmt.Errorf("%w: %d", ErrPortBusy, port)
-	}
-	if _, busy := d.natPorts[natPort]; busy && nat {
-		return -1, fmt.Errorf("%w: translated source %d", ErrPortBusy, natPort)
 	}
 	slot := -1
 	if n := len(d.free); n > 0 {
@@ -179,10 +174,6 @@ func (d *Datapath) Add(s Stream) (Slot, error) {
 	copy(m, img[:]) // active is 0 in the image
 	d.ports[port] = slot
 	d.setPort(d.p.portSlot, port, slot+1)
-	if nat {
-		d.natPorts[natPort] = slot
-		d.setPort(d.p.natSlot, natPort, slot+1)
-	}
 	atomic.StoreUint32(d.u32(d.p.streams+slot*streamSize+offActive), 1)
 	return Slot(slot), nil
 }
@@ -215,11 +206,6 @@ func (d *Datapath) Remove(s Slot) Counters {
 	if d.ports[port] == slot {
 		delete(d.ports, port)
 		d.setPort(d.p.portSlot, port, 0)
-	}
-	natPort := uint16(m[offNATSport])<<8 | uint16(m[offNATSport+1])
-	if s, ok := d.natPorts[natPort]; ok && s == slot {
-		delete(d.natPorts, natPort)
-		d.setPort(d.p.natSlot, natPort, 0)
 	}
 	c := d.counters(slot)
 	d.freed = append(d.freed, freedSlot{slot: slot, at: time.Now()})

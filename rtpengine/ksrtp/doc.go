@@ -8,13 +8,17 @@
 // active slot and the datagram comes from the slot's latched peer, the
 // program either unprotects it (AES_CM_128_HMAC_SHA1_80 or _32:
 // authentication, replay window, decryption, tag removed) or protects it
-// (encryption, tag appended), and corrects the IP and UDP lengths and
-// checksums. Conntrack NAT (package kfwd) then carries the datagram to the
-// other leg, as for plain RTP. Datagrams of a slot's flow that the
-// program cannot handle (another SSRC, RTCP, IP options, fragments, too
-// large) are dropped and counted, never passed on in the wrong form; the
-// engine watches the counters and takes such a stream back into user
-// space.
+// (encryption, tag appended), corrects the IP and UDP lengths and
+// checksums, and forwards the datagram itself when the slot says where
+// (Stream.Out): source and destination become our port on the other leg
+// and that leg's latched peer, and the datagram is delivered on this host
+// (peers on this host, arriving on loopback) or sent out of the egress
+// device towards the next hop with bpf_redirect_neigh, which resolves the
+// neighbour. Neither conntrack nor the stack's routing sees it. Datagrams
+// of a slot's flow that the program cannot handle (another SSRC, RTCP, IP
+// options, fragments, too large) are dropped and counted, never passed on
+// in the wrong form; the engine watches the counters and takes such a
+// stream back into user space.
 //
 // The program uses no maps but its global data: Load creates the .bss
 // array memory-mappable, and a Datapath writes the AES tables and the

@@ -89,7 +89,7 @@ type program struct {
 	fd, mapFD int
 	mem       []byte
 	// offsets of the globals inside mem
-	portSlot, natSlot, streams, te, sbox int
+	portSlot, streams, te, sbox int
 }
 
 // loadProgram loads the embedded object: one array map for .bss
@@ -113,8 +113,8 @@ func loadProgram() (*program, error) {
 		return nil, fmt.Errorf("%w: object symbols: %w", ErrLoad, err)
 	}
 	p := &program{fd: -1, mapFD: -1}
-	want := map[string]*int{"port_slot": &p.portSlot, "nat_slot": &p.natSlot, "streams": &p.streams, "Te": &p.te, "Sbox": &p.sbox}
-	sizes := map[string]uint64{"port_slot": 2 * 65536, "nat_slot": 2 * 65536, "streams": streamSize * maxStreams, "Te": 4096, "Sbox": 256}
+	want := map[string]*int{"port_slot": &p.portSlot, "streams": &p.streams, "Te": &p.te, "Sbox": &p.sbox}
+	sizes := map[string]uint64{"port_slot": 2 * 65536, "streams": streamSize * maxStreams, "Te": 4096, "Sbox": 256}
 	for _, s := range syms {
 		if ptr, ok := want[s.Name]; ok {
 			if s.Size != sizes[s.Name] {

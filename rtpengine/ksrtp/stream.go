@@ -48,10 +48,22 @@ type Stream struct {
 	ROC      uint32
 	LastSeq  uint16
 	SeqKnown bool
-	// NATSrc and NATDst, when set, are the same packets after conntrack
-	// has translated them (a peer on this host: its packets are
-	// translated on output, before they reach loopback's ingress).
-	NATSrc, NATDst netip.AddrPort
+	// Out, when its To is set, is where the kernel sends each datagram
+	// after the transform. Without it the datagram passes on with its
+	// addresses as they came.
+	Out Forward
+}
+
+// Forward is where a slot's datagrams go: from our port on the other leg
+// (From) to that leg's latched peer (To), delivered on this host
+// (Ifindex 0) or sent out of device Ifindex towards NextHop (To's
+// address itself, or the gateway of its route), with IP TOS byte TOS
+// (DSCP << 2) and TTL 64, as sbcd's own sockets send.
+type Forward struct {
+	From, To netip.AddrPort
+	Ifindex  int
+	NextHop  netip.Addr
+	TOS      uint8
 }
 
 // Counters are a slot's counters. Index is the highest packet index the
@@ -100,10 +112,14 @@ const (
 	offAuthFail = offBytes + 8
 	offReplayed = offAuthFail + 8
 	offOther    = offReplayed + 8
-	offNATSaddr = offOther + 8
-	offNATDaddr = offNATSaddr + 4
-	offNATSport = offNATDaddr + 4
-	offNATDport = offNATSport + 2
+	offOutSaddr = offOther + 8
+	offOutDaddr = offOutSaddr + 4
+	offOutSport = offOutDaddr + 4
+	offOutDport = offOutSport + 2
+	offOutIf    = offOutDport + 2
+	offOutNH    = offOutIf + 4
+	offOutFwd   = offOutNH + 4
+	offOutTOS   = offOutFwd + 1
 	indexFresh  = uint64(1) << 63
 )
 
@@ -118,8 +134,12 @@ func (s Stream) validate() error {
 		return fmt.Errorf("%w: key %d and salt %d bytes (AES_CM_128 needs 16 and 14)", ErrUnsupported, len(s.MasterKey), len(s.MasterSalt))
 	case s.TagLen != 10 && s.TagLen != 4:
 		return fmt.Errorf("%w: tag length %d", ErrUnsupported, s.TagLen)
-	case s.NATSrc.IsValid() && (!s.NATSrc.Addr().Unmap().Is4() || !s.NATDst.Addr().Unmap().Is4()):
-		return fmt.Errorf("%w: translated flow not IPv4 (%s -> %s)", ErrUnsupported, s.NATSrc, s.NATDst)
+	case s.Out.To.IsValid() && (!s.Out.From.Addr().Unmap().Is4() || !s.Out.To.Addr().Unmap().Is4()):
+		return fmt.Errorf("%w: forwarding not IPv4 (%s -> %s)", ErrUnsupported, s.Out.From, s.Out.To)
+	case s.Out.To.IsValid() && s.Out.Ifindex != 0 && !s.Out.NextHop.Unmap().Is4():
+		return fmt.Errorf("%w: next hop %s on device %d", ErrUnsupported, s.Out.NextHop, s.Out.Ifindex)
+	case s.Out.Ifindex < 0:
+		return fmt.Errorf("%w: device %d", ErrUnsupported, s.Out.Ifindex)
 	}
 	return nil
 }
@@ -138,12 +158,18 @@ func (s Stream) encode(b []byte) error {
 	copy(b[offDaddr:], l4[:])
 	binary.BigEndian.PutUint16(b[offSport:], s.Peer.Port())
 	binary.BigEndian.PutUint16(b[offDport:], s.Local.Port())
-	if s.NATSrc.IsValid() {
-		n4, d4 := s.NATSrc.Addr().Unmap().As4(), s.NATDst.Addr().Unmap().As4()
-		copy(b[offNATSaddr:], n4[:])
-		copy(b[offNATDaddr:], d4[:])
-		binary.BigEndian.PutUint16(b[offNATSport:], s.NATSrc.Port())
-		binary.BigEndian.PutUint16(b[offNATDport:], s.NATDst.Port())
+	if o := s.Out; o.To.IsValid() {
+		f4, t4 := o.From.Addr().Unmap().As4(), o.To.Addr().Unmap().As4()
+		copy(b[offOutSaddr:], f4[:])
+		copy(b[offOutDaddr:], t4[:])
+		binary.BigEndian.PutUint16(b[offOutSport:], o.From.Port())
+		binary.BigEndian.PutUint16(b[offOutDport:], o.To.Port())
+		if o.Ifindex != 0 {
+			le.PutUint32(b[offOutIf:], uint32(o.Ifindex))
+			nh := o.NextHop.Unmap().As4()
+			copy(b[offOutNH:], nh[:])
+		}
+		b[offOutFwd], b[offOutTOS] = 1, o.TOS
 	}
 	le.PutUint32(b[offSSRC:], s.SSRC)
 	le.PutUint32(b[offTagLen:], uint32(s.TagLen))

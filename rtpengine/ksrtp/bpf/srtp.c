@@ -8,12 +8,15 @@
  *   - unprotects SRTP (AES_CM_128_HMAC_SHA1_80/32): authenticates, checks
  *     replay, decrypts, strips the tag; or
  *   - protects RTP: encrypts, appends the tag;
- * and fixes the IP and UDP lengths and checksums. Conntrack NAT (kfwd)
- * then forwards the datagram to the other leg. Datagrams of the flow the
- * program cannot handle are dropped and counted (never passed on in the
- * wrong form); user space reads the counters and takes the stream back.
- * Everything else passes untouched to the next filter on the hook (each
- * sbcd on a host, e.g. media nodes, attaches its own).
+ * fixes the IP and UDP lengths and checksums, and forwards the datagram
+ * to the other leg itself: addresses and ports rewritten to our port on
+ * that leg and its latched peer, then delivered on this host or sent
+ * out of the egress device towards the next hop (no conntrack, no
+ * routing in the stack). Datagrams of the flow the program cannot handle
+ * are dropped and counted (never passed on in the wrong form); user
+ * space reads the counters and takes the stream back. Everything else
+ * passes untouched to the next filter on the hook (each sbcd on a host,
+ * e.g. media nodes, attaches its own).
  *
  * Built with `make bpf` (clang -target bpf); the object is committed
  * beside this file and embedded in sbcd. No maps other than the global
@@ -30,13 +33,13 @@ typedef __u64 u64;
 #define INLINE static inline __attribute__((always_inline))
 
 static long (*bpf_skb_store_bytes)(void *skb, u32 off, const void *from, u32 len, u64 flags) = (void *)9;
-static long (*bpf_l3_csum_replace)(void *skb, u32 off, u64 from, u64 to, u64 flags) = (void *)10;
 static long (*bpf_l4_csum_replace)(void *skb, u32 off, u64 from, u64 to, u64 flags) = (void *)11;
 static long (*bpf_skb_load_bytes)(const void *skb, u32 off, void *to, u32 len) = (void *)26;
 static u32 (*bpf_get_smp_processor_id)(void) = (void *)8;
 static long (*bpf_skb_change_tail)(void *skb, u32 len, u64 flags) = (void *)38;
 static long (*bpf_skb_pull_data)(void *skb, u32 len) = (void *)39;
 static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags) = (void *)181;
+static long (*bpf_redirect_neigh)(u32 ifindex, struct bpf_redir_neigh *params, int plen, u64 flags) = (void *)152;
 
 /* Callbacks of bpf_loop live in the program's section, after it. */
 #define CALLBACK static __attribute__((noinline, section("tc"))) long
@@ -62,6 +65,7 @@ static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64
 #define TC_NEXT -1 /* TC_ACT_UNSPEC: not ours, the next filter (another sbcd's) decides */
 #define TC_OK 0
 #define TC_SHOT 2
+#define LOOPBACK 1 /* the loopback device's index, in every namespace */
 
 struct stream {
 	u32 active;    /* written last when a slot is filled, cleared first */
@@ -85,20 +89,24 @@ struct stream {
 	u64 replayed;  /* dropped: replayed or too old */
 	u64 other;     /* dropped: another SSRC, not RTP, too large, IP options, fragment */
 	/*
-	 * The same flow after NAT: a peer on this host sends through the
-	 * OUTPUT hook, where conntrack translates before the packet reaches
-	 * loopback's ingress. Source is our port on the other leg.
+	 * Where the datagram goes (out_fwd 0: nowhere, it passes on with its
+	 * addresses as they came): from our port on the other leg to that
+	 * leg's latched peer, delivered on this host (out_ifindex 0) or sent
+	 * out of device out_ifindex to next hop out_nh.
 	 */
-	u32 nat_saddr;
-	u32 nat_daddr;
-	u16 nat_sport;
-	u16 nat_dport;
-	u32 _rsv[3];
+	u32 out_saddr;   /* network order, as the ports */
+	u32 out_daddr;
+	u16 out_sport;
+	u16 out_dport;
+	u32 out_ifindex;
+	u32 out_nh;
+	u8 out_fwd;
+	u8 out_tos;      /* the IP TOS byte of what is sent (DSCP << 2) */
+	u16 _rsv;
 };
 
 struct stream streams[MAX_STREAMS];
 u16 port_slot[65536];           /* destination port (host order) -> slot + 1 */
-u16 nat_slot[65536];            /* source port after NAT (host order) -> slot + 1 */
 u32 Te[4][256];                 /* AES T-tables (Te0 and its rotations), filled by user space */
 u8 Sbox[256];                   /* AES S-box, filled by user space */
 u8 scratch[MAX_CPUS][2 * BUF]; /* per CPU: see TAG_AT and SCHED_AT */
@@ -309,34 +317,65 @@ INLINE void raise(u64 *p, u64 v)
 	}
 }
 
-/* resize sets the IP and UDP lengths for a datagram of n RTP bytes and
- * fixes both checksums; payload changes are added as diff. */
-INLINE int resize(struct __sk_buff *skb, u32 old_n, u32 n, u32 diff)
+/*
+ * headers rewrites the IP header and the UDP header of a datagram that
+ * now carries n RTP bytes: the lengths, and with the slot's forwarding
+ * the addresses, ports, TOS and a fresh TTL. The IP checksum is computed
+ * afresh; the UDP checksum is corrected through the helpers, which know
+ * the skb's checksum state: the pseudo header's change with
+ * BPF_F_PSEUDO_HDR, the UDP header's and diff (the change of the bytes
+ * after the UDP header) without.
+ */
+INLINE int headers(struct __sk_buff *skb, const struct stream *s, u32 n, u32 diff)
 {
-	u16 oip = bswap16(L4 - L3 + 8 + old_n), nip = bswap16(L4 - L3 + 8 + n);
-	u16 oudp = bswap16(8 + old_n), nudp = bswap16(8 + n);
-	if (n != old_n) {
-		if (bpf_l3_csum_replace(skb, L3 + 10, oip, nip, 2) < 0)
-			return -1;
-		if (bpf_skb_store_bytes(skb, L3 + 2, &nip, 2, 0) < 0)
-			return -1;
-		/* the UDP length is in the pseudo header and in the header */
-		if (bpf_l4_csum_replace(skb, L4 + 6, oudp, nudp, BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 2) < 0)
-			return -1;
-		if (bpf_l4_csum_replace(skb, L4 + 6, oudp, nudp, BPF_F_MARK_MANGLED_0 | 2) < 0)
-			return -1;
-		if (bpf_skb_store_bytes(skb, L4 + 4, &nudp, 2, 0) < 0)
-			return -1;
-	}
-	if (bpf_l4_csum_replace(skb, L4 + 6, 0, diff, BPF_F_MARK_MANGLED_0) < 0)
+	u32 h[7]; /* native-order words: IP header [0, 5), UDP ports, UDP length and checksum */
+	if (bpf_skb_load_bytes(skb, L3, h, sizeof(h)) < 0)
 		return -1;
-	return 0;
+	u32 old_p = fold32((u64)h[3] + h[4] + (h[6] & 0xffff));
+	u32 old_u = fold32((u64)h[5] + (h[6] & 0xffff));
+	u32 ulen = bswap16(8 + n);
+	h[0] = (h[0] & 0xffff) | (u32)bswap16(L4 - L3 + 8 + n) << 16;
+	if (s->out_fwd) {
+		h[0] = (h[0] & 0xffff00ff) | (u32)s->out_tos << 8;
+		h[2] = (h[2] & 0xffffff00) | 64;
+		h[3] = s->out_saddr;
+		h[4] = s->out_daddr;
+		h[5] = s->out_sport | (u32)s->out_dport << 16;
+	}
+	h[6] = (h[6] & 0xffff0000) | ulen;
+	h[2] &= 0xffff;
+	u32 c = fold32((u64)h[0] + h[1] + h[2] + h[3] + h[4]);
+	c = (c & 0xffff) + (c >> 16);
+	c = (c & 0xffff) + (c >> 16);
+	h[2] |= (~c & 0xffff) << 16;
+	if (bpf_skb_store_bytes(skb, L3, h, 20, 0) < 0)
+		return -1;
+	u32 dp = csum_sub(fold32((u64)h[3] + h[4] + ulen), old_p);
+	if (bpf_l4_csum_replace(skb, L4 + 6, 0, dp, BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0) < 0)
+		return -1;
+	u32 du = csum_sub(fold32((u64)h[5] + ulen), old_u);
+	du += diff;
+	du += du < diff; /* end-around carry */
+	if (bpf_l4_csum_replace(skb, L4 + 6, 0, du, BPF_F_MARK_MANGLED_0) < 0)
+		return -1;
+	return bpf_skb_store_bytes(skb, L4, &h[5], 6, 0) < 0 ? -1 : 0;
 }
 
 INLINE int drop_other(struct stream *s)
 {
 	__sync_fetch_and_add(&s->other, 1);
 	return TC_SHOT;
+}
+
+/* deliver is the verdict for a datagram made ready for the other leg. */
+INLINE int deliver(struct __sk_buff *skb, struct stream *s)
+{
+	if (!s->out_fwd)
+		return TC_OK;
+	if (s->out_ifindex == 0) /* a peer on this host, and so was the sender */
+		return skb->ifindex == LOOPBACK ? TC_OK : drop_other(s);
+	struct bpf_redir_neigh nh = { .nh_family = 2 /* AF_INET */, .ipv4_nh = s->out_nh };
+	return bpf_redirect_neigh(s->out_ifindex, &nh, sizeof(nh), 0);
 }
 
 SEC("tc")
@@ -368,22 +407,12 @@ int srtp(struct __sk_buff *skb)
 	u32 saddr = *(u32 *)&hdr[L3 + 12], daddr = *(u32 *)&hdr[L3 + 16];
 	u16 sport = *(u16 *)&udp[0], dport = *(u16 *)&udp[2];
 	u8 frag = (hdr[L3 + 6] & 0x3f) | hdr[L3 + 7]; /* more fragments or an offset */
-	struct stream *s = 0;
 	u32 slot = port_slot[bswap16(dport)];
-	if (slot != 0 && slot <= MAX_STREAMS) {
-		struct stream *c = &streams[(slot - 1) & (MAX_STREAMS - 1)];
-		if (*(volatile u32 *)&c->active && saddr == c->saddr && daddr == c->daddr && sport == c->sport && dport == c->dport)
-			s = c;
-	}
-	if (!s) {
-		slot = nat_slot[bswap16(sport)];
-		if (slot == 0 || slot > MAX_STREAMS)
-			return TC_NEXT;
-		struct stream *c = &streams[(slot - 1) & (MAX_STREAMS - 1)];
-		if (!*(volatile u32 *)&c->active || saddr != c->nat_saddr || daddr != c->nat_daddr || sport != c->nat_sport || dport != c->nat_dport)
-			return TC_NEXT; /* not a latched flow: user space decides */
-		s = c;
-	}
+	if (slot == 0 || slot > MAX_STREAMS)
+		return TC_NEXT;
+	struct stream *s = &streams[(slot - 1) & (MAX_STREAMS - 1)];
+	if (!*(volatile u32 *)&s->active || saddr != s->saddr || daddr != s->daddr || sport != s->sport || dport != s->dport)
+		return TC_NEXT; /* not a latched flow: user space decides */
 	/* the flow is ours from here: what we cannot handle is dropped */
 	if (ihl != 20 || frag)
 		return drop_other(s); /* IP options or a fragment */
@@ -448,11 +477,11 @@ int srtp(struct __sk_buff *skb)
 			return drop_other(s);
 		if (bpf_skb_change_tail(skb, L7 + m, 0) < 0)
 			return drop_other(s);
-		if (resize(skb, n, m, diff) < 0)
+		if (headers(skb, s, m, diff) < 0)
 			return drop_other(s);
 		__sync_fetch_and_add(&s->packets, 1);
 		__sync_fetch_and_add(&s->bytes, m);
-		return TC_OK;
+		return deliver(skb, s);
 	}
 	if (mode != MODE_PROTECT)
 		return drop_other(s);
@@ -471,11 +500,11 @@ int srtp(struct __sk_buff *skb)
 		return drop_other(s);
 	if (bpf_skb_store_bytes(skb, L7 + m, buf + (m & 2047), tl == 4 ? 4 : 10, BPF_F_RECOMPUTE_CSUM) < 0)
 		return drop_other(s);
-	if (resize(skb, n, m + tl, diff) < 0)
+	if (headers(skb, s, m + tl, diff) < 0)
 		return drop_other(s);
 	__sync_fetch_and_add(&s->packets, 1);
 	__sync_fetch_and_add(&s->bytes, m + tl);
-	return TC_OK;
+	return deliver(skb, s);
 }
 
 /* The callbacks follow the program: its entry must be the section's first instruction. */
@@ -521,4 +550,5 @@ _Static_assert(__builtin_offsetof(struct stream, rk) == 28, "stream.go offRK");
 _Static_assert(__builtin_offsetof(struct stream, index) == 264, "stream.go offIndex");
 _Static_assert(__builtin_offsetof(struct stream, packets) == 784, "stream.go offPackets");
 _Static_assert(__builtin_offsetof(struct stream, other) == 816, "stream.go offOther");
-_Static_assert(__builtin_offsetof(struct stream, nat_saddr) == 824, "stream.go offNATSaddr");
+_Static_assert(__builtin_offsetof(struct stream, out_saddr) == 824, "stream.go offOutSaddr");
+_Static_assert(__builtin_offsetof(struct stream, out_fwd) == 844, "stream.go offOutFwd");
