@@ -42,8 +42,8 @@ type KernelMetrics struct {
 	// stream, both directions).
 	Offloaded int
 	// Packets and Bytes are what the kernel forwarded for sbcd since
-	// start (read from conntrack counters; bytes of RTP/RTCP datagrams,
-	// without IP and UDP headers).
+	// start (read from conntrack counters and the SRTP program's slots;
+	// bytes of RTP datagrams, without IP and UDP headers).
 	Packets, Bytes uint64
 	// Offloads counts streams handed to the kernel, Failures entries
 	// the kernel refused.
@@ -54,7 +54,7 @@ type KernelMetrics struct {
 	// SRTPOffloaded is the SRTP <-> RTP streams among Offloaded;
 	// SRTPTakenBack counts those returned to user space because the
 	// kernel met packets it does not handle (a new SSRC, RTCP on the RTP
-	// port, packets over 512 bytes).
+	// port, datagrams over 1472 bytes).
 	SRTPOffloaded int
 	SRTPTakenBack uint64
 	// SRTPRuns and SRTPRunNs are the kernel's count and time of the SRTP
