@@ -100,8 +100,8 @@ func (e *Engine) planTranscode(md *sdp.MediaDescription, st *sdpStream, keep []s
 		case transcode.G722:
 			out = append(out, format{pt: "9", name: k, clock: 8000, rtpmap: "9 G722/8000"})
 		case transcode.Opus:
-			out = append(out, format{pt: "111", name: k, clock: 48000, rtpmap: "111 opus/48000/2",
-				fmtp: []string{"111 minptime=10;useinbandfec=1"}})
+			out = append(out, limitOpus(format{pt: "111", name: k, clock: 48000, rtpmap: "111 opus/48000/2",
+				fmtp: []string{"111 minptime=10;useinbandfec=1"}}, audioRate(xo.codec.name)))
 		default:
 			continue
 		}
@@ -239,7 +239,7 @@ func (e *Engine) answerTranscode(c *call, a, b *monologue, ea, eb *endpoint, xo 
 	}
 	e.setXcode(ea, ab)
 	e.setXcode(eb, ba)
-	answer := []format{xo.codec}
+	answer := []format{limitOpus(xo.codec, audioRate(bc.name))}
 	if aEv != 0 {
 		answer = append(answer, xo.event)
 	}
@@ -250,6 +250,55 @@ func (e *Engine) answerTranscode(c *call, a, b *monologue, ea, eb *endpoint, xo 
 	declareSSRC(md, ba.pipe.SSRC(), xo.declare)
 	e.log.Debug("transcoding", "a_to_b", ab.pipe.String(), "b_to_a", ba.pipe.String())
 	return nil
+}
+
+// audioRate is the audio sample rate of a codec the engine transcodes
+// from or to Opus (G.722 carries 16 kHz audio under its 8000 clock); 0
+// for Opus itself, which takes any.
+func audioRate(codec string) int {
+	switch codec {
+	case transcode.PCMU, transcode.PCMA:
+		return 8000
+	case transcode.G722:
+		return 16000
+	}
+	return 0
+}
+
+// limitOpus returns the Opus format f with maxplaybackrate and
+// sprop-maxcapturerate (RFC 7587) set to rate in its fmtp: the other leg
+// of a transcoded stream neither plays nor captures wider audio than
+// rate, so the Opus peer's encoder has no reason to code it, and wider
+// audio would only cost the engine's decoder more. Other formats, and
+// rate 0, leave f as it is.
+func limitOpus(f format, rate int) format {
+	if f.name != transcode.Opus || rate == 0 {
+		return f
+	}
+	r := strconv.Itoa(rate)
+	set := map[string]string{"maxplaybackrate": r, "sprop-maxcapturerate": r}
+	var params []string
+	for _, v := range f.fmtp {
+		pt, ps, _ := strings.Cut(v, " ")
+		if pt != f.pt {
+			continue
+		}
+		for _, p := range strings.Split(ps, ";") {
+			k, _, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if _, ours := set[strings.ToLower(k)]; !ours && strings.TrimSpace(p) != "" {
+				params = append(params, strings.TrimSpace(p))
+			}
+		}
+	}
+	params = append(params, "maxplaybackrate="+r, "sprop-maxcapturerate="+r)
+	fmtp := []string{f.pt + " " + strings.Join(params, ";")}
+	for _, v := range f.fmtp {
+		if pt, _, _ := strings.Cut(v, " "); pt != f.pt {
+			fmtp = append(fmtp, v)
+		}
+	}
+	f.fmtp = fmtp
+	return f
 }
 
 // pipeDTMFOut maps a receiving leg's DTMF mode to its pipeline's output.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +179,7 @@ func TestTranscodedCall(t *testing.T) {
 		bAnswer      func(port uint16) []byte
 		wantOfferM   string
 		wantAnswerM  string
+		wantFmtp     string // in the answer to A
 		a, b         *codecPeer
 		aEvPT, bEvPT uint8
 		minSNR       float64
@@ -191,7 +193,8 @@ func TestTranscodedCall(t *testing.T) {
 				return xcodeSDP(port, "0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=ptime:20")
 			},
 			wantOfferM: "RTP/AVP 0 101", wantAnswerM: "RTP/AVP 111 110",
-			a: newCodecPeer(t, "opus", 111), b: newCodecPeer(t, "pcmu", 0), aEvPT: 110, bEvPT: 101, minSNR: 25,
+			wantFmtp: "a=fmtp:111 useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000",
+			a:        newCodecPeer(t, "opus", 111), b: newCodecPeer(t, "pcmu", 0), aEvPT: 110, bEvPT: 101, minSNR: 25,
 		},
 		{
 			name: "opus to pcma inline", base: 42720, inline: true,
@@ -201,7 +204,8 @@ func TestTranscodedCall(t *testing.T) {
 				return xcodeSDP(port, "8", "a=rtpmap:8 PCMA/8000", "a=ptime:30")
 			},
 			wantOfferM: "RTP/AVP 8", wantAnswerM: "RTP/AVP 111",
-			a: newCodecPeer(t, "opus", 111), b: newCodecPeer(t, "pcma", 8), minSNR: 25,
+			wantFmtp: "a=fmtp:111 maxplaybackrate=8000;sprop-maxcapturerate=8000",
+			a:        newCodecPeer(t, "opus", 111), b: newCodecPeer(t, "pcma", 8), minSNR: 25,
 		},
 		{
 			name: "g722 to pcma", base: 42440,
@@ -239,6 +243,9 @@ func TestTranscodedCall(t *testing.T) {
 			}
 			if m := mLine(answer); !strings.HasSuffix(m, tc.wantAnswerM) {
 				t.Fatalf("answer to A: %q, want ...%q\n%s", m, tc.wantAnswerM, answer)
+			}
+			if tc.wantFmtp != "" && !strings.Contains(string(answer), tc.wantFmtp+"\r\n") {
+				t.Fatalf("answer to A without %q:\n%s", tc.wantFmtp, answer)
 			}
 			if st := e.TranscodeStats(); st.Sessions != 1 {
 				t.Fatalf("sessions %d", st.Sessions)
@@ -480,4 +487,31 @@ func tonePower(pcm []int16, rate int, freq float64) float64 {
 		s1, s2 = float64(v)+coeff*s1-s2, s1
 	}
 	return s1*s1 + s2*s2 - coeff*s1*s2
+}
+
+// TestLimitOpus: an Opus format gets maxplaybackrate and
+// sprop-maxcapturerate for the other leg's audio rate, replacing values
+// it had and keeping its other parameters and other formats' lines;
+// other codecs and rate 0 are left alone.
+func TestLimitOpus(t *testing.T) {
+	f := format{pt: "111", name: "opus", clock: 48000, fmtp: []string{"111 minptime=10;MaxPlaybackRate=48000;useinbandfec=1", "110 0-15"}}
+	got := limitOpus(f, audioRate("pcma"))
+	want := []string{"111 minptime=10;useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000", "110 0-15"}
+	if !slices.Equal(got.fmtp, want) {
+		t.Fatalf("fmtp %q, want %q", got.fmtp, want)
+	}
+	if f.fmtp[0] != "111 minptime=10;MaxPlaybackRate=48000;useinbandfec=1" {
+		t.Fatal("the original format changed")
+	}
+	if got := limitOpus(format{pt: "96", name: "opus"}, audioRate("g722")); !slices.Equal(got.fmtp, []string{"96 maxplaybackrate=16000;sprop-maxcapturerate=16000"}) {
+		t.Fatalf("without fmtp: %q", got.fmtp)
+	}
+	for _, c := range []struct {
+		f    format
+		rate int
+	}{{format{pt: "0", name: "pcmu"}, 8000}, {f, audioRate("opus")}} {
+		if got := limitOpus(c.f, c.rate); !slices.Equal(got.fmtp, c.f.fmtp) {
+			t.Fatalf("%s at %d: fmtp %q", c.f.name, c.rate, got.fmtp)
+		}
+	}
 }
