@@ -176,15 +176,31 @@ type call struct {
 }
 
 func run(o options) error {
-	if err := o.validate(); err != nil {
+	res, err := measure(o)
+	if err != nil {
 		return err
+	}
+	fmt.Println(res.String())
+	if res.lossPct > o.maxLoss {
+		return fmt.Errorf("%w: %.4f%% > %g%%", errLoss, res.lossPct, o.maxLoss)
+	}
+	if res.misrouted > 0 {
+		return fmt.Errorf("%d packets arrived on the wrong stream or failed SRTP authentication", res.misrouted)
+	}
+	return nil
+}
+
+// measure sets the calls up, relays them for the run and returns the figures.
+func measure(o options) (*result, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	dir, err := os.MkdirTemp("", "rtpload-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 
@@ -197,14 +213,14 @@ func run(o options) error {
 	switch {
 	case o.ng != "":
 		if ngc, err = dialExternal(o.ng); err != nil {
-			return err
+			return nil, err
 		}
 		defer ngc.Close()
 		pid = strconv.Itoa(o.relayPid)
 	case !o.direct:
 		sbcd, ngc, admin, err = startSbcd(o, dir)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer stopSbcd(sbcd)
 		defer ngc.Close()
@@ -222,14 +238,14 @@ func run(o options) error {
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for i := range o.calls {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		c, err := setupCall(ngc, fmt.Sprintf("rtpload-%s-%d", tag, i), o.srtp == "sdes")
 		if c.a.fd >= 0 || c.b.fd >= 0 {
 			calls = append(calls, c)
 		}
 		if err != nil {
-			return fmt.Errorf("call %d of %d: %w", i+1, o.calls, err)
+			return nil, fmt.Errorf("call %d of %d: %w", i+1, o.calls, err)
 		}
 	}
 	setup := time.Since(setupStart)
@@ -249,17 +265,10 @@ func run(o options) error {
 
 	res, err := relay(ctx, o, calls, pid, admin)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res.add("setup_s", "%.2f", setup.Seconds())
-	fmt.Println(res.String())
-	if res.lossPct > o.maxLoss {
-		return fmt.Errorf("%w: %.4f%% > %g%%", errLoss, res.lossPct, o.maxLoss)
-	}
-	if res.misrouted > 0 {
-		return fmt.Errorf("%d packets arrived on the wrong stream or failed SRTP authentication", res.misrouted)
-	}
-	return nil
+	return res, nil
 }
 
 // setupCall opens the two sockets of a call and, through sbcd, points each

@@ -222,3 +222,14 @@ func (k *kv) add(key string, format string, v any) {
 }
 
 func (k *kv) String() string { return k.b.String() }
+
+// get is the value last added under key ("" and false if none).
+func (k *kv) get(key string) (string, bool) {
+	v, found := "", false
+	for _, f := range strings.Fields(k.b.String()) {
+		if name, val, ok := strings.Cut(f, "="); ok && name == key {
+			v, found = val, true
+		}
+	}
+	return v, found
+}
