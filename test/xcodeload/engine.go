@@ -43,20 +43,20 @@ func newEngineRelay(o options) (*engineRelay, error) {
 	return &engineRelay{o: o, e: e}, nil
 }
 
-func (r *engineRelay) setup(ctx context.Context, i, a, b int) (int, int, error) {
+func (r *engineRelay) setup(ctx context.Context, i, a, b int) (int, int, []byte, error) {
 	id := "load-" + strconv.Itoa(i)
 	offer, err := r.e.Offer(ctx, rtpengine.OfferRequest{CallID: id, FromTag: "A",
 		SDP:   sdp(a, aIP, "111", "a=rtpmap:111 opus/48000/2"),
 		Flags: rtpengine.Flags{FromInterface: "access", ToInterface: "core", Codecs: []string{"PCMU"}}})
 	if err != nil {
-		return 0, 0, fmt.Errorf("offer %d: %w", i, err)
+		return 0, 0, nil, fmt.Errorf("offer %d: %w", i, err)
 	}
 	answer, err := r.e.Answer(ctx, rtpengine.AnswerRequest{CallID: id, FromTag: "A", ToTag: "B",
 		SDP: sdp(b, bIP, "0")})
 	if err != nil {
-		return 0, 0, fmt.Errorf("answer %d: %w", i, err)
+		return 0, 0, nil, fmt.Errorf("answer %d: %w", i, err)
 	}
-	return mport(answer), mport(offer), nil
+	return mport(answer), mport(offer), answer, nil
 }
 
 func (r *engineRelay) cpu() (time.Duration, error) {

@@ -82,6 +82,7 @@ func main() {
 	ngAddr := flag.String("ng", "", "set the calls up over this ng control socket (loopback, e.g. Sipwise rtpengine's) instead of the built-in engine")
 	relayPID := flag.Int("relay-pid", 0, "with -ng: the relay's process id, for its CPU time")
 	flag.DurationVar(&peerPoll, "peer-poll", 0, "the generator's receivers collect what arrived this often instead of being woken by each packet (0: woken)")
+	fullband := flag.Bool("peer-fullband", false, "the generator's Opus encoder codes full band whatever maxplaybackrate the relay's answer gives (by default it keeps to it, as WebRTC endpoints do)")
 	peer := flag.Bool("peer", false, "run as the load generator (started by xcodeload itself)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the engine's CPU profile over the send window to this file")
 	flag.Parse()
@@ -92,11 +93,11 @@ func main() {
 	case *ngAddr != "":
 		var ap netip.AddrPort
 		if ap, err = netip.ParseAddrPort(*ngAddr); err == nil {
-			err = run(options{calls: *calls, duration: *duration, ramp: *ramp, ng: ap, relayPID: *relayPID})
+			err = run(options{calls: *calls, duration: *duration, ramp: *ramp, ng: ap, relayPID: *relayPID, peerFullband: *fullband})
 		}
 	default:
 		err = run(options{calls: *calls, duration: *duration, ramp: *ramp, complexity: *complexity, bitrate: *bitrate, voip: *voip, workers: *workers, nice: *nice,
-			relay: rtpengine.RelayMode(*relay)})
+			relay: rtpengine.RelayMode(*relay), peerFullband: *fullband})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xcodeload:", err)
@@ -110,6 +111,42 @@ func sdp(port int, addr netip.Addr, fmts string, attrs ...string) []byte {
 	l = append(l, attrs...)
 	l = append(l, "a=rtcp-mux", "a=sendrecv")
 	return []byte(strings.Join(l, "\r\n") + "\r\n")
+}
+
+// maxPlayback is the maxplaybackrate (RFC 7587) an SDP's fmtp gives
+// payload type pt, 48000 when it gives none.
+func maxPlayback(b []byte, pt string) int {
+	for _, l := range strings.Split(string(b), "\n") {
+		v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=fmtp:"+pt+" ")
+		if !ok {
+			continue
+		}
+		for _, p := range strings.Split(v, ";") {
+			if r, ok := strings.CutPrefix(strings.TrimSpace(p), "maxplaybackrate="); ok {
+				if n, err := strconv.Atoi(r); err == nil && n > 0 {
+					return n
+				}
+			}
+		}
+	}
+	return 48000
+}
+
+// opusBandwidth is the audio bandwidth an Opus encoder keeps to for a
+// receiver's maxplaybackrate, as WebRTC endpoints map it: narrowband up
+// to 8 kHz playback, then medium, wide, super-wide and full band.
+func opusBandwidth(playback int) int {
+	switch {
+	case playback <= 8000:
+		return 4000
+	case playback <= 12000:
+		return 6000
+	case playback <= 16000:
+		return 8000
+	case playback <= 24000:
+		return 12000
+	}
+	return 20000
 }
 
 // mport returns the port of an SDP's first m= line (0 if none).
@@ -166,15 +203,19 @@ type options struct {
 	// ng, when valid, is the ng control socket of an external relay
 	// (Sipwise rtpengine) to set the calls up on instead of the built-in
 	// engine; relayPID is that relay's process for its CPU time.
-	ng       netip.AddrPort
-	relayPID int
+	ng netip.AddrPort
+	// peerFullband makes the generator's Opus encoder ignore the
+	// maxplaybackrate of the relay's answer.
+	peerFullband bool
+	relayPID     int
 }
 
 // relayUnderTest sets calls up on the relay measured.
 type relayUnderTest interface {
 	// setup sets call i up between the peer's ports a (Opus) and b (PCMU)
-	// and returns the relay's ports the A and the B leg send to.
-	setup(ctx context.Context, i, a, b int) (sbcA, sbcB int, err error)
+	// and returns the relay's ports the A and the B leg send to, and the
+	// SDP the relay answered the A leg with.
+	setup(ctx context.Context, i, a, b int) (sbcA, sbcB int, answerA []byte, err error)
 	// cpu is the relay process's CPU time so far.
 	cpu() (time.Duration, error)
 	// report is what the relay itself measured over the run; dropped
@@ -229,19 +270,24 @@ func run(o options) error {
 	}
 	ctx := context.Background()
 	sbc := make([]string, 0, 2*calls)
+	playback := 0 // the widest maxplaybackrate any answer allows the A leg's encoder
 	for i := range calls {
-		sa, sb, err := r.setup(ctx, i, ports[2*i], ports[2*i+1])
+		sa, sb, answer, err := r.setup(ctx, i, ports[2*i], ports[2*i+1])
 		if err != nil {
 			return err
 		}
 		sbc = append(sbc, strconv.Itoa(sa), strconv.Itoa(sb))
+		playback = max(playback, maxPlayback(answer, "111"))
+	}
+	if o.peerFullband {
+		playback = 48000
 	}
 	defer func() {
 		for i := range calls {
 			r.teardown(ctx, i)
 		}
 	}()
-	if _, err := fmt.Fprintf(toPeer, "sbc %s\n", strings.Join(sbc, " ")); err != nil {
+	if _, err := fmt.Fprintf(toPeer, "maxplaybackrate %d\nsbc %s\n", playback, strings.Join(sbc, " ")); err != nil {
 		return err
 	}
 	if line, err = rd.ReadString('\n'); err != nil || strings.TrimSpace(line) != "start" {
@@ -298,8 +344,8 @@ func run(o options) error {
 	// other_cpu: the machine's busy time that is neither the relay's nor
 	// the peer's (other processes, kernel threads such as ksoftirqd).
 	pct := func(d time.Duration) float64 { return 100 * float64(d) / float64(wall) }
-	fmt.Printf("calls=%d %s relay_cpu=%.1f%% relay_cpu_per_call_frame=%.1fus peer_cpu=%.1f%% machine_busy=%.1f%% other_cpu=%.1f%% steal_ms=%d steal_by_second=%s %s\n",
-		calls, strings.TrimSpace(result), pct(c1-c0), float64((c1-c0).Microseconds())/frames, pct(p1-p0),
+	fmt.Printf("calls=%d peer_opus_bandwidth_hz=%d %s relay_cpu=%.1f%% relay_cpu_per_call_frame=%.1fus peer_cpu=%.1f%% machine_busy=%.1f%% other_cpu=%.1f%% steal_ms=%d steal_by_second=%s %s\n",
+		calls, opusBandwidth(playback), strings.TrimSpace(result), pct(c1-c0), float64((c1-c0).Microseconds())/frames, pct(p1-p0),
 		pct(m1-m0), pct(max(0, (m1-m0)-(c1-c0)-(p1-p0))), (s1 - s0).Milliseconds(), stealBySecond, r.report())
 	if strings.Contains(result, "FAIL") || r.dropped() > 0 {
 		return fmt.Errorf("loss, late frames or drops")

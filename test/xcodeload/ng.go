@@ -54,8 +54,8 @@ func newNGRelay(o options) (*ngRelay, error) {
 func (r *ngRelay) callID(i int) string { return r.prefix + strconv.Itoa(i) }
 
 // do sends an offer or answer for call i and returns the relay's port in
-// the reply SDP, which must be on want.
-func (r *ngRelay) do(ctx context.Context, command string, i int, toTag string, sdpBody []byte, want netip.Addr, extra func(*ng.Value)) (int, error) {
+// the reply SDP, which must be on want, and the reply SDP.
+func (r *ngRelay) do(ctx context.Context, command string, i int, toTag string, sdpBody []byte, want netip.Addr, extra func(*ng.Value)) (int, []byte, error) {
 	d := ng.NewDict(8)
 	d.Set("command", ng.Str(command))
 	d.Set("call-id", ng.Str(r.callID(i)))
@@ -71,22 +71,22 @@ func (r *ngRelay) do(ctx context.Context, command string, i int, toTag string, s
 	}
 	v, err := r.c.Do(ctx, d)
 	if err != nil {
-		return 0, fmt.Errorf("%s of call %d: %w", command, i, err)
+		return 0, nil, fmt.Errorf("%s of call %d: %w", command, i, err)
 	}
 	body, _ := v.Get("sdp")
 	txt, ok := body.Text()
 	if !ok {
-		return 0, fmt.Errorf("%s of call %d: reply without SDP", command, i)
+		return 0, nil, fmt.Errorf("%s of call %d: reply without SDP", command, i)
 	}
 	port := mport([]byte(txt))
 	if port == 0 || mconn([]byte(txt)) != want.String() {
-		return 0, fmt.Errorf("%s of call %d: want media on %s in the reply SDP:\n%s", command, i, want, txt)
+		return 0, nil, fmt.Errorf("%s of call %d: want media on %s in the reply SDP:\n%s", command, i, want, txt)
 	}
-	return port, nil
+	return port, []byte(txt), nil
 }
 
-func (r *ngRelay) setup(ctx context.Context, i, a, b int) (int, int, error) {
-	toB, err := r.do(ctx, "offer", i, "", sdp(a, aIP, "111", "a=rtpmap:111 opus/48000/2", "a=ptime:20"), bIP, func(d *ng.Value) {
+func (r *ngRelay) setup(ctx context.Context, i, a, b int) (int, int, []byte, error) {
+	toB, _, err := r.do(ctx, "offer", i, "", sdp(a, aIP, "111", "a=rtpmap:111 opus/48000/2", "a=ptime:20"), bIP, func(d *ng.Value) {
 		d.Set("direction", ng.List(ng.Str("access"), ng.Str("core")))
 		codec := ng.NewDict(2)
 		codec.Set("mask", ng.List(ng.Str("opus")))
@@ -94,13 +94,13 @@ func (r *ngRelay) setup(ctx context.Context, i, a, b int) (int, int, error) {
 		d.Set("codec", codec)
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	toA, err := r.do(ctx, "answer", i, "B", sdp(b, bIP, "0", "a=rtpmap:0 PCMU/8000", "a=ptime:20"), aIP, nil)
+	toA, answer, err := r.do(ctx, "answer", i, "B", sdp(b, bIP, "0", "a=rtpmap:0 PCMU/8000", "a=ptime:20"), aIP, nil)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	return toA, toB, nil
+	return toA, toB, answer, nil
 }
 
 func (r *ngRelay) cpu() (time.Duration, error) {

@@ -180,6 +180,13 @@ func runPeer(calls int, duration, ramp time.Duration, in io.Reader, out io.Write
 	if err != nil {
 		return err
 	}
+	playback, err := ints(line, "maxplaybackrate", 1)
+	if err != nil {
+		return err
+	}
+	if line, err = rd.ReadString('\n'); err != nil {
+		return err
+	}
 	sbc, err := ints(line, "sbc", 2*calls)
 	if err != nil {
 		return err
@@ -208,7 +215,9 @@ func runPeer(calls int, duration, ramp time.Duration, in io.Reader, out io.Write
 	}
 
 	// One second of pre-encoded audio per side (50 frames), looped.
-	enc, err := opus.NewEncoder(opus.EncoderConfig{})
+	// The encoder keeps to the bandwidth the relay's answer allows, as a
+	// WebRTC endpoint does with maxplaybackrate.
+	enc, err := opus.NewEncoder(opus.EncoderConfig{MaxBandwidthHz: opusBandwidth(playback[0])})
 	if err != nil {
 		return err
 	}
