@@ -52,6 +52,17 @@ func newCodecPeer(t testing.TB, name string, pt uint8) *codecPeer {
 	return c
 }
 
+// narrowband makes an Opus peer's encoder code narrowband audio, as an
+// endpoint does that honours maxplaybackrate=8000.
+func narrowband(t testing.TB, c *codecPeer) *codecPeer {
+	e, err := opus.NewEncoder(opus.EncoderConfig{FEC: true, MaxBandwidthHz: 4000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.enc = e
+	return c
+}
+
 func (c *codecPeer) encode(t testing.TB, pcm []int16) []byte {
 	out := make([]byte, 1500)
 	var n int
@@ -195,6 +206,19 @@ func TestTranscodedCall(t *testing.T) {
 			wantOfferM: "RTP/AVP 0 101", wantAnswerM: "RTP/AVP 111 110",
 			wantFmtp: "a=fmtp:111 useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000",
 			a:        newCodecPeer(t, "opus", 111), b: newCodecPeer(t, "pcmu", 0), aEvPT: 110, bEvPT: 101, minSNR: 25,
+		},
+		{
+			// The Opus peer keeps to the maxplaybackrate=8000 of the
+			// answer (as browsers do) and codes narrowband.
+			name: "narrowband opus to pcmu", base: 43900,
+			aSDP: xcodeSDP(0, "111", "a=rtpmap:111 opus/48000/2", "a=fmtp:111 useinbandfec=1"),
+			keep: []string{"PCMU"},
+			bAnswer: func(port uint16) []byte {
+				return xcodeSDP(port, "0", "a=rtpmap:0 PCMU/8000", "a=ptime:20")
+			},
+			wantOfferM: "RTP/AVP 0", wantAnswerM: "RTP/AVP 111",
+			wantFmtp: "a=fmtp:111 useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000",
+			a: narrowband(t, newCodecPeer(t, "opus", 111)), b: newCodecPeer(t, "pcmu", 0), minSNR: 25,
 		},
 		{
 			name: "opus to pcma inline", base: 42720, inline: true,

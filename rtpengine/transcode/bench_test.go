@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/openborder/openborder/codecs/opus"
 )
 
 // BenchmarkFrame measures one 20 ms frame through a pipeline (decode,
@@ -28,13 +30,27 @@ func BenchmarkFrame(b *testing.B) {
 			benchPipeline(b, c.in, c.out, Config{OpusComplexity: c.complexity})
 		})
 	}
+	// The Opus peer codes narrowband, as it does when the SDP gives it
+	// maxplaybackrate=8000: the decoder's cost for G.711's other leg.
+	b.Run("opus_to_pcmu/narrowband_peer", func(b *testing.B) {
+		src := newSource(&testing.T{}, Opus, ptOf[Opus], 1000, 10000)
+		e, err := opus.NewEncoder(opus.EncoderConfig{SampleRate: 48000, FEC: true, MaxBandwidthHz: 4000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		src.opus = e
+		benchSource(b, src, Opus, PCMU, Config{})
+	})
 }
 
 // benchPipeline feeds one pipeline from in to out (cfg adds its settings)
 // with 20 ms frames of a 1 kHz tone, one per iteration.
 func benchPipeline(b *testing.B, in, out string, cfg Config) {
-	t := &testing.T{}
-	src := newSource(t, in, ptOf[in], 1000, 10000)
+	benchSource(b, newSource(&testing.T{}, in, ptOf[in], 1000, 10000), in, out, cfg)
+}
+
+// benchSource is benchPipeline with the packets of src.
+func benchSource(b *testing.B, src *source, in, out string, cfg Config) {
 	pkts := make([][]byte, 50)
 	for i := range pkts {
 		pkts[i] = src.next()
