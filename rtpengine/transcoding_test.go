@@ -218,7 +218,7 @@ func TestTranscodedCall(t *testing.T) {
 			},
 			wantOfferM: "RTP/AVP 0", wantAnswerM: "RTP/AVP 111",
 			wantFmtp: "a=fmtp:111 useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000",
-			a: narrowband(t, newCodecPeer(t, "opus", 111)), b: newCodecPeer(t, "pcmu", 0), minSNR: 25,
+			a:        narrowband(t, newCodecPeer(t, "opus", 111)), b: newCodecPeer(t, "pcmu", 0), minSNR: 25,
 		},
 		{
 			name: "opus to pcma inline", base: 42720, inline: true,
