@@ -59,6 +59,16 @@ func routeTo(a netip.Addr) (route, error) {
 	if r.Type != unix.RTN_UNICAST {
 		return route{}, fmt.Errorf("route to %s: type %d", a, r.Type)
 	}
+	// The program hands the packet to the neighbour layer of an
+	// Ethernet device; other devices (tunnels, PPP) keep such streams in
+	// user space.
+	link, err := netlink.LinkByIndex(r.LinkIndex)
+	if err != nil {
+		return route{}, fmt.Errorf("route to %s: device %d: %w", a, r.LinkIndex, err)
+	}
+	if t := link.Attrs().EncapType; t != "ether" {
+		return route{}, fmt.Errorf("route to %s: device %s has %s framing", a, link.Attrs().Name, t)
+	}
 	nh := a.Unmap()
 	if g, ok := netip.AddrFromSlice(r.Gw); ok && r.Gw != nil {
 		nh = g.Unmap()
