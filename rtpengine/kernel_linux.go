@@ -12,9 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
 	"github.com/openborder/openborder/rtpengine/kfwd"
 	"github.com/openborder/openborder/rtpengine/ksrtp"
-	"golang.org/x/sys/unix"
 )
 
 // kernel is in-kernel forwarding: one ctnetlink socket and the counters
@@ -38,8 +40,12 @@ type kernel struct {
 	// sr is the in-kernel SRTP program (nil: SRTP streams stay in user
 	// space, srtpState says why); srtpOffloaded and takenBack count for
 	// KernelMetrics.
-	sr            *ksrtp.Datapath
-	srtpState     string
+	sr        *ksrtp.Datapath
+	srtpState string
+	// routes is a netlink handle opened in the engine's network namespace
+	// at start, for the routes of SRTP streams' peers (the manager
+	// goroutine may run on any thread).
+	routes        *netlink.Handle
 	srtpOffloaded atomic.Int64
 	takenBack     atomic.Uint64
 }
@@ -134,7 +140,14 @@ func (k *kernel) startSRTP() {
 		k.e.log.Warn("kernel forwarding: SRTP streams stay in user space", "err", err)
 		return
 	}
-	k.sr, k.srtpState = d, "on"
+	routes, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		_ = d.Close()
+		k.srtpState = "unavailable: netlink: " + err.Error()
+		k.e.log.Warn("kernel forwarding: SRTP streams stay in user space", "err", err)
+		return
+	}
+	k.sr, k.srtpState, k.routes = d, "on", routes
 	names := make([]string, 0, len(ifs))
 	for _, ifi := range ifs {
 		names = append(names, ifi.Name)
@@ -264,6 +277,7 @@ func (k *kernel) close() {
 		if err := k.sr.Close(); err != nil {
 			k.e.log.Warn("kernel forwarding: SRTP program not detached", "err", err)
 		}
+		k.routes.Close()
 	}
 	_ = k.conn.Close()
 }
@@ -394,7 +408,8 @@ func (k *kernel) install(c *call, ea, eb *endpoint, f kernelFlow) {
 		// kernel's routes say: two slots, no conntrack entry.
 		sec, plain := o.sides()
 		var err error
-		if streams, err = slotStreams(f, sec, plain, routeTo); err != nil {
+		lookup := func(a netip.Addr) (route, error) { return routeTo(k.routes, a) }
+		if streams, err = slotStreams(f, sec, plain, lookup); err != nil {
 			k.e.log.Info("srtp stream stays in user space", "call_id", c.id, "flow", f.String(), "reason", err)
 			notAgain(ea, eb, f)
 			return

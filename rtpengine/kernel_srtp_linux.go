@@ -43,9 +43,10 @@ type route struct {
 	nh      netip.Addr
 }
 
-// routeTo looks a peer's route up in the kernel's routing table.
-func routeTo(a netip.Addr) (route, error) {
-	rs, err := netlink.RouteGet(net.IP(a.Unmap().AsSlice()))
+// routeTo looks a peer's route up in the routing table of the network
+// namespace h was opened in (the engine's).
+func routeTo(h *netlink.Handle, a netip.Addr) (route, error) {
+	rs, err := h.RouteGet(net.IP(a.Unmap().AsSlice()))
 	if err != nil {
 		return route{}, fmt.Errorf("route to %s: %w", a, err)
 	}
@@ -62,7 +63,7 @@ func routeTo(a netip.Addr) (route, error) {
 	// The program hands the packet to the neighbour layer of an
 	// Ethernet device; other devices (tunnels, PPP) keep such streams in
 	// user space.
-	link, err := netlink.LinkByIndex(r.LinkIndex)
+	link, err := h.LinkByIndex(r.LinkIndex)
 	if err != nil {
 		return route{}, fmt.Errorf("route to %s: device %d: %w", a, r.LinkIndex, err)
 	}

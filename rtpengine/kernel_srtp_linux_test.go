@@ -6,14 +6,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/openborder/openborder/rtpengine/ksrtp"
-	"github.com/openborder/openborder/test/testenv"
 )
 
 // TestKernelSRTP: an SDES-SRTP <-> RTP call is handed to the kernel
@@ -206,44 +203,4 @@ func TestSlotStreams(t *testing.T) {
 		t.Fatalf("mixed hosts: %v", err)
 	}
 	// The kernel's own table: loopback is local.
-	if r, err := routeTo(netip.MustParseAddr("127.0.0.1")); err != nil || !r.local {
-		t.Fatalf("route to 127.0.0.1: %+v %v", r, err)
-	}
-}
-
-// TestRouteTo: a peer's route from the kernel's table: its own address
-// as the next hop on a connected network, the gateway behind one; a
-// device without Ethernet framing is refused.
-func TestRouteTo(t *testing.T) {
-	setup := [][]string{
-		{"ip", "link", "add", "obd0", "type", "veth", "peer", "name", "obd1"},
-		{"ip", "addr", "add", "10.88.0.1/24", "dev", "obd0"},
-		{"ip", "link", "set", "obd1", "up"},
-		{"ip", "link", "set", "obd0", "up"},
-		{"ip", "route", "add", "10.99.0.0/24", "via", "10.88.0.254"},
-		{"ip", "tuntap", "add", "obt0", "mode", "tun"},
-		{"ip", "addr", "add", "10.77.0.1/24", "dev", "obt0"},
-		{"ip", "link", "set", "obt0", "up"},
-	}
-	testenv.InNetns(t, setup, func() {
-		ifi, err := net.InterfaceByName("obd0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range []struct{ peer, nh string }{{"10.88.0.5", "10.88.0.5"}, {"10.99.0.7", "10.88.0.254"}} {
-			r, err := routeTo(netip.MustParseAddr(c.peer))
-			if err != nil || r.local || r.ifindex != ifi.Index || r.nh != netip.MustParseAddr(c.nh) {
-				t.Fatalf("route to %s: %+v %v; want device %d, next hop %s", c.peer, r, err, ifi.Index, c.nh)
-			}
-		}
-		if r, err := routeTo(netip.MustParseAddr("10.88.0.1")); err != nil || !r.local {
-			t.Fatalf("route to our own address: %+v %v", r, err)
-		}
-		if _, err := routeTo(netip.MustParseAddr("10.77.0.9")); err == nil || !strings.Contains(err.Error(), "framing") {
-			t.Fatalf("route over a tun device: %v", err)
-		}
-		if _, err := routeTo(netip.MustParseAddr("192.0.2.9")); err == nil {
-			t.Fatal("no default route, yet a route")
-		}
-	})
 }

@@ -251,7 +251,7 @@ func TestForwardDevice(t *testing.T) {
 		inNetns(t, remoteNS, func() { ra, rb = udpSock(t, net.IPv4(10, 77, 0, 2)), udpSock(t, net.IPv4(10, 77, 0, 3)) })
 		x, y := udpSock(t, net.IPv4(10, 77, 0, 1)), udpSock(t, net.IPv4(10, 77, 0, 1))
 		runStream(t, d, ra, x, rb, y,
-			Forward{From: addrOf(x), To: addrOf(ra), Ifindex: ifi.Index, NextHop: addrOf(ra).Addr()},
+			Forward{From: addrOf(x), To: addrOf(ra), Ifindex: ifi.Index, NextHop: addrOf(ra).Addr(), TOS: 0xb8},
 			Forward{From: addrOf(y), To: addrOf(rb), Ifindex: ifi.Index, NextHop: addrOf(rb).Addr()})
 	})
 }
