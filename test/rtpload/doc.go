@@ -60,13 +60,17 @@
 // whole measurement, sbcd included, in a network namespace of its own with
 // loopback up, conntrack accounting on and the NAT hooks registered (an
 // accepting nat OUTPUT rule), and deletes it at the end; run the -direct
-// baseline with -netns too so both see the same conntrack work.
+// baseline with -netns too so both see the same conntrack work. With
+// -two-hosts as well, the calls' sockets live in a second namespace joined
+// to sbcd's by a veth pair (10.201.0.2 and 10.201.0.1): media arrives on a
+// device and leaves by one, as between hosts.
 //
 // The tool is cheap by design so that sbcd, not the tool, is measured on a
 // small machine: one sender goroutine paces all streams (spread evenly over
 // each packet interval, one precomputed packet per stream, no allocation
 // per packet), and a few receiver goroutines each serve a share of the
 // sockets through their own epoll set. Sockets are connected, so a send is
-// one write(2) and a receive one read(2). Only 127.0.0.1 is ever a target.
+// one write(2) and a receive one read(2). Only 127.0.0.1 (or, with
+// -two-hosts, the tool's own veth pair) is ever a target.
 // It runs on Linux only.
 package main

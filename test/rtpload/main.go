@@ -49,6 +49,9 @@ type options struct {
 	// whole measurement in a network namespace of its own.
 	kernel string
 	netns  bool
+	// twoHosts puts the calls' sockets in a second namespace behind a
+	// veth pair (with netns).
+	twoHosts bool
 	// sendCPU times every write(2) on the sending thread's clock.
 	sendCPU bool
 }
@@ -78,6 +81,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 0, "sbcd's media.relay.workers (0: its default)")
 	flag.StringVar(&o.kernel, "kernel", "off", "sbcd's media.relay.kernel_forwarding: off, auto or on (on needs root and NAT hooks: use -netns)")
 	flag.BoolVar(&o.netns, "netns", false, "run inside a network namespace of its own with conntrack NAT hooks (root; deleted at the end)")
+	flag.BoolVar(&o.twoHosts, "two-hosts", false, "with -netns: the calls' sockets live in a second namespace joined to sbcd's by a veth pair ("+twoHostsPeers.String()+" and "+twoHostsRelay.String()+"), so media arrives on a device and leaves by one, as between hosts")
 	flag.BoolVar(&o.sendCPU, "send-cpu", false, "time every send on the sending thread's CPU clock and report send_cpu_per_pkt_us: on loopback it holds the kernel's forwarding of the packet (compare with a -direct run)")
 	flag.Parse()
 	if o.netns && os.Getenv(inNetnsEnv) == "" {
@@ -85,7 +89,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "rtpload:", err)
 			os.Exit(1)
 		}
-		code, err := runInNetns(os.Args[1:])
+		code, err := runInNetns(os.Args[1:], o.twoHosts)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "rtpload:", err)
 			os.Exit(1)
@@ -141,6 +145,9 @@ func (o options) validate() error {
 	}
 	if o.kernel != "off" && (o.direct || o.ng != "") {
 		errs = append(errs, errors.New("-kernel is sbcd's setting: not with -direct or -ng"))
+	}
+	if o.twoHosts && (!o.netns || o.ng != "") {
+		errs = append(errs, errors.New("-two-hosts needs -netns and excludes -ng"))
 	}
 	if o.workers < 0 || o.workers > 256 {
 		errs = append(errs, fmt.Errorf("-workers %d: want 0..256", o.workers))

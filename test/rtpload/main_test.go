@@ -207,6 +207,9 @@ func TestOptionsExternalRelay(t *testing.T) {
 		{"kernel forwarding and direct", func(o *options) { o.kernel, o.direct = "on", true }, false},
 		{"direct baseline in a namespace", func(o *options) { o.direct, o.netns = true, true }, true},
 		{"direct SRTP baseline", func(o *options) { o.direct, o.srtp = true, "sdes" }, true},
+		{"two hosts", func(o *options) { o.twoHosts, o.netns, o.kernel = true, true, "on" }, true},
+		{"two hosts without a namespace", func(o *options) { o.twoHosts = true }, false},
+		{"two hosts with an external relay", func(o *options) { o.twoHosts, o.netns, o.ng, o.relayPid = true, true, "127.0.0.1:2223", 42 }, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := ok

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// udpSock is a non-blocking UDP socket bound to 127.0.0.1 on a port the
-// kernel chose, used through raw system calls so that a send is one
+// udpSock is a non-blocking UDP socket bound to 127.0.0.1 (the peers'
+// address with -two-hosts) on a port the kernel chose, used through raw system calls so that a send is one
 // write(2) and a receive one read(2).
 type udpSock struct {
 	fd    int
@@ -25,7 +25,13 @@ type udpSock struct {
 }
 
 func openSock() (udpSock, error) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	var fd int
+	var err error
+	if nsErr := inPeersNS(func() {
+		fd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	}); nsErr != nil {
+		return udpSock{fd: -1}, nsErr
+	}
 	if err != nil {
 		return udpSock{fd: -1}, fmt.Errorf("socket: %w", err)
 	}
@@ -36,7 +42,7 @@ func openSock() (udpSock, error) {
 		syscall.Close(fd)
 		return udpSock{fd: -1}, fmt.Errorf("SO_TIMESTAMPNS: %w", err)
 	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: loopback.As4()}); err != nil {
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: hosts.peers.As4()}); err != nil {
 		syscall.Close(fd)
 		return udpSock{fd: -1}, fmt.Errorf("bind: %w", err)
 	}
@@ -50,14 +56,14 @@ func openSock() (udpSock, error) {
 		syscall.Close(fd)
 		return udpSock{fd: -1}, fmt.Errorf("getsockname: %T", sa)
 	}
-	return udpSock{fd: fd, local: netip.AddrPortFrom(loopback, uint16(in.Port))}, nil
+	return udpSock{fd: fd, local: netip.AddrPortFrom(hosts.peers, uint16(in.Port))}, nil
 }
 
 // connect fixes the socket's peer: writes go there and only its
 // datagrams are received.
 func (s udpSock) connect(dst netip.AddrPort) error {
-	if dst.Addr() != loopback {
-		return fmt.Errorf("connect to %s: only %s is a target", dst, loopback)
+	if dst.Addr() != hosts.relay && dst.Addr() != hosts.peers {
+		return fmt.Errorf("connect to %s: only %s and %s are targets", dst, hosts.relay, hosts.peers)
 	}
 	if err := syscall.Connect(s.fd, &syscall.SockaddrInet4{Addr: dst.Addr().As4(), Port: int(dst.Port())}); err != nil {
 		return fmt.Errorf("connect to %s: %w", dst, err)

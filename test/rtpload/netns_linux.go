@@ -22,7 +22,7 @@ const inNetnsEnv = "RTPLOAD_IN_NETNS"
 // registered, which kernel forwarding needs, and deletes the namespace
 // afterwards. Nothing outside the namespace is changed. It returns the
 // copy's exit code.
-func runInNetns(args []string) (int, error) {
+func runInNetns(args []string, twoHosts bool) (int, error) {
 	if os.Geteuid() != 0 {
 		return 0, errors.New("-netns needs root")
 	}
@@ -45,19 +45,37 @@ func runInNetns(args []string) (int, error) {
 			return 0, fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
 		}
 	}
+	env := append(os.Environ(), inNetnsEnv+"=1")
+	if twoHosts {
+		peers := ns + "p"
+		defer func() {
+			if out, err := exec.Command("ip", "netns", "del", peers).CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "rtpload: ip netns del %s: %v: %s\n", peers, err, out)
+			}
+		}()
+		for _, c := range twoHostsSetup(ns, peers) {
+			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+				return 0, fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
+			}
+		}
+		env = append(env, peersNSEnv+"="+peers)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
 	}
 	var rest []string
 	for _, a := range args {
-		if a != "-netns" && a != "--netns" && a != "-netns=true" && a != "--netns=true" {
-			rest = append(rest, a)
+		switch a {
+		case "-netns", "--netns", "-netns=true", "--netns=true", "-two-hosts", "--two-hosts", "-two-hosts=true", "--two-hosts=true":
+			// done here; the copy learns of two hosts from its environment
+			continue
 		}
+		rest = append(rest, a)
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, self}, rest...)...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), inNetnsEnv+"=1")
+	cmd.Env = env
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

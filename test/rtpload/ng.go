@@ -166,7 +166,8 @@ func audioSDP(local netip.AddrPort, crypto string) []byte {
 
 // mediaTarget returns the address and port of the first audio stream of an
 // SDP (media-level c= wins over session-level). The address must be
-// loopback: nothing else is ever a target of this tool.
+// sbcd's media address (loopback, or the tool's own veth pair with
+// -two-hosts): nothing else is ever a target of this tool.
 func mediaTarget(sdp string) (netip.AddrPort, error) {
 	var sess, media string
 	port, later := -1, false
@@ -211,8 +212,8 @@ func mediaTarget(sdp string) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("%w: address %q", errSDP, addr)
 	}
-	if ip != loopback {
-		return netip.AddrPort{}, fmt.Errorf("%w: media address %s is not %s", errSDP, ip, loopback)
+	if ip != hosts.relay {
+		return netip.AddrPort{}, fmt.Errorf("%w: media address %s is not %s", errSDP, ip, hosts.relay)
 	}
 	return netip.AddrPortFrom(ip, uint16(port)), nil
 }

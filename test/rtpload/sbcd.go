@@ -48,8 +48,8 @@ admin: {address: "%s"}
 realms:
   - name: access
     listeners: [{transport: udp, address: "127.0.0.1:%d"}]
-    media: {address: 127.0.0.1, port_min: %d, port_max: %d}
-`, ngAddr, o.relayMode, o.workers, o.kernel, admin, sipPort, o.portMin, o.portMax)
+    media: {address: %s, port_min: %d, port_max: %d}
+`, ngAddr, o.relayMode, o.workers, o.kernel, admin, sipPort, hosts.relay, o.portMin, o.portMax)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return nil, nil, "", err
 	}
