@@ -539,3 +539,29 @@ func TestLimitOpus(t *testing.T) {
 		}
 	}
 }
+
+// TestOfferOpusLimited: offered Opus in place of a G.711 or G.722 caller's
+// codec, the other side is told the audio rate the caller's leg carries
+// (RFC 7587), so its encoder need not code wider audio.
+func TestOfferOpusLimited(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t, 43860, netip.Addr{}, nil)
+	opus := Flags{FromInterface: "access", ToInterface: "core", Codecs: []string{"opus"}}
+	for _, c := range []struct {
+		id, fmt, rtpmap, want string
+	}{
+		{"pcmu", "0", "a=rtpmap:0 PCMU/8000", "a=fmtp:111 minptime=10;useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000\r\n"},
+		{"g722", "9", "a=rtpmap:9 G722/8000", "a=fmtp:111 minptime=10;useinbandfec=1;maxplaybackrate=16000;sprop-maxcapturerate=16000\r\n"},
+	} {
+		offer, err := e.Offer(ctx, OfferRequest{CallID: c.id, FromTag: "a", SDP: xcodeSDP(4020, c.fmt, c.rtpmap), Flags: opus})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := mLine(offer); !strings.HasSuffix(m, "RTP/AVP 111") {
+			t.Fatalf("%s caller: offer %q", c.id, m)
+		}
+		if !strings.Contains(string(offer), c.want) {
+			t.Fatalf("%s caller: offer without %q:\n%s", c.id, c.want, offer)
+		}
+	}
+}
