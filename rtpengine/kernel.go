@@ -219,10 +219,11 @@ func (f kernelFlow) String() string {
 	return fmt.Sprintf("%s->%s / %s->%s", f.aPeer, f.aLocal, f.bPeer, f.bLocal)
 }
 
-// offload is a stream forwarded in the kernel: a's peer sends the
-// entry's original direction, b's peer its reply direction. The last
-// counters read are kept to add only what is new to the endpoints.
-// Guarded by the call's lock.
+// offload is a stream forwarded in the kernel: by a conntrack entry for
+// plain RTP (a's peer sends the entry's original direction, b's peer its
+// reply direction), by two slots of the SRTP program for SRTP <-> RTP.
+// The last counters read are kept to add only what is new to the
+// endpoints. Guarded by the call's lock.
 type offload struct {
 	a, b  *endpoint
 	flow  kernelFlow
