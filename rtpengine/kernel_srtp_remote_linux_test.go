@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -73,26 +71,9 @@ func TestRouteTo(t *testing.T) {
 // hop in the routing table, and no conntrack entry is involved.
 func TestKernelSRTPRemotePeers(t *testing.T) {
 	remoteNS := fmt.Sprintf("obk%d", os.Getpid())
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", remoteNS).Run() })
-	inRemote := func(args ...string) []string { return append([]string{"ip", "netns", "exec", remoteNS}, args...) }
 	testenv.RequireTool(t, "iptables")
 	testenv.InNetns(t, testenv.KernelNATHooks, func() {
-		// Made from this thread, which is in the engine's namespace
-		// (ip netns exec would make the new namespace in a mount
-		// namespace of its own).
-		for _, c := range [][]string{
-			{"ip", "netns", "add", remoteNS},
-			{"ip", "link", "add", "obs0", "type", "veth", "peer", "name", "obr0", "netns", remoteNS},
-			{"ip", "addr", "add", "10.77.0.1/24", "dev", "obs0"},
-			{"ip", "link", "set", "obs0", "up"},
-			inRemote("ip", "addr", "add", "10.77.0.2/24", "dev", "obr0"),
-			inRemote("ip", "addr", "add", "10.77.0.3/24", "dev", "obr0"),
-			inRemote("ip", "link", "set", "obr0", "up"),
-		} {
-			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-				t.Fatalf("%v: %v: %s", c, err, out)
-			}
-		}
+		testenv.RemoteHost(t, remoteNS, "obs0", "10.77.0.1/24", "10.77.0.2/24", "10.77.0.3/24")
 		ours := netip.MustParseAddr("10.77.0.1")
 		e := newTestEngine(t, 43940, netip.Addr{}, func(c *Config) {
 			c.Kernel = KernelOn
@@ -102,20 +83,7 @@ func TestKernelSRTPRemotePeers(t *testing.T) {
 			t.Fatalf("in-kernel SRTP %q", m.SRTP)
 		}
 		var a, b *peer
-		done := make(chan struct{})
-		go func() { // the peers' sockets live in the remote namespace
-			defer close(done)
-			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-			f, err := os.Open("/var/run/netns/" + remoteNS)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer f.Close()
-			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-				t.Error(err)
-				return
-			}
+		testenv.InNamedNetns(t, remoteNS, func() { // the peers' sockets live in the remote namespace
 			for _, x := range []struct {
 				p  **peer
 				ip net.IP
@@ -128,8 +96,7 @@ func TestKernelSRTPRemotePeers(t *testing.T) {
 				t.Cleanup(func() { _ = c.Close() })
 				*x.p = &peer{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
 			}
-		}()
-		<-done
+		})
 		if t.Failed() {
 			return
 		}

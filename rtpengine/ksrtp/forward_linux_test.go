@@ -9,13 +9,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/pion/srtp/v3"
-	"golang.org/x/sys/unix"
 
 	"github.com/openborder/openborder/test/testenv"
 )
@@ -194,28 +191,6 @@ func TestForwardLoopback(t *testing.T) {
 	})
 }
 
-// inNetns runs fn on a thread inside the named network namespace.
-func inNetns(t *testing.T, ns string, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			t.Error(err)
-			return
-		}
-		fn()
-	}()
-	<-done
-}
-
 // TestForwardDevice: two peers on another host (a namespace behind a
 // veth pair). The program sends each one's datagrams, transformed, out
 // of the veth device to the other, resolving the neighbour itself.
@@ -223,20 +198,7 @@ func TestForwardDevice(t *testing.T) {
 	testenv.RequireTool(t, "ip")
 	remoteNS := fmt.Sprintf("obr%d", os.Getpid())
 	testenv.InNetns(t, nil, func() {
-		run := func(args ...string) {
-			if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-				t.Fatalf("%v: %v: %s", args, err, out)
-			}
-		}
-		run("ip", "netns", "add", remoteNS)
-		defer func() { _ = exec.Command("ip", "netns", "del", remoteNS).Run() }()
-		run("ip", "link", "add", "obs0", "type", "veth", "peer", "name", "obr0", "netns", remoteNS)
-		run("ip", "addr", "add", "10.77.0.1/24", "dev", "obs0")
-		run("ip", "link", "set", "obs0", "up")
-		for _, c := range [][]string{{"ip", "addr", "add", "10.77.0.2/24", "dev", "obr0"}, {"ip", "addr", "add", "10.77.0.3/24", "dev", "obr0"},
-			{"ip", "link", "set", "obr0", "up"}, {"ip", "link", "set", "lo", "up"}} {
-			run(append([]string{"ip", "netns", "exec", remoteNS}, c...)...)
-		}
+		testenv.RemoteHost(t, remoteNS, "obs0", "10.77.0.1/24", "10.77.0.2/24", "10.77.0.3/24")
 		ifi, err := net.InterfaceByName("obs0")
 		if err != nil {
 			t.Fatal(err)
@@ -248,7 +210,7 @@ func TestForwardDevice(t *testing.T) {
 			}
 		}
 		var ra, rb *net.UDPConn
-		inNetns(t, remoteNS, func() { ra, rb = udpSock(t, net.IPv4(10, 77, 0, 2)), udpSock(t, net.IPv4(10, 77, 0, 3)) })
+		testenv.InNamedNetns(t, remoteNS, func() { ra, rb = udpSock(t, net.IPv4(10, 77, 0, 2)), udpSock(t, net.IPv4(10, 77, 0, 3)) })
 		x, y := udpSock(t, net.IPv4(10, 77, 0, 1)), udpSock(t, net.IPv4(10, 77, 0, 1))
 		runStream(t, d, ra, x, rb, y,
 			Forward{From: addrOf(x), To: addrOf(ra), Ifindex: ifi.Index, NextHop: addrOf(ra).Addr(), TOS: 0xb8},

@@ -48,6 +48,14 @@ func InNetns(t testing.TB, setup [][]string, fn func()) {
 			t.Fatalf("%v: %v: %s", args, err, out)
 		}
 	}
+	InNamedNetns(t, ns, fn)
+}
+
+// InNamedNetns runs fn on an OS thread inside the existing network
+// namespace ns (one of `ip netns list`); sockets fn opens stay there.
+// The thread is discarded afterwards.
+func InNamedNetns(t testing.TB, ns string, fn func()) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -65,4 +73,32 @@ func InNetns(t testing.TB, setup [][]string, fn func()) {
 		fn()
 	}()
 	<-done
+}
+
+// RemoteHost makes, from the calling thread's network namespace (call it
+// inside InNetns), a namespace name that stands for another host: a veth
+// pair joins them, the local end localIf with address local, the remote
+// end with the addresses remote, both up. It is deleted when the test
+// ends. (Made from the thread, not through ip netns exec, which would
+// make it in a mount namespace of its own.)
+func RemoteHost(t testing.TB, name, localIf, local string, remote ...string) {
+	t.Helper()
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	in := func(args ...string) []string { return append([]string{"ip", "netns", "exec", name}, args...) }
+	cmds := [][]string{
+		{"ip", "netns", "add", name},
+		{"ip", "link", "add", localIf, "type", "veth", "peer", "name", "peer0", "netns", name},
+		{"ip", "addr", "add", local, "dev", localIf},
+		{"ip", "link", "set", localIf, "up"},
+		in("ip", "link", "set", "lo", "up"),
+		in("ip", "link", "set", "peer0", "up"),
+	}
+	for _, a := range remote {
+		cmds = append(cmds, in("ip", "addr", "add", a, "dev", "peer0"))
+	}
+	for _, c := range cmds {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", c, err, out)
+		}
+	}
 }
